@@ -1,0 +1,131 @@
+"""The ``y3d`` console script: demo, sandbox, database migrations and the run log.
+
+Everything else is Dagster's own CLI (``dg dev``, ``dg check defs``, ``dg launch``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import subprocess
+import sys
+
+from pydantic import ValidationError
+
+from y3d_pipeline.paths import PROJECT_ROOT
+
+
+def _cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from y3d_pipeline.db.engine import resolve_app_database_url
+    from y3d_pipeline.db.migrate import current_revision, upgrade
+
+    url = resolve_app_database_url()
+    upgrade(url, args.revision)
+    print(f"database at revision {current_revision(url)}")
+    return 0
+
+
+def _cmd_db_current(args: argparse.Namespace) -> int:
+    from y3d_pipeline.db.engine import resolve_app_database_url
+    from y3d_pipeline.db.migrate import current_revision
+
+    print(current_revision(resolve_app_database_url()) or "(empty database)")
+    return 0
+
+
+def _cmd_db_stop(args: argparse.Namespace) -> int:
+    from y3d_pipeline.db.embedded import stop_embedded
+
+    print("embedded PostgreSQL stopped" if stop_embedded() else "embedded PostgreSQL was not running")
+    return 0
+
+
+def dagster_ui_command(host: str, port: int) -> list[str]:
+    return [
+        sys.executable, "-m", "dagster", "dev",
+        "-w", str(PROJECT_ROOT / "workspace.yaml"),
+        "-h", host, "-p", str(port),
+    ]
+
+
+def prepare_local_instance() -> dict[str, str]:
+    """Migrations applied (starting the embedded database if DATABASE_URL is unset); returns the env for
+    Dagster processes, with DAGSTER_HOME defaulting to the project root and its dagster.yaml."""
+    from y3d_pipeline.db.engine import resolve_app_database_url
+    from y3d_pipeline.db.migrate import upgrade
+
+    upgrade(resolve_app_database_url())
+    env = dict(os.environ)
+    env.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
+    return env
+
+
+def _cmd_dev(args: argparse.Namespace) -> int:
+    env = prepare_local_instance()
+    print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
+    return subprocess.call(dagster_ui_command(args.host, args.port), env=env, cwd=PROJECT_ROOT)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from y3d_pipeline.demo import run_demo
+
+    return run_demo(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="y3d", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    db = commands.add_parser("db", help="application database").add_subparsers(dest="db_command", required=True)
+    up = db.add_parser("upgrade", help="apply migrations to DATABASE_URL (or the embedded database)")
+    up.add_argument("--revision", default="head")
+    up.set_defaults(func=_cmd_db_upgrade)
+    db.add_parser("current", help="print the applied migration revision").set_defaults(func=_cmd_db_current)
+    db.add_parser("stop", help="stop the embedded PostgreSQL server").set_defaults(func=_cmd_db_stop)
+
+    dev = commands.add_parser("dev", help="open the Dagster UI on the local instance")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    dev.set_defaults(func=_cmd_dev)
+
+    demo = commands.add_parser("demo", help="run the whole pipeline on sandbox data, then open the Dagster UI")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=3000)
+    demo.add_argument("--days", type=int, default=14, help="how many recent daily partitions to materialize")
+    demo.add_argument("--no-ui", action="store_true", help="stop after the runs instead of opening the UI")
+    demo.set_defaults(func=_cmd_demo)
+
+    # Commands owned by other parts of the project register themselves: (module, command name).
+    for module_name, command in (("y3d_pipeline.sandbox.cli", "sandbox"), ("y3d_pipeline.runlog.cli", "runs")):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                continue
+            raise
+        module.add_parser(commands)
+        sub = commands.choices[command]
+        if sub.get_default("func") is None:
+            sub.set_defaults(func=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        code = args.func(args)
+    except ValidationError as exc:
+        lines = [f"  {'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()]
+        print("configuration error:\n" + "\n".join(lines), file=sys.stderr)
+        code = 2
+    except KeyboardInterrupt:
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main(os.sys.argv[1:])

@@ -1,0 +1,40 @@
+"""Names shared by the asset graph: groups, pools, run tags. One place, so the UI reads consistently."""
+
+import dagster as dg
+
+# Asset groups, in pipeline order.
+GROUP_SHIPSTATION = "shipstation"
+GROUP_SHOPIFY = "shopify"
+GROUP_AMAZON = "amazon"
+GROUP_NORMALIZED = "normalized"
+GROUP_PRINT_QUEUE = "print_queue"
+GROUP_REPORTS = "reports"
+
+# Concurrency pools (limits in dagster.yaml): one per external API so runs never exceed its rate limit.
+POOL_SHIPSTATION = "shipstation"
+POOL_SHOPIFY = "shopify"
+POOL_AMAZON = "amazon"
+POOL_OPENAI = "openai"
+
+# Run tag carrying the source a run syncs; dagster.yaml allows one concurrent run per value.
+TAG_SOURCE = "y3d/source"
+TAG_OUTCOME = "y3d/outcome"
+TAG_WINDOW = "y3d/window"
+
+# Asset keys (the public contract).
+RAW_SHIPSTATION_ORDERS = dg.AssetKey(["raw", "shipstation_orders"])
+RAW_SHIPSTATION_SHIPMENTS = dg.AssetKey(["raw", "shipstation_shipments"])
+RAW_SHIPSTATION_TAGS = dg.AssetKey(["raw", "shipstation_tags"])
+RAW_SHIPSTATION_STORES = dg.AssetKey(["raw", "shipstation_stores"])
+RAW_SHOPIFY_ORDERS = dg.AssetKey(["raw", "shopify_orders"])
+RAW_SHOPIFY_PRODUCTS = dg.AssetKey(["raw", "shopify_products"])
+RAW_AMAZON_ORDERS = dg.AssetKey(["raw", "amazon_orders"])
+RAW_AMAZON_CUSTOMIZATIONS = dg.AssetKey(["raw", "amazon_customizations"])
+NORMALIZED_CUSTOMERS = dg.AssetKey(["normalized", "customers"])
+NORMALIZED_PRODUCTS = dg.AssetKey(["normalized", "products"])
+NORMALIZED_ORDERS = dg.AssetKey(["normalized", "orders"])
+NORMALIZED_ORDER_ITEMS = dg.AssetKey(["normalized", "order_items"])
+PRINT_TASKS = dg.AssetKey(["print_queue", "print_tasks"])
+TASK_STATUS_SYNC = dg.AssetKey(["print_queue", "task_status_sync"])
+SHIPSTATION_WRITEBACK = dg.AssetKey(["print_queue", "shipstation_writeback"])
+AI_USAGE_REPORT = dg.AssetKey(["reports", "ai_usage"])

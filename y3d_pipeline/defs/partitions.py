@@ -1,0 +1,14 @@
+"""The shop's daily partitions: one per calendar day in ``Y3D_TIMEZONE``, today included."""
+
+import dagster as dg
+
+from y3d_pipeline.settings import load_settings
+
+_settings = load_settings()
+
+# end_offset=1 makes today's (still open) day a partition, so the 10-minute schedule can sync it.
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=_settings.Y3D_START_DATE.isoformat(),
+    timezone=_settings.Y3D_TIMEZONE,
+    end_offset=1,
+)
