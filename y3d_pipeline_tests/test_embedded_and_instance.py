@@ -15,7 +15,7 @@ from y3d_pipeline.paths import PROJECT_ROOT, state_dir
 
 
 def test_embedded_server_serves_app_and_dagster_databases():
-    embedded = ensure_embedded_databases(pgdata=state_dir() / "test-pgdata")
+    embedded = ensure_embedded_databases(pgdata=state_dir() / "test-pgdata", keep_running=False)
     assert embedded.app_url.startswith("postgresql+psycopg2://")
     for url, name in ((embedded.app_url, APP_DATABASE), (embedded.dagster_url, DAGSTER_DATABASE)):
         engine = make_engine(url, poolclass=sa.pool.NullPool)
@@ -24,7 +24,7 @@ def test_embedded_server_serves_app_and_dagster_databases():
             assert conn.execute(sa.text("SHOW server_version_num")).scalar() >= "150000"
         engine.dispose()
     # Idempotent: a second call reuses the running server.
-    assert ensure_embedded_databases(pgdata=state_dir() / "test-pgdata") == embedded
+    assert ensure_embedded_databases(pgdata=state_dir() / "test-pgdata", keep_running=False) == embedded
 
 
 @dg.asset

@@ -8,6 +8,7 @@ pgserver ships PostgreSQL binaries in its wheel, so a machine with only Python g
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,8 @@ DAGSTER_DATABASE = "dagster"
 log = logging.getLogger(__name__)
 # pgserver logs every handle it opens and closes at INFO.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
+# pgserver keeps its lock under the user runtime dir; falling back to /tmp is fine, the warning is noise.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 @dataclass(frozen=True)
@@ -36,13 +39,17 @@ def _database_url(server_uri: str, database: str) -> str:
     return normalize_postgres_url(url.render_as_string(hide_password=False), variable="embedded")
 
 
-def ensure_embedded_databases(pgdata: Path | None = None) -> EmbeddedDatabases:
-    """Start (or reuse) the embedded server and create the app and Dagster databases if missing."""
+def ensure_embedded_databases(pgdata: Path | None = None, *, keep_running: bool = True) -> EmbeddedDatabases:
+    """Start (or reuse) the embedded server and create the app and Dagster databases if missing.
+
+    ``keep_running=False`` stops the server when the last process using it exits (tests); the default
+    leaves it up for the webserver, daemon and run workers that come and go.
+    """
     import pgserver  # heavy import; only needed on the embedded path
 
     pgdata = pgdata or state_dir() / "pgdata"
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    server = pgserver.get_server(pgdata, cleanup_mode=None if keep_running else "stop")
     admin_uri = server.get_uri()
     engine = sa.create_engine(_database_url(admin_uri, "postgres"), isolation_level="AUTOCOMMIT")
     try:
@@ -63,13 +70,12 @@ def ensure_embedded_databases(pgdata: Path | None = None) -> EmbeddedDatabases:
 
 def stop_embedded(pgdata: Path | None = None) -> bool:
     """Stop the embedded server if it is running; returns whether one was running."""
-    import subprocess
-
     import pgserver
+    from pgserver._commands import pg_ctl  # runs as the server's system user, as pgserver itself does
 
     pgdata = pgdata or state_dir() / "pgdata"
     if not (pgdata / "postmaster.pid").exists():
         return False
-    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-    subprocess.run([str(pg_ctl), "-D", str(pgdata), "-m", "fast", "stop"], check=False, capture_output=True)
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server.system_user)
     return True

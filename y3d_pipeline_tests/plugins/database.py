@@ -24,7 +24,7 @@ def _admin_url() -> str:
         return url
     from y3d_pipeline.db.embedded import ensure_embedded_databases
 
-    embedded = ensure_embedded_databases(pgdata=Path(state_dir()) / "test-pgdata")
+    embedded = ensure_embedded_databases(pgdata=Path(state_dir()) / "test-pgdata", keep_running=False)
     return str(sa.engine.make_url(embedded.app_url).set(database="postgres").render_as_string(hide_password=False))
 
 
