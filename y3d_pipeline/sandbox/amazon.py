@@ -1,0 +1,339 @@
+"""Amazon LWA token exchange and SP-API Orders v0 under /amazon."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from y3d_pipeline.sandbox.clock import iso_z, parse_iso_utc
+from y3d_pipeline.sandbox.core import SandboxState, json_response, with_faults
+from y3d_pipeline.sandbox.data import RealOrder, ShopData
+
+PREFIX = "/amazon"
+STATUS_NAMES = {"awaiting_shipment": "Unshipped", "on_hold": "Unshipped", "shipped": "Shipped",
+                "cancelled": "Canceled"}
+# Leading bytes chosen so every token starts with "+/" and needs URL-encoding in a query string.
+TOKEN_PREFIX = b"\xfb\xff"
+
+
+def _errors(status: int, code: str, message: str, details: str = "", headers: dict | None = None) -> Response:
+    return json_response({"errors": [{"code": code, "message": message, "details": details}]}, status=status,
+                         headers=headers)
+
+
+class InvalidInput(Exception):
+    pass
+
+
+def _seconds(instant: datetime) -> datetime:
+    return instant.replace(microsecond=0)
+
+
+def encode_token(state: dict) -> str:
+    raw = json.dumps(state, separators=(",", ":")).encode()
+    if len(TOKEN_PREFIX + raw) % 3 == 0:  # keep a "=" pad in every token
+        raw += b" "
+    return base64.b64encode(TOKEN_PREFIX + raw).decode()
+
+
+def decode_token(token: str) -> dict:
+    try:
+        raw = base64.b64decode(token, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput("Invalid NextToken") from exc
+    if not raw.startswith(TOKEN_PREFIX):
+        raise InvalidInput("Invalid NextToken")
+    try:
+        return json.loads(raw[len(TOKEN_PREFIX):])
+    except ValueError as exc:
+        raise InvalidInput("Invalid NextToken") from exc
+
+
+class AmazonApi:
+    def __init__(self, state: SandboxState) -> None:
+        self.state = state
+
+    def routes(self) -> list[Route]:
+        return [
+            Route(PREFIX + "/auth/o2/token", self.token, methods=["POST"]),
+            Route(PREFIX + "/orders/v0/orders", self._guard("getOrders", self.get_orders), methods=["GET"]),
+            Route(PREFIX + "/orders/v0/orders/{order_id}", self._guard("getOrder", self.get_order),
+                  methods=["GET"]),
+            Route(PREFIX + "/orders/v0/orders/{order_id}/orderItems",
+                  self._guard("getOrderItems", self.get_order_items), methods=["GET"]),
+        ]
+
+    # ------------------------------------------------------------------ LWA
+    async def token(self, request: Request) -> Response:
+        async def issue(req: Request) -> Response:
+            # application/x-www-form-urlencoded (python-multipart is not a dependency)
+            form = dict(parse_qsl((await req.body()).decode("utf-8", "replace"), keep_blank_values=True))
+            options = self.state.options
+            if form.get("client_id") != options.amazon_lwa_client_id or \
+                    form.get("client_secret") != options.amazon_lwa_client_secret:
+                return json_response({"error": "invalid_client",
+                                      "error_description": "Client authentication failed"}, status=401)
+            if form.get("grant_type") != "refresh_token":
+                return json_response({"error": "unsupported_grant_type",
+                                      "error_description": "The authorization grant type is not supported"},
+                                     status=400)
+            if form.get("refresh_token") != options.amazon_lwa_refresh_token:
+                return json_response({"error": "invalid_grant", "error_description":
+                                      "The request has an invalid grant parameter : refresh_token"}, status=400)
+            self.state.amazon_token_counter += 1
+            digest = hashlib.sha256(f"{options.seed}:{self.state.amazon_token_counter}".encode()).hexdigest()
+            access_token = f"Atza|IwEB{digest}"
+            expires_in = self.state.amazon_token_expires_in
+            self.state.amazon_tokens[access_token] = self.state.clock.now() + timedelta(seconds=expires_in)
+            return json_response({"access_token": access_token, "refresh_token": options.amazon_lwa_refresh_token,
+                                  "token_type": "bearer", "expires_in": expires_in})
+
+        return await with_faults(self.state, "amazon", "/auth/o2/token", request, issue, self._fault_response)
+
+    # ------------------------------------------------------------------ plumbing
+    def _fault_response(self, status: int, operation: str | None = None) -> Response:
+        if status == 429:
+            return _errors(429, "QuotaExceeded", "You exceeded your quota for the requested resource.",
+                           headers=self._limit_header(operation))
+        if status == 503:
+            return _errors(503, "ServiceUnavailable", "Service temporarily unavailable.")
+        return _errors(status, "InternalFailure", "We encountered an internal error. Please try again.")
+
+    def _limit_header(self, operation: str | None) -> dict[str, str]:
+        bucket = self.state.amazon_buckets.get(operation or "")
+        return {"x-amzn-RateLimit-Limit": f"{bucket.rate:g}"} if bucket else {}
+
+    def _guard(self, operation: str, handler):
+        async def endpoint(request: Request) -> Response:
+            request_id = hashlib.md5(  # noqa: S324 - a request id, not security
+                f"{request.url}{self.state.requests['amazon']}".encode()).hexdigest()
+            headers = {"x-amzn-RequestId": request_id}
+            token = request.headers.get("x-amz-access-token")
+            expiry = self.state.amazon_tokens.get(token or "")
+            if expiry is None:
+                return _errors(403, "Unauthorized", "Access to requested resource is denied.",
+                               "The access token you provided is revoked, malformed or invalid.", headers)
+            if self.state.clock.now() >= expiry:
+                return _errors(403, "Unauthorized", "Access to requested resource is denied.",
+                               "The access token you provided has expired.", headers)
+            bucket_name = operation if operation in self.state.amazon_buckets else "getOrderItems"
+            headers.update(self._limit_header(bucket_name))
+            if not self.state.amazon_buckets[bucket_name].take():
+                response = self._fault_response(429, bucket_name)
+            else:
+                async def run(req: Request) -> Response:
+                    try:
+                        return await handler(req)
+                    except InvalidInput as exc:
+                        return _errors(400, "InvalidInput", str(exc))
+
+                path = request.url.path[len(PREFIX):]
+                response = await with_faults(self.state, "amazon", path, request, run,
+                                             lambda status: self._fault_response(status, bucket_name))
+            response.headers.update(headers)
+            return response
+
+        return endpoint
+
+    # ------------------------------------------------------------------ orders
+    def _order_json(self, order: RealOrder, last_update: datetime, status: str) -> dict:
+        amazon_status = STATUS_NAMES.get(status, "Unshipped")
+        items = [i for i in order.items if not i.adjustment]
+        units = sum(i.quantity for i in items)
+        total = sum(i.unit_price * i.quantity for i in items) + order.shipping_amount
+        shipped = units if amazon_status == "Shipped" else 0
+        purchase = _seconds(order.ordered_at)
+        body = {
+            "AmazonOrderId": order.order_number,
+            "SellerOrderId": order.order_number,
+            "PurchaseDate": iso_z(purchase),
+            "LastUpdateDate": iso_z(_seconds(last_update)),
+            "OrderStatus": amazon_status,
+            "FulfillmentChannel": "MFN",
+            "SalesChannel": "Amazon.co.uk",
+            "ShipServiceLevel": "Std UK Dom_1",
+            "OrderTotal": {"CurrencyCode": "GBP", "Amount": f"{total:.2f}"},
+            "NumberOfItemsShipped": shipped,
+            "NumberOfItemsUnshipped": 0 if amazon_status == "Canceled" else units - shipped,
+            "PaymentMethod": "Other",
+            "PaymentMethodDetails": ["Standard"],
+            "MarketplaceId": self.state.options.amazon_marketplace_id,
+            "ShipmentServiceLevelCategory": "Standard",
+            "OrderType": "StandardOrder",
+            "EarliestShipDate": iso_z(purchase + timedelta(days=1)),
+            "LatestShipDate": iso_z(purchase + timedelta(days=3)),
+            "IsBusinessOrder": False,
+            "IsPrime": False,
+            "IsPremiumOrder": False,
+            "IsGlobalExpressEnabled": False,
+            "IsReplacementOrder": "false",
+            "IsSoldByAB": False,
+            "IsISPU": False,
+            "IsAccessPointOrder": False,
+            "HasRegulatedItems": False,
+            "ShippingAddress": {"City": order.ship_to.city.upper(), "PostalCode": order.ship_to.postal_code,
+                                "CountryCode": order.ship_to.country, "StateOrRegion": ""},
+            "BuyerInfo": {"BuyerEmail": order.customer_email} if order.customer_email else {},
+        }
+        if amazon_status == "Canceled":
+            del body["OrderTotal"]
+        return body
+
+    def _visible_orders(self, now: datetime) -> list[tuple[datetime, RealOrder, str]]:
+        rows = []
+        for order in self.state.data.by_amazon_id.values():
+            state = ShopData.mp_state(order, now)
+            if state is not None:
+                rows.append((_seconds(state[0]), order, state[1]))
+        return rows
+
+    @staticmethod
+    def _param_time(params, name: str) -> datetime | None:
+        value = params.get(name)
+        if not value:
+            return None
+        try:
+            return parse_iso_utc(value)
+        except ValueError as exc:
+            raise InvalidInput(f"Invalid {name}: {value} is not a valid ISO 8601 date time.") from exc
+
+    async def get_orders(self, request: Request) -> Response:
+        params = request.query_params
+        marketplace_ids = [m for m in (params.get("MarketplaceIds") or "").split(",") if m]
+        if not marketplace_ids:
+            raise InvalidInput("Missing required parameter: MarketplaceIds")
+        if len(marketplace_ids) > 50:
+            raise InvalidInput("MarketplaceIds must contain at most 50 values")
+        now = self.state.clock.now()
+        two_minutes_ago = now - timedelta(minutes=2)
+        next_token = params.get("NextToken")
+        if next_token:
+            query = decode_token(next_token)
+        else:
+            query = self._new_query(params, two_minutes_ago)
+        query["markets"] = marketplace_ids
+        max_results = query["max"]
+        after = parse_iso_utc(query["after"])
+        before = parse_iso_utc(query["before"])
+        statuses = set(query.get("statuses") or [])
+        field = query["field"]
+        wanted = self.state.options.amazon_marketplace_id in marketplace_ids
+        rows = []
+        for last_update, order, status in self._visible_orders(now) if wanted else []:
+            instant = last_update if field == "updated" else _seconds(order.ordered_at)
+            if not after <= instant <= before:
+                continue
+            amazon_status = STATUS_NAMES.get(status, "Unshipped")
+            if statuses and amazon_status not in statuses:
+                continue
+            rows.append((instant, order.order_number, last_update, order, status))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        start = 0
+        if "pos" in query:
+            position = (parse_iso_utc(query["pos"][0]), query["pos"][1])
+            start = next((n for n, r in enumerate(rows) if (r[0], r[1]) > position), len(rows))
+            if self.state.faults.take("amazon", "/orders/v0/orders", {"duplicate_page"}) is not None:
+                start = max(0, start - max(1, max_results // 4))
+        page = rows[start:start + max_results]
+        payload: dict = {"Orders": [self._order_json(r[3], r[2], r[4]) for r in page]}
+        if start + max_results < len(rows):
+            last = page[-1]
+            payload["NextToken"] = encode_token(dict(query, pos=[iso_z(last[0]), last[1]]))
+        if field == "updated":
+            payload["LastUpdatedBefore"] = query["before"]
+        else:
+            payload["CreatedBefore"] = query["before"]
+        return json_response({"payload": payload})
+
+    def _new_query(self, params, two_minutes_ago: datetime) -> dict:
+        created_after = self._param_time(params, "CreatedAfter")
+        updated_after = self._param_time(params, "LastUpdatedAfter")
+        if created_after is None and updated_after is None:
+            raise InvalidInput("One of CreatedAfter or LastUpdatedAfter is required.")
+        if created_after is not None and updated_after is not None:
+            raise InvalidInput("CreatedAfter and LastUpdatedAfter cannot both be specified.")
+        if updated_after is not None and params.get("CreatedBefore"):
+            raise InvalidInput("CreatedBefore cannot be used with LastUpdatedAfter.")
+        if created_after is not None and params.get("LastUpdatedBefore"):
+            raise InvalidInput("LastUpdatedBefore cannot be used with CreatedAfter.")
+        field = "updated" if updated_after is not None else "created"
+        before_name = "LastUpdatedBefore" if field == "updated" else "CreatedBefore"
+        after = updated_after if updated_after is not None else created_after
+        assert after is not None
+        before = self._param_time(params, before_name)
+        if before is None:
+            before = _seconds(two_minutes_ago)
+        elif before > two_minutes_ago:
+            raise InvalidInput(f"{before_name} must be at least two minutes before the current time.")
+        if before < after:
+            raise InvalidInput(f"{before_name} must be equal to or after the {field.title()}After date.")
+        if field == "created" and after > two_minutes_ago:
+            raise InvalidInput("CreatedAfter must be no later than two minutes before the current time.")
+        try:
+            max_results = int(params.get("MaxResultsPerPage", "100"))
+        except ValueError as exc:
+            raise InvalidInput("MaxResultsPerPage must be an integer between 1 and 100.") from exc
+        if not 1 <= max_results <= 100:
+            raise InvalidInput("MaxResultsPerPage must be between 1 and 100.")
+        statuses = [s for s in (params.get("OrderStatuses") or "").split(",") if s]
+        return {"field": field, "after": iso_z(after), "before": iso_z(before), "max": max_results,
+                "statuses": statuses}
+
+    def _find(self, order_id: str) -> tuple[RealOrder, datetime, str] | None:
+        order = self.state.data.by_amazon_id.get(order_id)
+        if order is None:
+            return None
+        state = ShopData.mp_state(order, self.state.clock.now())
+        return None if state is None else (order, state[0], state[1])
+
+    async def get_order(self, request: Request) -> Response:
+        found = self._find(request.path_params["order_id"])
+        if found is None:
+            return _errors(404, "NotFound", "Requested order not found")
+        order, last_update, status = found
+        return json_response({"payload": self._order_json(order, last_update, status)})
+
+    async def get_order_items(self, request: Request) -> Response:
+        found = self._find(request.path_params["order_id"])
+        if found is None:
+            return _errors(404, "NotFound", "Requested order not found")
+        order, _, status = found
+        base_url = f"{request.url.scheme}://{request.url.netloc}"
+        shipped = STATUS_NAMES.get(status) == "Shipped"
+        items = []
+        for item in order.items:
+            if item.adjustment:
+                continue
+            body: dict = {
+                "ASIN": item.asin,
+                "OrderItemId": item.line_item_key,
+                "Title": item.name,
+                "QuantityOrdered": item.quantity,
+                "QuantityShipped": item.quantity if shipped else 0,
+                "ProductInfo": {"NumberOfItems": "1"},
+                "ItemPrice": {"CurrencyCode": "GBP", "Amount": f"{item.unit_price * item.quantity:.2f}"},
+                "ItemTax": {"CurrencyCode": "GBP", "Amount": f"{item.unit_price * item.quantity / 6:.2f}"},
+                "ShippingPrice": {"CurrencyCode": "GBP", "Amount": "0.00"},
+                "PromotionDiscount": {"CurrencyCode": "GBP", "Amount": "0.00"},
+                "IsGift": "false",
+                "ConditionId": "New",
+                "ConditionSubtypeId": "New",
+                "IsTransparency": False,
+                "SerialNumberRequired": False,
+                "BuyerRequestedCancel": {"IsBuyerRequestedCancel": "false", "BuyerCancelReason": ""},
+            }
+            if item.sku:
+                body["SellerSKU"] = item.sku
+            if item.amazon_custom is not None:
+                body["BuyerInfo"] = {"BuyerCustomizedInfo": {
+                    "CustomizedURL": self.state.data.customized_url(order, item, base_url)}}
+            items.append(body)
+        return json_response({"payload": {"OrderItems": items, "AmazonOrderId": order.order_number}})

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from pydantic import BaseModel, Field
+
+APIS = ("shipstation", "shopify", "amazon", "custom", "openai")
+
+
+class FaultSpec(BaseModel):
+    """One fault rule. `count` faults are served then the rule is spent; `rate` (0..1) applies
+    to that fraction of matching requests (deterministically) until cleared."""
+
+    api: str
+    kind: str
+    count: int | None = 1
+    rate: float | None = None
+    match: str | None = None  # path prefix below the API root, e.g. "/orders"
+    delay_ms: int | None = None
+
+
+class SandboxOptions(BaseModel):
+    seed: int = 7
+    days: int = 60
+    orders_per_day: int = 150
+    end_date: date = Field(default_factory=lambda: datetime.now(UTC).date())
+    rate_limit_scale: float = 1.0
+    openai_latency_ms: int = 0
+    openai_wrong_quantity_rate: float = 0.0
+    openai_malformed_rate: float = 0.0
+    amazon_token_expires_in: int = 3600
+    # Simulated "now" at start. None: real now if end_date is today or later (and the clock
+    # runs with real time), else midnight UTC after end_date (and the clock stands still).
+    start_clock: datetime | None = None
+    clock_running: bool | None = None
+    faults: list[FaultSpec] = Field(default_factory=list)
+
+    shipstation_api_key: str = "ss-sandbox-key"
+    shipstation_api_secret: str = "ss-sandbox-secret"
+    shopify_store: str = "y3d-sandbox.myshopify.com"
+    shopify_access_token: str = "shpat_sandbox0000000000000000000000"
+    amazon_lwa_client_id: str = "amzn1.application-oa2-client.sandbox"
+    amazon_lwa_client_secret: str = "amzn1.oa2-cs.v1.sandbox-secret"
+    amazon_lwa_refresh_token: str = "Atzr|sandbox-refresh-token"
+    amazon_marketplace_id: str = "A1F83G8C2ARO7P"
+    openai_api_key: str = "sk-sandbox-0000000000000000"
