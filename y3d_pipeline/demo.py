@@ -17,6 +17,8 @@ import subprocess
 
 from y3d_pipeline.paths import PROJECT_ROOT
 
+DEMO_RATE_LIMIT_SCALE = 50.0
+
 
 @contextlib.contextmanager
 def _sandbox(env: dict[str, str]):
@@ -26,7 +28,9 @@ def _sandbox(env: dict[str, str]):
         print("API sandbox not available yet; sources stay unconfigured", flush=True)
         yield env
         return
-    with SandboxServer(SandboxOptions(end_date=dt.datetime.now(dt.UTC).date()), host="127.0.0.1", port=0) as sb:
+    # Real rate limits would make the demo wait on Amazon's 0.5 requests/s per order; scale them up.
+    options = SandboxOptions(end_date=dt.datetime.now(dt.UTC).date(), rate_limit_scale=DEMO_RATE_LIMIT_SCALE)
+    with SandboxServer(options, host="127.0.0.1", port=0) as sb:
         print(f"API sandbox on {sb.base_url}", flush=True)
         yield {**env, **sb.env()}
 
@@ -52,23 +56,23 @@ def materialize_recent(days: int) -> list[str]:
 
     definitions = load_defs()
     graph = definitions.resolve_asset_graph()
-    partitioned = [k for k in graph.materializable_asset_keys if graph.get(k).partitions_def is not None]
-    unpartitioned = [k for k in graph.materializable_asset_keys if graph.get(k).partitions_def is None]
-    keys = daily_partitions.get_partition_keys()
-    run_ids: list[str] = []
+    materializable = sorted(graph.materializable_asset_keys)
+    partitioned = [k for k in materializable if graph.get(k).partitions_def is not None]
+    unpartitioned = [k for k in materializable if graph.get(k).partitions_def is None]
+    if not materializable:
+        print("no assets defined yet", flush=True)
+        return []
+    job = definitions.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get()
-    assets = list(definitions.assets or [])
-    resources = definitions.resources or {}
+    run_ids: list[str] = []
     if unpartitioned:
-        result = dg.materialize(assets, selection=unpartitioned, instance=instance, resources=resources,
-                                tags={"y3d/trigger": "demo"}, raise_on_error=False)
+        result = job.execute_in_process(asset_selection=unpartitioned, instance=instance,
+                                        tags={"y3d/trigger": "demo"}, raise_on_error=False)
         run_ids.append(result.run_id)
-    if partitioned and keys:
-        window = keys[-days:]
-        job = dg.define_asset_job("demo_backfill", selection=partitioned, partitions_def=daily_partitions)
-        job_def = dg.Definitions(assets=assets, jobs=[job], resources=resources,
-                                 executor=dg.in_process_executor).resolve_job_def("demo_backfill")
-        result = job_def.execute_in_process(
+    window = daily_partitions.get_partition_keys()[-days:]
+    if partitioned and window:
+        result = job.execute_in_process(
+            asset_selection=partitioned,
             instance=instance,
             tags={
                 "dagster/asset_partition_range_start": window[0],
