@@ -1,0 +1,167 @@
+"""Print-queue assets: thin wrappers over ``y3d_pipeline.personalization``."""
+
+# No "from __future__ import annotations" here: Dagster reads the Config and resource annotations at runtime.
+
+
+from typing import Any
+
+import dagster as dg
+
+from y3d_pipeline.defs.constants import (
+    GROUP_PRINT_QUEUE,
+    NORMALIZED_ORDER_ITEMS,
+    NORMALIZED_ORDERS,
+    POOL_OPENAI,
+    PRINT_TASKS,
+    RAW_AMAZON_CUSTOMIZATIONS,
+    TAG_OUTCOME,
+    TASK_STATUS_SYNC,
+)
+from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.print_queue.resources import OpenAIResource
+from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.personalization import repository
+from y3d_pipeline.personalization.palette import DEFAULT_PALETTE
+from y3d_pipeline.personalization.prompt import PROMPT_VERSION
+from y3d_pipeline.personalization.service import (
+    DEFAULT_AI_CONCURRENCY,
+    OUTCOME_FAILED,
+    RunOptions,
+    RunReport,
+    run_print_tasks,
+)
+from y3d_pipeline.personalization.validation import DEFAULT_MAX_TEXT_LENGTH
+
+
+class PrintTasksConfig(dg.Config):
+    """Launchpad options for a print-tasks run."""
+
+    order_ids: list[str] = []
+    """Only these orders (our id, marketplace order number or ShipStation order id), whatever the window."""
+    force_recreate: bool = False
+    """Rebuild the tasks of the selected items. Only all-pending items are rebuilt; started work is kept."""
+    dry_run: bool = False
+    """Compute and report, write nothing (no tasks, no ai_calls rows)."""
+    dry_run_calls_ai: bool = False
+    """In a dry run, still make the (paid) AI calls to preview their result."""
+    limit: int | None = None
+    """At most this many orders with work (earliest ship-by first)."""
+    create_placeholders: bool = True
+    """Items no source could read get one placeholder task needing review (else: no task, order fails)."""
+    ai_concurrency: int = DEFAULT_AI_CONCURRENCY
+    """Concurrent OpenAI calls within the run."""
+    max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+    """Longer texts are flagged for review as not printable."""
+    palette: list[str] = list(DEFAULT_PALETTE)
+    """Filament colours; anything else maps to null and is flagged for review."""
+
+    def run_options(self) -> RunOptions:
+        return RunOptions(
+            order_refs=[r for r in self.order_ids if r.strip()], force_recreate=self.force_recreate,
+            dry_run=self.dry_run, dry_run_calls_ai=self.dry_run_calls_ai, limit=self.limit,
+            create_placeholders=self.create_placeholders, ai_concurrency=self.ai_concurrency,
+            max_text_length=self.max_text_length, palette=tuple(self.palette),
+        )
+
+
+def report_metadata(report: RunReport, *, model: str | None, ai_configured: bool) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "outcome": report.outcome,
+        "dry_run": report.dry_run,
+        "orders_considered": report.orders_considered,
+        "orders_with_work": report.orders_with_work,
+        "orders_processed": report.orders_processed,
+        "orders_failed": len(report.orders_failed),
+        "failed_orders": dg.MetadataValue.json(report.orders_failed),
+        "tasks_created": report.tasks_created,
+        "tasks_replaced": report.tasks_replaced,
+        "tasks_removed": report.tasks_removed,
+        "tasks_unchanged": report.tasks_unchanged,
+        "tasks_kept": report.tasks_kept,
+        "tasks_flagged_for_review": report.tasks_flagged_for_review,
+        "items_by_source": dg.MetadataValue.json(dict(report.items_by_source)),
+        "items_flagged_for_review": report.items_flagged_for_review,
+        "items_deferred_amazon_custom": report.items_deferred,
+        "items_unresolved": report.items_unresolved,
+        "items_kept_in_progress": report.items_kept_active,
+        "items_changed_since_tasks": report.items_changed_since_tasks,
+        "review_reasons": dg.MetadataValue.json(dict(report.review_reasons.most_common(20))),
+        "ai_configured": ai_configured,
+        "ai_model": model or "",
+        "ai_prompt_version": PROMPT_VERSION,
+        "ai_calls": report.ai_calls,
+        "ai_calls_failed": report.ai_calls_failed,
+        "ai_cache_hits": report.ai_cache_hits,
+        "ai_tokens_in": report.ai_tokens_in,
+        "ai_tokens_out": report.ai_tokens_out,
+    }
+    if report.order_refs_skipped:
+        metadata["order_ids_skipped"] = dg.MetadataValue.json(report.order_refs_skipped)
+    if report.dry_run:
+        metadata["items_awaiting_ai"] = report.items_awaiting_ai
+        if report.preview:
+            header = "| order | item | # | text | colour 1 | colour 2 | qty | source | review |\n|" + "---|" * 9
+            rows = [f"| {p['order']} | {p['item']} | {p['index']} | {p['text'] or ''} | {p['colour_1'] or ''} | "
+                    f"{p['colour_2'] or ''} | {p['qty']} | {p['source']} | {p['review']} |"
+                    for p in report.preview[:50]]
+            metadata["preview"] = dg.MetadataValue.md("\n".join([header, *rows]))
+    return metadata
+
+
+@dg.asset(
+    key=PRINT_TASKS,
+    deps=[NORMALIZED_ORDER_ITEMS, RAW_AMAZON_CUSTOMIZATIONS],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    group_name=GROUP_PRINT_QUEUE,
+    pool=POOL_OPENAI,
+    kinds={"postgres", "openai"},
+    description=(
+        "Print tasks for personalised items of orders awaiting shipment or on hold, modified or placed in the "
+        "partition's day. Each item is read from Amazon Custom data, else its options (or eBay note blocks), "
+        "else OpenAI (one call per order, only when the inputs changed), else a placeholder for review; "
+        "quantities, colours (palette) and printable text are validated, with the reason on every flagged task. "
+        "Items that already have tasks are left alone unless force_recreate (pending tasks only)."
+    ),
+)
+def print_tasks(context: dg.AssetExecutionContext, config: PrintTasksConfig, database: DatabaseResource,
+                openai: OpenAIResource) -> dg.MaterializeResult:
+    window = context.partition_time_window
+    extractor = openai.extractor()
+    if extractor is None:
+        context.log.warning("OPENAI_API_KEY is not set: items needing the AI get placeholder tasks for review")
+    options = config.run_options()
+    report = run_print_tasks(database.engine, options, window=(window.start, window.end), extractor=extractor,
+                             run_id=context.run_id)
+    metadata = report_metadata(report, model=openai.model if extractor else None, ai_configured=bool(extractor))
+    metadata["window"] = f"{window.start.isoformat()} → {window.end.isoformat()}"
+    context.instance.add_run_tags(context.run_id, {TAG_OUTCOME: report.outcome})
+    for failure in report.orders_failed:
+        context.log.error(f"order {failure['order_number']} (id {failure['order_id']}) failed: {failure['reason']}")
+    if report.outcome == OUTCOME_FAILED:
+        raise dg.Failure(description=f"every order with work failed ({len(report.orders_failed)})",
+                         metadata=metadata)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    key=TASK_STATUS_SYNC,
+    deps=[NORMALIZED_ORDERS],
+    group_name=GROUP_PRINT_QUEUE,
+    kinds={"postgres"},
+    automation_condition=(dg.AutomationCondition.any_deps_updated()
+                          | dg.AutomationCondition.cron_tick_passed("30 2 * * *"))
+    & ~dg.AutomationCondition.in_progress(),
+    description=(
+        "Closes the open print tasks of orders that left the queue: pending/in-progress tasks of shipped orders "
+        "become completed, of cancelled orders cancelled. Runs after orders (and their shipments) sync, and "
+        "nightly."
+    ),
+)
+def task_status_sync(context: dg.AssetExecutionContext, database: DatabaseResource) -> dg.MaterializeResult:
+    with database.engine.begin() as conn:
+        counts = repository.sync_task_statuses(conn)
+    return dg.MaterializeResult(metadata={
+        "tasks_completed": counts["completed"],
+        "tasks_cancelled": counts["cancelled"],
+    })
