@@ -1,0 +1,604 @@
+"""Shopify Admin GraphQL client: orders by ``updated_at`` window and products, with cost-based throttling.
+
+Plain module (no Dagster). ``POST {base}/admin/api/{version}/graphql.json`` with ``X-Shopify-Access-Token``.
+
+Paging and query cost
+    Shopify prices a query before running it: objects cost 1, a connection 2 + ``first`` x the cost of
+    one node, and a query may cost at most 1000 points. ``orders(first: 250)`` with ``lineItems(first:
+    100)`` would cost ~150,000 points and is refused (``MAX_COST_EXCEEDED``), so the orders page asks for
+    a few line items inline (``line_items_page_size``, default 5: nearly every order of this shop has
+    1-4) and the orders page size is derived from a cost budget (at most 250). An order whose inline
+    line items report ``hasNextPage`` is completed by follow-up queries on ``order(id:)`` with
+    ``lineItems(first: 100, after: ...)``. Should the server still price a page above the limit, the page
+    size is reduced in proportion and the page asked again.
+
+Throttling (``extensions.cost.throttleStatus``)
+    Before each request the client estimates the bucket (last ``currentlyAvailable`` + elapsed x
+    ``restoreRate``) and sleeps until it covers the last ``requestedQueryCost``. A ``THROTTLED`` answer
+    (HTTP 200 with ``errors[].extensions.code == "THROTTLED"``, or HTTP 429) raises
+    ``RetryableError(wait_seconds=(requested - available) / restoreRate, rate_limited=True)`` and
+    ``call_with_retries`` waits and repeats it; 5xx, truncated bodies and dropped connections are retried
+    the same way. Any other GraphQL error is an ``ApiError`` naming the operation.
+
+Orders sorted by ``UPDATED_AT`` can move while we page (an order updated meanwhile jumps to the end), so a
+window's orders are de-duplicated by ``legacyResourceId`` keeping the newest ``updatedAt``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
+
+from y3d_pipeline.clients.http import (
+    ApiError,
+    RequestStats,
+    RetryableError,
+    RetryPolicy,
+    call_with_retries,
+    describe,
+    parse_json,
+    raise_for_status,
+    retry_after_seconds,
+)
+from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION
+
+log = logging.getLogger(__name__)
+
+SERVICE = "Shopify"
+MAX_QUERY_COST = 1000  # Shopify's single-query limit
+MAX_PAGE_SIZE = 250
+DEFAULT_COST_BUDGET = 600  # requested points per query we aim for (leaves headroom in a 1000 bucket)
+MIN_THROTTLE_WAIT = 0.5  # seconds, when a throttled answer carries no usable figures
+
+# ------------------------------------------------------------------------------------------- queries
+MONEY = "shopMoney { amount currencyCode }"
+
+LINE_ITEM_FIELDS = f"""id sku name quantity
+        variant {{ id legacyResourceId product {{ id legacyResourceId }} }}
+        customAttributes {{ key value }}
+        originalUnitPriceSet {{ {MONEY} }}"""
+
+ORDER_FIELDS = f"""id legacyResourceId name createdAt updatedAt cancelledAt
+      displayFinancialStatus displayFulfillmentStatus email phone currencyCode
+      totalPriceSet {{ {MONEY} }}"""
+
+# Buyer and address details and the other totals. Reading ``customer`` and ``shippingAddress`` needs
+# Shopify's protected customer data access; without it turn these off (``extended_order_fields=False``).
+ORDER_EXTENDED_FIELDS = f"""
+      customer {{ id legacyResourceId firstName lastName displayName }}
+      shippingAddress {{ name company address1 address2 city province provinceCode zip countryCodeV2 phone }}
+      subtotalPriceSet {{ {MONEY} }}
+      totalTaxSet {{ {MONEY} }}
+      totalShippingPriceSet {{ {MONEY} }}"""
+
+_ORDERS_TEMPLATE = """query Orders($first: Int!, $after: String, $query: String!, $lineItemsFirst: Int!) {
+  orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
+    pageInfo { hasNextPage endCursor }
+    nodes {
+      %(order)s
+      lineItems(first: $lineItemsFirst) {
+        pageInfo { hasNextPage endCursor }
+        nodes { %(item)s }
+      }
+    }
+  }
+}"""
+ORDERS_QUERY = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS + ORDER_EXTENDED_FIELDS, "item": LINE_ITEM_FIELDS}
+ORDERS_QUERY_BASIC = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS, "item": LINE_ITEM_FIELDS}
+
+ORDER_LINE_ITEMS_QUERY = f"""query OrderLineItems($id: ID!, $first: Int!, $after: String) {{
+  order(id: $id) {{
+    id
+    lineItems(first: $first, after: $after) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ {LINE_ITEM_FIELDS} }}
+    }}
+  }}
+}}"""
+
+VARIANT_FIELDS = "id legacyResourceId sku title price updatedAt"
+
+PRODUCTS_QUERY = f"""query Products($first: Int!, $after: String, $query: String, $variantsFirst: Int!) {{
+  products(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{
+      id legacyResourceId title handle vendor productType status tags createdAt updatedAt
+      variants(first: $variantsFirst) {{
+        pageInfo {{ hasNextPage endCursor }}
+        nodes {{ {VARIANT_FIELDS} }}
+      }}
+    }}
+  }}
+}}"""
+
+PRODUCT_VARIANTS_QUERY = f"""query ProductVariants($id: ID!, $first: Int!, $after: String) {{
+  product(id: $id) {{
+    id
+    variants(first: $first, after: $after) {{
+      pageInfo {{ hasNextPage endCursor }}
+      nodes {{ {VARIANT_FIELDS} }}
+    }}
+  }}
+}}"""
+
+# Requested cost of one node, by Shopify's rules (object 1, scalar 0), for page sizing.
+LINE_ITEM_NODE_COST = 6  # node, variant, product, customAttributes, originalUnitPriceSet, shopMoney
+ORDER_NODE_COST = 3  # node, totalPriceSet, shopMoney
+ORDER_EXTENDED_COST = 8  # customer, shippingAddress, 3 x (priceSet, shopMoney)
+PRODUCT_NODE_COST = 1
+VARIANT_NODE_COST = 1
+
+
+def connection_cost(first: int, node_cost: float) -> float:
+    return 2 + first * node_cost
+
+
+def orders_query_cost(first: int, line_items_first: int, *, extended: bool) -> float:
+    order_cost = ORDER_NODE_COST + (ORDER_EXTENDED_COST if extended else 0)
+    return connection_cost(first, order_cost + connection_cost(line_items_first, LINE_ITEM_NODE_COST))
+
+
+def products_query_cost(first: int, variants_first: int) -> float:
+    return connection_cost(first, PRODUCT_NODE_COST + connection_cost(variants_first, VARIANT_NODE_COST))
+
+
+def page_size_for_budget(node_cost: float, budget: float = DEFAULT_COST_BUDGET) -> int:
+    """The largest ``first`` (1..250) whose connection stays within ``budget`` points."""
+    return max(1, min(MAX_PAGE_SIZE, int((budget - 2) // node_cost)))
+
+
+def _search_time(value: dt.datetime, *, round_up: bool = False) -> str:
+    if value.tzinfo is None:
+        raise ValueError("Shopify search bounds must be timezone-aware")
+    value = value.astimezone(dt.UTC)
+    if value.microsecond:
+        value = value.replace(microsecond=0) + (dt.timedelta(seconds=1) if round_up else dt.timedelta(0))
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def updated_at_query(start: dt.datetime | None, end: dt.datetime | None = None) -> str:
+    """Search syntax for ``start <= updated_at < end`` in UTC whole seconds (Shopify's precision).
+
+    A fractional start is floored and a fractional end rounded up, so nothing in the window is lost.
+    """
+    terms = []
+    if start is not None:
+        terms.append(f"updated_at:>='{_search_time(start)}'")
+    if end is not None:
+        terms.append(f"updated_at:<'{_search_time(end, round_up=True)}'")
+    return " ".join(terms)
+
+
+def gid_tail(gid: str) -> int:
+    """``gid://shopify/Order/123`` -> 123."""
+    return int(str(gid).rsplit("/", 1)[-1])
+
+
+# -------------------------------------------------------------------------------------- throttling
+@dataclass(frozen=True)
+class ThrottleStatus:
+    maximum_available: float
+    currently_available: float
+    restore_rate: float
+
+    @classmethod
+    def from_extensions(cls, extensions: Any) -> ThrottleStatus | None:
+        try:
+            status = extensions["cost"]["throttleStatus"]
+            return cls(float(status["maximumAvailable"]), float(status["currentlyAvailable"]),
+                       float(status["restoreRate"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def requested_cost(extensions: Any) -> float | None:
+    try:
+        value = extensions["cost"]["requestedQueryCost"]
+        return float(value) if value is not None else None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def wait_before_request(status: ThrottleStatus | None, elapsed: float, needed: float | None) -> float:
+    """Seconds to sleep so the bucket (as last reported, refilled for ``elapsed`` s) covers ``needed``."""
+    if status is None or needed is None or status.restore_rate <= 0:
+        return 0.0
+    needed = min(needed, status.maximum_available)
+    available = min(status.maximum_available, status.currently_available + elapsed * status.restore_rate)
+    return max(0.0, (needed - available) / status.restore_rate)
+
+
+def throttled_wait(requested: float | None, status: ThrottleStatus | None) -> float:
+    """Shopify's advice after THROTTLED: (requestedQueryCost - currentlyAvailable) / restoreRate."""
+    if status is None or requested is None or status.restore_rate <= 0:
+        return MIN_THROTTLE_WAIT
+    needed = min(requested, status.maximum_available)
+    return max(MIN_THROTTLE_WAIT, (needed - status.currently_available) / status.restore_rate)
+
+
+@dataclass
+class ShopifyStats:
+    """What a sync cost: requests (with retries and throttling), pages and query points."""
+
+    requests: RequestStats = field(default_factory=RequestStats)
+    pages: int = 0
+    follow_up_pages: int = 0
+    requested_cost: float = 0.0
+    actual_cost: float = 0.0
+    throttled: int = 0  # THROTTLED answers (200 or 429)
+    throttle_waits: int = 0  # sleeps before a request to let the bucket refill
+    throttle_wait_seconds: float = 0.0
+    cost_reductions: int = 0  # pages re-asked smaller after MAX_COST_EXCEEDED
+    duplicates: int = 0
+
+    def as_metadata(self) -> dict[str, float | int]:
+        return {
+            **self.requests.as_metadata(),
+            "pages": self.pages,
+            "follow_up_pages": self.follow_up_pages,
+            "query_cost_requested": round(self.requested_cost, 1),
+            "query_cost_actual": round(self.actual_cost, 1),
+            "throttled_responses": self.throttled,
+            "throttle_waits": self.throttle_waits + self.throttled,
+            "throttle_wait_seconds": round(self.throttle_wait_seconds + self.requests.rate_limit_wait_seconds, 2),
+            "cost_reductions": self.cost_reductions,
+            "duplicates_across_pages": self.duplicates,
+        }
+
+
+class QueryTooExpensive(Exception):
+    def __init__(self, cost: float | None):
+        super().__init__(f"query cost {cost} exceeds {MAX_QUERY_COST}")
+        self.cost = cost
+
+
+# ------------------------------------------------------------------------------------------ models
+class _Model(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class Attribute(_Model):
+    key: str
+    value: str | None = None
+
+
+class ShopifyLineItem(_Model):
+    id: str
+    sku: str | None = None
+    name: str | None = None
+    quantity: int
+    variant_id: str | None = None
+    product_id: str | None = None
+    custom_attributes: list[Attribute] = Field(default_factory=list, alias="customAttributes")
+
+    @property
+    def legacy_id(self) -> int:
+        return gid_tail(self.id)
+
+    @classmethod
+    def from_node(cls, node: dict[str, Any]) -> ShopifyLineItem:
+        variant = node.get("variant") or {}
+        product = variant.get("product") or {}
+        return cls.model_validate({**node, "variant_id": variant.get("id"), "product_id": product.get("id")})
+
+
+class ShopifyOrder(_Model):
+    """An order with all its line items; ``payload`` is the node as served, line items merged in one list."""
+
+    id: str
+    legacy_resource_id: int = Field(validation_alias=AliasChoices("legacyResourceId", "legacy_resource_id"))
+    name: str
+    created_at: AwareDatetime = Field(validation_alias=AliasChoices("createdAt", "created_at"))
+    updated_at: AwareDatetime = Field(validation_alias=AliasChoices("updatedAt", "updated_at"))
+    cancelled_at: AwareDatetime | None = Field(default=None, validation_alias=AliasChoices("cancelledAt",
+                                                                                            "cancelled_at"))
+    line_items: list[ShopifyLineItem]
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_node(cls, node: dict[str, Any]) -> ShopifyOrder:
+        items = list((node.get("lineItems") or {}).get("nodes") or [])
+        payload = {**node, "lineItems": {"nodes": items}}
+        return cls.model_validate({**node, "line_items": [ShopifyLineItem.from_node(i) for i in items],
+                                   "payload": payload})
+
+
+class ShopifyVariant(_Model):
+    id: str
+    legacy_resource_id: int = Field(validation_alias=AliasChoices("legacyResourceId", "legacy_resource_id"))
+    sku: str | None = None
+    title: str | None = None
+    price: Decimal | None = None
+    updated_at: AwareDatetime | None = Field(default=None, validation_alias=AliasChoices("updatedAt",
+                                                                                          "updated_at"))
+
+
+class ShopifyProduct(_Model):
+    id: str
+    legacy_resource_id: int = Field(validation_alias=AliasChoices("legacyResourceId", "legacy_resource_id"))
+    title: str
+    updated_at: AwareDatetime = Field(validation_alias=AliasChoices("updatedAt", "updated_at"))
+    variants: list[ShopifyVariant]
+    payload: dict[str, Any]
+
+    @classmethod
+    def from_node(cls, node: dict[str, Any]) -> ShopifyProduct:
+        variants = list((node.get("variants") or {}).get("nodes") or [])
+        payload = {**node, "variants": {"nodes": variants}}
+        return cls.model_validate({**node, "variants": [ShopifyVariant.model_validate(v) for v in variants],
+                                   "payload": payload})
+
+
+def dedupe_newest(orders: list[ShopifyOrder]) -> tuple[list[ShopifyOrder], int]:
+    """Keep one order per ``legacyResourceId``: the newest ``updatedAt`` (the later fetch on a tie)."""
+    newest: dict[int, ShopifyOrder] = {}
+    for order in orders:
+        current = newest.get(order.legacy_resource_id)
+        if current is None or order.updated_at >= current.updated_at:
+            newest[order.legacy_resource_id] = order
+    return list(newest.values()), len(orders) - len(newest)
+
+
+# ------------------------------------------------------------------------------------------ client
+class ShopifyClient:
+    """One shop's Admin GraphQL API. Not thread-safe (the throttle state is per client)."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        access_token: str,
+        api_version: str = DEFAULT_SHOPIFY_API_VERSION,
+        extended_order_fields: bool = True,
+        cost_budget: float = DEFAULT_COST_BUDGET,
+        orders_page_size: int | None = None,
+        line_items_page_size: int = 5,
+        line_items_follow_up_page_size: int = 100,
+        products_page_size: int | None = None,
+        variants_page_size: int = 20,
+        variants_follow_up_page_size: int = 100,
+        policy: RetryPolicy | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        if not base_url or not access_token:
+            raise ValueError("Shopify needs a base URL (or store) and an access token")
+        self.endpoint = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
+        self.api_version = api_version
+        self.extended_order_fields = extended_order_fields
+        self.cost_budget = min(float(cost_budget), MAX_QUERY_COST)
+        self.line_items_page_size = line_items_page_size
+        self.line_items_follow_up_page_size = line_items_follow_up_page_size
+        order_node = (ORDER_NODE_COST + (ORDER_EXTENDED_COST if extended_order_fields else 0)
+                      + connection_cost(line_items_page_size, LINE_ITEM_NODE_COST))
+        self.orders_page_size = orders_page_size or page_size_for_budget(order_node, self.cost_budget)
+        self.variants_page_size = variants_page_size
+        self.variants_follow_up_page_size = variants_follow_up_page_size
+        product_node = PRODUCT_NODE_COST + connection_cost(variants_page_size, VARIANT_NODE_COST)
+        self.products_page_size = products_page_size or page_size_for_budget(product_node, self.cost_budget)
+        self.policy = policy or RetryPolicy()
+        self.stats = ShopifyStats()
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._throttle: ThrottleStatus | None = None
+        self._throttle_seen_at = 0.0
+        self._last_requested: float | None = None
+        self._http = httpx.Client(
+            timeout=timeout, transport=transport,
+            headers={"X-Shopify-Access-Token": access_token, "Content-Type": "application/json",
+                     "Accept": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ShopifyClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------------- one query
+    def _note_cost(self, extensions: Any) -> None:
+        status = ThrottleStatus.from_extensions(extensions)
+        if status is not None:
+            self._throttle = status
+            self._throttle_seen_at = self._monotonic()
+        requested = requested_cost(extensions)
+        if requested is not None and requested > 0:
+            self._last_requested = requested
+
+    def _wait_for_bucket(self, operation: str) -> None:
+        elapsed = self._monotonic() - self._throttle_seen_at
+        wait = wait_before_request(self._throttle, elapsed, self._last_requested)
+        if wait > 0:
+            log.info("Shopify %s: waiting %.2fs for the cost bucket to refill", operation, wait)
+            self.stats.throttle_waits += 1
+            self.stats.throttle_wait_seconds += wait
+            self._sleep(wait)
+
+    def _throttled(self, operation: str, body: Any, response: httpx.Response) -> RetryableError:
+        self.stats.throttled += 1
+        extensions = body.get("extensions") if isinstance(body, dict) else None
+        requested = requested_cost(extensions)
+        wait = throttled_wait(requested if requested else self._last_requested,
+                              ThrottleStatus.from_extensions(extensions))
+        hint = retry_after_seconds(response)
+        if hint is not None:
+            wait = max(wait, hint)
+        return RetryableError(f"{SERVICE} {operation} throttled (HTTP {response.status_code})",
+                              wait_seconds=wait, rate_limited=True)
+
+    def _post_once(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        self._wait_for_bucket(operation)
+        self.stats.requests.requests += 1
+        response = self._http.post(self.endpoint, json={"query": query, "variables": variables,
+                                                        "operationName": operation})
+        if response.status_code == 429:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            if isinstance(body, dict):
+                self._note_cost(body.get("extensions"))
+            raise self._throttled(operation, body, response)
+        raise_for_status(SERVICE, response)
+        body = parse_json(SERVICE, response)
+        if not isinstance(body, dict):
+            raise ApiError(f"{SERVICE} {operation}: unexpected response body {str(body)[:200]}")
+        extensions = body.get("extensions")
+        self._note_cost(extensions)
+        errors = body.get("errors")
+        if errors:
+            if isinstance(errors, list):
+                codes = {((e.get("extensions") or {}).get("code") if isinstance(e, dict) else None)
+                         for e in errors}
+                if "THROTTLED" in codes:
+                    raise self._throttled(operation, body, response)
+                if "MAX_COST_EXCEEDED" in codes:
+                    cost = next((e["extensions"].get("cost") for e in errors if isinstance(e, dict)
+                                 and (e.get("extensions") or {}).get("code") == "MAX_COST_EXCEEDED"), None)
+                    raise QueryTooExpensive(cost)
+                messages = "; ".join(str(e.get("message", e)) if isinstance(e, dict) else str(e)
+                                     for e in errors)
+            else:
+                messages = str(errors)
+            raise ApiError(f"{SERVICE} {operation} ({describe(response.request)}) failed: {messages[:500]}")
+        data = body.get("data")
+        if not isinstance(data, dict):
+            raise ApiError(f"{SERVICE} {operation} returned no data")
+        cost = (extensions or {}).get("cost") or {}
+        self.stats.requested_cost += float(cost.get("requestedQueryCost") or 0)
+        self.stats.actual_cost += float(cost.get("actualQueryCost") or 0)
+        return data
+
+    def execute(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """Run one GraphQL operation with throttling and retries; returns ``data``."""
+        return call_with_retries(lambda: self._post_once(operation, query, variables),
+                                 what=f"{SERVICE} {operation}", policy=self.policy,
+                                 stats=self.stats.requests, sleep=self._sleep)
+
+    def _page(self, operation: str, query: str, variables: dict[str, Any], size_key: str) -> dict[str, Any]:
+        """One page; if Shopify prices it above the limit, shrink ``first`` (in ``variables``, so later
+        pages keep the smaller size) in proportion and ask again."""
+        while True:
+            try:
+                return self.execute(operation, query, variables)
+            except QueryTooExpensive as exc:
+                first = variables[size_key]
+                if first <= 1:
+                    raise ApiError(f"{SERVICE} {operation}: a single node costs more than {MAX_QUERY_COST} "
+                                   f"points") from exc
+                ratio = (self.cost_budget / exc.cost) if exc.cost else 0.5
+                variables[size_key] = max(1, min(first - 1, math.floor(first * ratio)))
+                self.stats.cost_reductions += 1
+                log.warning("Shopify %s: cost %s over the limit; page size %s -> %s", operation, exc.cost,
+                            first, variables[size_key])
+
+    # ----------------------------------------------------------------------------- orders
+    def iter_order_pages(self, start: dt.datetime, end: dt.datetime) -> Iterator[list[ShopifyOrder]]:
+        """Orders with ``start <= updatedAt < end``, page by page, every line item included."""
+        query = ORDERS_QUERY if self.extended_order_fields else ORDERS_QUERY_BASIC
+        variables: dict[str, Any] = {"first": self.orders_page_size, "after": None,
+                                     "query": updated_at_query(start, end),
+                                     "lineItemsFirst": self.line_items_page_size}
+        while True:
+            data = self._page("Orders", query, variables, "first")
+            connection = data["orders"]
+            self.stats.pages += 1
+            orders = []
+            for node in connection["nodes"]:
+                node = self._complete_line_items(node)
+                orders.append(ShopifyOrder.from_node(node))
+            yield orders
+            page_info = connection["pageInfo"]
+            if not page_info["hasNextPage"]:
+                return
+            if not page_info.get("endCursor") or page_info["endCursor"] == variables["after"]:
+                raise ApiError(f"{SERVICE} Orders: hasNextPage without a new endCursor")
+            variables["after"] = page_info["endCursor"]
+
+    def _complete_line_items(self, node: dict[str, Any]) -> dict[str, Any]:
+        connection = node.get("lineItems") or {"nodes": [], "pageInfo": {"hasNextPage": False}}
+        items = list(connection["nodes"])
+        page_info = connection.get("pageInfo") or {}
+        after = page_info.get("endCursor")
+        while page_info.get("hasNextPage"):
+            data = self._page("OrderLineItems", ORDER_LINE_ITEMS_QUERY,
+                              {"id": node["id"], "first": self.line_items_follow_up_page_size, "after": after},
+                              "first")
+            self.stats.follow_up_pages += 1
+            if data.get("order") is None:
+                raise ApiError(f"{SERVICE} OrderLineItems: order {node['id']} vanished while paging")
+            more = data["order"]["lineItems"]
+            items.extend(more["nodes"])
+            page_info = more["pageInfo"]
+            if page_info.get("hasNextPage") and page_info.get("endCursor") in (None, after):
+                raise ApiError(f"{SERVICE} OrderLineItems: hasNextPage without a new endCursor")
+            after = page_info.get("endCursor")
+        return {**node, "lineItems": {"nodes": items}}
+
+    def fetch_orders(self, start: dt.datetime, end: dt.datetime) -> list[ShopifyOrder]:
+        """All orders updated in ``[start, end)``, one per order (the newest seen)."""
+        orders = [order for page in self.iter_order_pages(start, end) for order in page]
+        unique, duplicates = dedupe_newest(orders)
+        self.stats.duplicates += duplicates
+        return unique
+
+    # ----------------------------------------------------------------------------- products
+    def iter_product_pages(self, updated_since: dt.datetime | None = None) -> Iterator[list[ShopifyProduct]]:
+        """Products with ``updatedAt >= updated_since`` (all when None), oldest change first."""
+        variables: dict[str, Any] = {"first": self.products_page_size, "after": None,
+                                     "query": updated_at_query(updated_since) or None,
+                                     "variantsFirst": self.variants_page_size}
+        while True:
+            data = self._page("Products", PRODUCTS_QUERY, variables, "first")
+            connection = data["products"]
+            self.stats.pages += 1
+            yield [ShopifyProduct.from_node(self._complete_variants(node)) for node in connection["nodes"]]
+            page_info = connection["pageInfo"]
+            if not page_info["hasNextPage"]:
+                return
+            if not page_info.get("endCursor") or page_info["endCursor"] == variables["after"]:
+                raise ApiError(f"{SERVICE} Products: hasNextPage without a new endCursor")
+            variables["after"] = page_info["endCursor"]
+
+    def _complete_variants(self, node: dict[str, Any]) -> dict[str, Any]:
+        connection = node.get("variants") or {"nodes": [], "pageInfo": {"hasNextPage": False}}
+        variants = list(connection["nodes"])
+        page_info = connection.get("pageInfo") or {}
+        after = page_info.get("endCursor")
+        while page_info.get("hasNextPage"):
+            data = self._page("ProductVariants", PRODUCT_VARIANTS_QUERY,
+                              {"id": node["id"], "first": self.variants_follow_up_page_size, "after": after},
+                              "first")
+            self.stats.follow_up_pages += 1
+            if data.get("product") is None:
+                raise ApiError(f"{SERVICE} ProductVariants: product {node['id']} vanished while paging")
+            more = data["product"]["variants"]
+            variants.extend(more["nodes"])
+            page_info = more["pageInfo"]
+            if page_info.get("hasNextPage") and page_info.get("endCursor") in (None, after):
+                raise ApiError(f"{SERVICE} ProductVariants: hasNextPage without a new endCursor")
+            after = page_info.get("endCursor")
+        return {**node, "variants": {"nodes": variants}}
+
+    def fetch_products(self, updated_since: dt.datetime | None = None) -> list[ShopifyProduct]:
+        newest: dict[int, ShopifyProduct] = {}
+        for page in self.iter_product_pages(updated_since):
+            for product in page:
+                current = newest.get(product.legacy_resource_id)
+                if current is None or product.updated_at >= current.updated_at:
+                    newest[product.legacy_resource_id] = product
+        return list(newest.values())
