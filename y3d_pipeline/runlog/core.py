@@ -1,0 +1,255 @@
+"""Read the run log out of a Dagster instance: runs, their partitions, outcome, counts and failed orders.
+
+No table of our own: runs come from ``instance.get_run_records`` and counts from the materialization
+events each run wrote (their metadata). Mapping from the legacy ScriptRunLog statuses:
+
+* ``running``            -> Dagster run status QUEUED / NOT_STARTED / STARTING / STARTED (outcome ``running``;
+                             ``queued`` while waiting in the run queue)
+* ``success``            -> SUCCESS (outcome tag ``success`` when the asset sets it)
+* ``partial_success``    -> the ``y3d/outcome`` tag ``partial_success`` (run SUCCESS, some orders failed;
+                             their ids are in the ``failed_orders`` metadata)
+* ``success_no_orders``  -> the ``y3d/outcome`` tag ``success_no_orders``
+* ``failed``             -> FAILURE (or the tag ``failed``); CANCELED/CANCELING show as ``canceled``
+* ``order_failure``      -> no separate row: each failed order is listed in the run's ``failed_orders``
+                             metadata and in ``failed_order_ids`` of the run log entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import dagster as dg
+from dagster._core.events import DagsterEventType
+
+TAG_OUTCOME = "y3d/outcome"
+TAG_SOURCE = "y3d/source"
+TAG_WINDOW = "y3d/window"
+TAG_PARTITION = "dagster/partition"
+TAG_RANGE_START = "dagster/asset_partition_range_start"
+TAG_RANGE_END = "dagster/asset_partition_range_end"
+
+_STATUS_OUTCOME = {
+    dg.DagsterRunStatus.QUEUED: "queued",
+    dg.DagsterRunStatus.NOT_STARTED: "running",
+    dg.DagsterRunStatus.MANAGED: "running",
+    dg.DagsterRunStatus.STARTING: "running",
+    dg.DagsterRunStatus.STARTED: "running",
+    dg.DagsterRunStatus.SUSPENDED: "running",
+    dg.DagsterRunStatus.SUCCESS: "success",
+    dg.DagsterRunStatus.FAILURE: "failed",
+    dg.DagsterRunStatus.CANCELING: "canceled",
+    dg.DagsterRunStatus.CANCELED: "canceled",
+}
+OUTCOMES = ("queued", "running", "success", "partial_success", "success_no_orders", "failed", "canceled")
+_FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+_LIST_KEYS = ("failed_orders", "failed_order_ids", "orders_failed_ids")
+
+
+@dataclass
+class RunEntry:
+    run_id: str
+    job: str
+    status: str
+    outcome: str
+    start: dt.datetime | None
+    end: dt.datetime | None
+    duration_seconds: float | None
+    partitions: str | None
+    source: str | None
+    counts: dict[str, dict[str, float | int]] = field(default_factory=dict)
+    failed_order_ids: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("start", "end"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+def parse_since(value: str, *, now: dt.datetime | None = None) -> dt.datetime:
+    """``24h``, ``30m``, ``7d``, ``2w`` back from now, or an ISO date/datetime (naive = UTC)."""
+    now = now or dt.datetime.now(dt.UTC)
+    match = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", value.lower())
+    if match:
+        amount, unit = int(match.group(1)), match.group(2)
+        delta = {"m": dt.timedelta(minutes=amount), "h": dt.timedelta(hours=amount),
+                 "d": dt.timedelta(days=amount), "w": dt.timedelta(weeks=amount)}[unit]
+        return now - delta
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise ValueError(f"--since '{value}': use e.g. 24h, 7d or an ISO date like 2026-03-08") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def run_partitions(tags: dict[str, str]) -> str | None:
+    if tags.get(TAG_PARTITION):
+        return tags[TAG_PARTITION]
+    start, end = tags.get(TAG_RANGE_START), tags.get(TAG_RANGE_END)
+    if start and end:
+        return start if start == end else f"{start}..{end}"
+    return start or end or None
+
+
+def outcome_of(status: dg.DagsterRunStatus, tags: dict[str, str]) -> str:
+    """The ``y3d/outcome`` tag an asset set, unless the run did not finish successfully."""
+    tagged = tags.get(TAG_OUTCOME)
+    if status == dg.DagsterRunStatus.FAILURE:
+        return "failed"
+    if tagged and status in _FINISHED:
+        return tagged
+    return _STATUS_OUTCOME.get(status, status.value.lower())
+
+
+def _order_ids(value: Any) -> list[str]:
+    ids: list[str] = []
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                ref = item.get("order_number") or item.get("order_id") or item.get("source_id")
+                if ref is not None:
+                    ids.append(str(ref))
+            elif item is not None:
+                ids.append(str(item))
+    return ids
+
+
+def _materialization_summary(instance: dg.DagsterInstance, run_id: str):
+    counts: dict[str, dict[str, float | int]] = {}
+    failed: list[str] = []
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization is None:
+            continue
+        asset = materialization.asset_key.to_user_string()
+        numbers = counts.setdefault(asset, {})
+        for key, value in materialization.metadata.items():
+            raw = getattr(value, "value", value)
+            if isinstance(raw, bool):
+                continue
+            if isinstance(raw, int | float) and not key.endswith(("_seconds", "_ms")) and key != "duration":
+                numbers[key] = numbers.get(key, 0) + raw
+            elif key in _LIST_KEYS:
+                failed.extend(_order_ids(raw))
+    return {k: v for k, v in counts.items() if v}, list(dict.fromkeys(failed))
+
+
+def root_error(error) -> str | None:
+    """The innermost cause of a SerializableErrorInfo as ``Class: message`` (one line, bounded)."""
+    if error is None:
+        return None
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    message = (error.message or "").strip().splitlines()
+    return (message[0] if message else error.cls_name or "error")[:300]
+
+
+def error_summary(instance: dg.DagsterInstance, run_id: str) -> str | None:
+    """The failed steps' root errors, else the run failure message."""
+    steps = instance.get_records_for_run(run_id, of_type=DagsterEventType.STEP_FAILURE, limit=5).records
+    parts = []
+    for record in steps:
+        event = record.event_log_entry.dagster_event
+        data = event.step_failure_data if event else None
+        parts.append(f"{event.step_key if event else '?'}: {root_error(data.error if data else None) or 'failed'}")
+    if parts:
+        return "; ".join(parts)[:500]
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.RUN_FAILURE, ascending=False,
+                                           limit=1).records
+    for record in records:
+        message = (record.event_log_entry.message or "").strip()
+        return message.splitlines()[0][:300] if message else None
+    return None
+
+
+def _timestamp(value: float | dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromtimestamp(value, tz=dt.UTC)
+
+
+def collect_runs(instance: dg.DagsterInstance, *, since: dt.datetime | None = None, status: str | None = None,
+                 job: str | None = None, limit: int = 50, now: dt.datetime | None = None) -> list[RunEntry]:
+    """Newest first. ``status`` filters on the outcome (see OUTCOMES)."""
+    filters = dg.RunsFilter(job_name=job or None, created_after=since)
+    entries: list[RunEntry] = []
+    cursor = None
+    now = now or dt.datetime.now(dt.UTC)
+    while len(entries) < limit:
+        batch = instance.get_run_records(filters=filters, limit=max(limit, 50), cursor=cursor)
+        if not batch:
+            break
+        for record in batch:
+            run = record.dagster_run
+            tags = dict(run.tags)
+            outcome = outcome_of(run.status, tags)
+            if status and outcome != status:
+                continue
+            start = _timestamp(record.start_time) or _timestamp(record.create_timestamp)
+            end = _timestamp(record.end_time)
+            duration = ((end or now) - start).total_seconds() if start else None
+            counts, failed = _materialization_summary(instance, run.run_id)
+            entries.append(RunEntry(
+                run_id=run.run_id, job=run.job_name, status=run.status.value, outcome=outcome, start=start,
+                end=end, duration_seconds=round(duration, 1) if duration is not None else None,
+                partitions=run_partitions(tags), source=tags.get(TAG_SOURCE), counts=counts,
+                failed_order_ids=failed,
+                error=error_summary(instance, run.run_id) if run.status == dg.DagsterRunStatus.FAILURE else None,
+            ))
+            if len(entries) >= limit:
+                break
+        cursor = batch[-1].dagster_run.run_id
+        if len(batch) < max(limit, 50):
+            break
+    return entries
+
+
+def _fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def _fmt_counts(counts: dict[str, dict[str, float | int]], width: int = 80) -> str:
+    parts = []
+    for asset, numbers in counts.items():
+        shown = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(numbers.items())[:6])
+        parts.append(f"{asset}: {shown}")
+    text = "; ".join(parts)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_table(entries: list[RunEntry], tz: dt.tzinfo = dt.UTC) -> str:
+    if not entries:
+        return "no runs"
+    header = ("start", "end", "duration", "job", "partition(s)", "outcome", "counts", "failed orders", "run")
+    rows = []
+    for e in entries:
+        rows.append((
+            e.start.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if e.start else "-",
+            e.end.astimezone(tz).strftime("%H:%M:%S") if e.end else "-",
+            _fmt_duration(e.duration_seconds), e.job, e.partitions or "-", e.outcome,
+            _fmt_counts(e.counts) or "-",
+            ", ".join(e.failed_order_ids[:10]) + (" …" if len(e.failed_order_ids) > 10 else "") or "-",
+            e.run_id[:8],
+        ))
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    errors = [f"  {e.run_id[:8]} {e.job}: {e.error}" for e in entries if e.error]
+    if errors:
+        lines += ["", "errors:", *errors]
+    return "\n".join(lines)
