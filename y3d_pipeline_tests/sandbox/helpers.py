@@ -55,5 +55,5 @@ def shopify(sb: SandboxServer) -> httpx.Client:
                         headers={"X-Shopify-Access-Token": env["SHOPIFY_ACCESS_TOKEN"]})
 
 
-def graphql(client: httpx.Client, query: str, **variables) -> httpx.Response:
-    return client.post(f"/admin/api/{SHOPIFY_VERSION}/graphql.json", json={"query": query, "variables": variables})
+def graphql(client: httpx.Client, document: str, **variables) -> httpx.Response:
+    return client.post(f"/admin/api/{SHOPIFY_VERSION}/graphql.json", json={"query": document, "variables": variables})

@@ -1,0 +1,209 @@
+"""Contract tests: LWA, SP-API Orders v0 and the Amazon Custom zips."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from datetime import timedelta
+
+import httpx
+
+from y3d_pipeline_tests.sandbox.helpers import all_orders, amazon, amazon_token, shipstation
+
+MARKETPLACE = "A1F83G8C2ARO7P"
+
+
+def _iso(instant) -> str:
+    return instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _all_amazon_orders(client: httpx.Client, **params) -> list[dict]:
+    body = client.get("/orders/v0/orders", params={"MarketplaceIds": MARKETPLACE, **params})
+    payload = body.raise_for_status().json()["payload"]
+    orders = list(payload["Orders"])
+    while payload.get("NextToken"):
+        # httpx URL-encodes the token ("+", "/", "=") the way a correct client must
+        payload = client.get("/orders/v0/orders", params={
+            "MarketplaceIds": MARKETPLACE, "NextToken": payload["NextToken"]}).raise_for_status().json()["payload"]
+        orders.extend(payload["Orders"])
+    return orders
+
+
+def test_lwa_token_exchange(sandbox):
+    env = sandbox.env()
+    form = {"grant_type": "refresh_token", "refresh_token": env["AMAZON_LWA_REFRESH_TOKEN"],
+            "client_id": env["AMAZON_LWA_CLIENT_ID"], "client_secret": env["AMAZON_LWA_CLIENT_SECRET"]}
+    good = httpx.post(env["AMAZON_LWA_TOKEN_URL"], data=form).json()
+    assert good["token_type"] == "bearer" and good["expires_in"] == 3600 and good["access_token"]
+    assert httpx.post(env["AMAZON_LWA_TOKEN_URL"], data=dict(form, client_secret="x")).status_code == 401
+    bad_grant = httpx.post(env["AMAZON_LWA_TOKEN_URL"], data=dict(form, refresh_token="x"))
+    assert bad_grant.status_code == 400 and bad_grant.json()["error"] == "invalid_grant"
+
+
+def test_missing_or_bad_access_token_is_403(sandbox):
+    base = sandbox.env()["AMAZON_SP_API_BASE_URL"]
+    response = httpx.get(base + "/orders/v0/orders", params={"MarketplaceIds": MARKETPLACE})
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "Unauthorized"
+
+
+def test_two_minute_rule(sandbox):
+    now = sandbox.now()
+    with amazon(sandbox) as client:
+        too_recent = client.get("/orders/v0/orders", params={
+            "MarketplaceIds": MARKETPLACE, "LastUpdatedAfter": _iso(now - timedelta(days=1)),
+            "LastUpdatedBefore": _iso(now - timedelta(seconds=60))})
+        fine = client.get("/orders/v0/orders", params={
+            "MarketplaceIds": MARKETPLACE, "LastUpdatedAfter": _iso(now - timedelta(days=1)),
+            "LastUpdatedBefore": _iso(now - timedelta(minutes=3))})
+        missing_marketplace = client.get("/orders/v0/orders", params={"LastUpdatedAfter": _iso(now - timedelta(days=1))})
+    assert too_recent.status_code == 400
+    assert too_recent.json()["errors"][0]["code"] == "InvalidInput"
+    assert fine.status_code == 200
+    assert fine.json()["payload"]["LastUpdatedBefore"] == _iso(now - timedelta(minutes=3))
+    assert missing_marketplace.status_code == 400
+
+
+def test_next_token_paging_inclusive_and_url_encoded(sandbox):
+    after = "2026-03-01T00:00:00Z"
+    with amazon(sandbox) as client:
+        big_pages = _all_amazon_orders(client, LastUpdatedAfter=after, MaxResultsPerPage=100)
+        small_pages = _all_amazon_orders(client, LastUpdatedAfter=after, MaxResultsPerPage=7)
+        first = client.get("/orders/v0/orders", params={"MarketplaceIds": MARKETPLACE, "LastUpdatedAfter": after,
+                                                        "MaxResultsPerPage": 7}).json()["payload"]
+        token = first["NextToken"]
+        raw_url = f"{sandbox.env()['AMAZON_SP_API_BASE_URL']}/orders/v0/orders?MarketplaceIds={MARKETPLACE}" \
+                  f"&NextToken={token}"
+        unencoded = client.get(httpx.URL(raw_url))
+        boundary = big_pages[0]["LastUpdateDate"]
+        inclusive = _all_amazon_orders(client, LastUpdatedAfter=boundary, LastUpdatedBefore=boundary)
+    ids = [o["AmazonOrderId"] for o in small_pages]
+    assert len(ids) == len(set(ids)) == len(big_pages) > 100
+    assert set(ids) == {o["AmazonOrderId"] for o in big_pages}
+    assert all(o["LastUpdateDate"] >= after for o in big_pages)
+    assert "+" in token and "/" in token and token.endswith("=")
+    assert unencoded.status_code == 400 and unencoded.json()["errors"][0]["code"] == "InvalidInput"
+    assert boundary in {o["LastUpdateDate"] for o in inclusive}
+
+
+def test_token_expiry_then_refresh(fresh_sandbox):
+    fresh_sandbox.set_amazon_token_expiry(60)
+    token = amazon_token(fresh_sandbox)
+    params = {"MarketplaceIds": MARKETPLACE, "LastUpdatedAfter": "2026-03-19T00:00:00Z"}
+    with amazon(fresh_sandbox, token) as client:
+        assert client.get("/orders/v0/orders", params=params).status_code == 200
+        fresh_sandbox.advance_clock(61)
+        expired = client.get("/orders/v0/orders", params=params)
+    assert expired.status_code == 403
+    assert "expired" in expired.json()["errors"][0]["details"]
+    with amazon(fresh_sandbox) as client:
+        assert client.get("/orders/v0/orders", params=params).status_code == 200
+
+
+def test_get_orders_quota_exceeded(fresh_sandbox):
+    fresh_sandbox.set_rate_limit_scale(1.0)
+    params = {"MarketplaceIds": MARKETPLACE, "LastUpdatedAfter": "2026-03-19T00:00:00Z"}
+    with amazon(fresh_sandbox) as client:
+        statuses = [client.get("/orders/v0/orders", params=params) for _ in range(21)]
+        items_ok = client.get(f"/orders/v0/orders/{statuses[0].json()['payload']['Orders'][0]['AmazonOrderId']}"
+                              "/orderItems")
+    assert [r.status_code for r in statuses[:20]] == [200] * 20
+    assert statuses[20].status_code == 429
+    assert statuses[20].json()["errors"][0]["code"] == "QuotaExceeded"
+    assert statuses[20].headers["x-amzn-RateLimit-Limit"] == "0.0167"
+    assert items_ok.status_code == 200  # separate bucket per operation
+    assert items_ok.headers["x-amzn-RateLimit-Limit"] == "0.5"
+
+
+def test_order_items_match_shipstation(sandbox):
+    with shipstation(sandbox) as ss, amazon(sandbox) as sp:
+        stores = {s["marketplaceName"]: s["storeId"] for s in ss.get("/stores").json()}
+        ss_orders = all_orders(ss, storeId=stores["Amazon"], orderDateStart="2026-03-15 00:00:00")
+        checked = 0
+        for ss_order in ss_orders[:15]:
+            if ss_order["advancedOptions"]["parentId"]:
+                continue
+            payload = sp.get(f"/orders/v0/orders/{ss_order['orderNumber']}/orderItems").json()["payload"]
+            assert payload["AmazonOrderId"] == ss_order["orderNumber"]
+            sp_items = {i["OrderItemId"]: i for i in payload["OrderItems"]}
+            for item in ss_order["items"]:
+                sp_item = sp_items[item["lineItemKey"]]
+                assert sp_item["QuantityOrdered"] == item["quantity"]
+                url = next(o["value"] for o in item["options"] if o["name"] == "CustomizedURL")
+                assert sp_item["BuyerInfo"]["BuyerCustomizedInfo"]["CustomizedURL"] == url
+                checked += 1
+    assert checked >= 10
+
+
+def test_duplicate_page_fault_repeats_orders(fresh_sandbox):
+    fresh_sandbox.set_faults("amazon", "duplicate_page", count=None)
+    with amazon(fresh_sandbox) as client:
+        orders = _all_amazon_orders(client, LastUpdatedAfter="2026-03-10T00:00:00Z", MaxResultsPerPage=20)
+    ids = [o["AmazonOrderId"] for o in orders]
+    assert len(ids) > len(set(ids))
+
+
+def _zip_json(url: str) -> tuple[dict, list[str], zipfile.ZipFile]:
+    response = httpx.get(url)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    names = archive.namelist()
+    document = json.loads(archive.read(next(n for n in names if n.endswith(".json"))))
+    return document, names, archive
+
+
+def _tree_values(node: dict, found: dict) -> dict:
+    kind = node.get("type")
+    if kind == "TextCustomization":
+        found["text"] = node["inputValue"]
+    elif kind == "FontCustomization":
+        found["font"] = node["fontSelection"]["family"]
+    elif kind == "OptionCustomization":
+        found[node["label"]] = node["optionSelection"]["name"]
+    for child in node.get("children", []):
+        _tree_values(child, found)
+    return found
+
+
+def test_customization_zip_layouts(sandbox):
+    truth = [o for o in sandbox.truth(marketplace="amazon")]
+    by_layout: dict[str, tuple[dict, dict]] = {}
+    for order in truth:
+        for item in order["items"]:
+            if item["amazon_custom_layout"]:
+                by_layout.setdefault(item["amazon_custom_layout"], (order, item))
+    assert set(by_layout) == {"tree+flat_top", "tree+flat_nested", "tree_only", "flat_top_only",
+                              "flat_nested_only", "tree+flat_svg"}
+    with_images = 0
+    for layout, (order, item) in by_layout.items():
+        url = f"{sandbox.base_url}/amazon-custom/{order['order_number']}_{item['line_item_key']}.zip"
+        document, names, archive = _zip_json(url)
+        expected_text = item["personalisations"][0]["text"]
+        assert f"{item['line_item_key']}.json" in names
+        assert document["orderId"] == order["order_number"] and document["orderItemId"] == item["line_item_key"]
+        has_tree = "customizationData" in document
+        top = document.get("version3.0", {}).get("customizationInfo", {}).get("surfaces")
+        nested = document.get("customizationInfo", {}).get("version3.0", {}).get("surfaces")
+        assert has_tree == layout.startswith("tree")
+        assert bool(top) == (layout in ("tree+flat_top", "flat_top_only", "tree+flat_svg"))
+        assert bool(nested) == (layout in ("tree+flat_nested", "flat_nested_only"))
+        if has_tree:
+            values = _tree_values(document["customizationData"], {})
+            assert values["text"] == expected_text and values["font"] and values["Colour 1"]
+        surfaces = top or nested
+        if surfaces:
+            areas = surfaces[0]["areas"]
+            texts = [a["text"] for a in areas if a["customizationType"] == "TextPrinting"]
+            options = {a["label"]: a["optionValue"] for a in areas if a["customizationType"] == "Options"}
+            assert "Colour 1" in options
+            if layout == "tree+flat_svg":
+                assert not texts and any(a["customizationType"] == "ImagePrinting" for a in areas)
+            else:
+                assert texts == [expected_text]
+        for name in names:
+            if name.endswith(".png"):
+                with_images += 1
+                assert archive.read(name).startswith(b"\x89PNG\r\n\x1a\n")
+    assert with_images >= 1
+    assert httpx.get(f"{sandbox.base_url}/amazon-custom/nope_1.zip").status_code == 404
