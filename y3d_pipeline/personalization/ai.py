@@ -50,6 +50,12 @@ def retry_after_seconds(exc: Exception) -> float | None:
     if response is None:
         return None
     headers = response.headers
+    if not headers.get("retry-after-ms") and not headers.get("retry-after"):
+        # OpenAI's 429 body also says "Please try again in 1s" / "in 250ms".
+        found = re.search(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", str(exc))
+        if found:
+            return float(found.group(1)) / (1000 if found.group(2) == "ms" else 1)
+        return None
     try:
         if headers.get("retry-after-ms"):
             return float(headers["retry-after-ms"]) / 1000

@@ -227,13 +227,13 @@ class PrintTaskRun:
         self.report.orders_considered = len(orders)
         plans: list[OrderPlan] = []
         for order in orders:
-            items = self._items_to_build(order)
-            if not items:
-                continue
             if self.options.limit is not None and len(plans) >= self.options.limit:
                 break
-            plan = OrderPlan(order, [ItemPlan(i, item_input_hash(order, i)) for i in items])
             try:
+                items = self._items_to_build(order)
+                if not items:
+                    continue
+                plan = OrderPlan(order, [ItemPlan(i, item_input_hash(order, i)) for i in items])
                 for item_plan in plan.items:
                     self._resolve_deterministic(order, item_plan)
                 ai_items = [p.item for p in plan.items if p.needs_ai]
