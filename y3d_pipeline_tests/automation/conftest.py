@@ -20,3 +20,45 @@ def pg_instance(pg_dagster_url):
         mp.setenv("DAGSTER_PG_URL", pg_dagster_url)
         with dg.DagsterInstance.from_config(str(PROJECT_ROOT)) as instance:
             yield instance
+
+
+class _Receiver:
+    """A local HTTP server that records the JSON bodies POSTed to it."""
+
+    def __init__(self, status: int = 200):
+        import http.server
+        import json
+        import threading
+
+        self.bodies: list[dict] = []
+        self.status = status
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server API
+                length = int(self.headers.get("Content-Length", 0))
+                receiver.bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(receiver.status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/secret-token"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    receiver = _Receiver()
+    monkeypatch.setenv("Y3D_ALERT_WEBHOOK_URL", receiver.url)
+    monkeypatch.setenv("Y3D_UI_BASE_URL", "http://dagster.example:3000/")
+    yield receiver
+    receiver.close()

@@ -1,0 +1,1 @@
+"""Automation: jobs, schedules, sensors (new orders, alerts), data-quality checks and maintenance."""
