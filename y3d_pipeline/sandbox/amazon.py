@@ -228,8 +228,11 @@ class AmazonApi:
         wanted = self.state.options.amazon_marketplace_id in marketplace_ids
         rows = []
         for last_update, order, status in self._visible_orders(now) if wanted else []:
-            instant = last_update if field == "updated" else _seconds(order.ordered_at)
-            if not after <= instant <= before:
+            instant = last_update if field in ("updated", "ids") else _seconds(order.ordered_at)
+            if field == "ids":
+                if order.order_number not in query["ids"]:
+                    continue
+            elif not after <= instant <= before:
                 continue
             amazon_status = STATUS_NAMES.get(status, "Unshipped")
             if statuses and amazon_status not in statuses:
@@ -249,11 +252,17 @@ class AmazonApi:
             payload["NextToken"] = encode_token(dict(query, pos=[iso_z(last[0]), last[1]]))
         if field == "updated":
             payload["LastUpdatedBefore"] = query["before"]
-        else:
+        elif field == "created":
             payload["CreatedBefore"] = query["before"]
         return json_response({"payload": payload})
 
     def _new_query(self, params, two_minutes_ago: datetime) -> dict:
+        order_ids = [i for i in (params.get("AmazonOrderIds") or "").split(",") if i]
+        if order_ids:
+            if len(order_ids) > 50:
+                raise InvalidInput("AmazonOrderIds must contain at most 50 values")
+            return {"field": "ids", "ids": order_ids, "after": "1970-01-01T00:00:00Z",
+                    "before": iso_z(two_minutes_ago), "max": 100, "statuses": []}
         created_after = self._param_time(params, "CreatedAfter")
         updated_after = self._param_time(params, "LastUpdatedAfter")
         if created_after is None and updated_after is None:

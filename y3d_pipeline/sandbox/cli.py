@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import threading
 from datetime import UTC, date, datetime
 
@@ -47,17 +48,26 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"y3d sandbox: {exc}")
         return 2
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with SandboxServer(options, host=args.host, port=args.port, log_level="info") as sandbox:
+        clock = sandbox.state.clock
         print(f"Sandbox serving on {sandbox.base_url} (seed {options.seed}, {options.days} days to "
-              f"{options.end_date}, ~{options.orders_per_day} orders/day, clock {sandbox.now().isoformat()})")
-        print("Control endpoints under /_sandbox/ (faults, clock, config, reset, stats, truth).")
+              f"{options.end_date}, ~{options.orders_per_day} orders/day, simulated now "
+              f"{clock.now().isoformat()}, clock {'running' if clock.running else 'standing still'})")
         print("Environment for the pipeline:")
         for key, value in sandbox.env().items():
             print(f"  export {key}={shlex.quote(value)}")
+        print("Control endpoints: GET/POST/DELETE /_sandbox/faults, GET/POST /_sandbox/clock and /_sandbox/config, "
+              "POST /_sandbox/reset, GET /_sandbox/stats and /_sandbox/truth.")
+        print("Ctrl-C to stop.", flush=True)
         try:
-            threading.Event().wait()
+            while not stop.wait(0.5):
+                pass
         except KeyboardInterrupt:
-            print("\nstopping sandbox")
+            pass
+        print("\nstopping sandbox", flush=True)
+    signal.signal(signal.SIGTERM, previous)
     return 0
 
 

@@ -65,6 +65,7 @@ def to_pacific_date(instant: datetime) -> str:
 
 
 _OFFSET_SUFFIX = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_LONG_FRACTION = re.compile(r"(?<=\.)(\d+)$")
 
 
 def parse_pacific(value: str) -> datetime:
@@ -73,6 +74,7 @@ def parse_pacific(value: str) -> datetime:
     Like the real service, a trailing `Z` or offset is ignored rather than honoured: the
     digits are read as Pacific time (the legacy client's UTC-`Z` bug shifts windows by 7-8 h)."""
     text = _OFFSET_SUFFIX.sub("", value.strip()).replace("T", " ")
+    text = _LONG_FRACTION.sub(lambda m: m.group(1)[:6], text)  # ShipStation echoes 7 digits
     for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
         try:
             naive = datetime.strptime(text, fmt)

@@ -64,6 +64,7 @@ class SandboxState:
         self.openai_wrong_quantity_rate = options.openai_wrong_quantity_rate
         self.openai_malformed_rate = options.openai_malformed_rate
         self.amazon_token_expires_in = options.amazon_token_expires_in
+        self.shopify_read_all_orders = options.shopify_read_all_orders
         self.shipstation_limiter.reset()
         for bucket in self.amazon_buckets.values():
             bucket.reset()
@@ -89,6 +90,7 @@ class SandboxState:
             "openai_wrong_quantity_rate": self.openai_wrong_quantity_rate,
             "openai_malformed_rate": self.openai_malformed_rate,
             "amazon_token_expires_in": self.amazon_token_expires_in,
+            "shopify_read_all_orders": self.shopify_read_all_orders,
             "clock_running": self.clock.running,
         }
 

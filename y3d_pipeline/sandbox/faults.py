@@ -7,8 +7,9 @@ Kinds (any API unless noted):
 * "timeout" - sleep `delay_ms` (default 30000, longer than any sane client timeout), then answer
 * "drop" - send the headers and part of the body, then abort the connection
 * "truncate" - honest Content-Length but the JSON body is cut short
-* "page_shift" (shipstation) - after serving a page of GET /orders, bump modifyDate of the orders
-  on it to the clock, so later pages of the same scan shift
+* "page_shift" (shipstation, shopify) - after serving a page of orders, update the orders on it at
+  the clock: ShipStation's page-number paging then skips orders; Shopify's UPDATED_AT cursor
+  meets them again later in the same scan
 * "duplicate_page" (amazon) - a NextToken page repeats the last orders of the previous page
 * "wrong_quantity" / "malformed" (openai) - the model answers with a wrong quantity / broken output
 """

@@ -237,13 +237,17 @@ class OpenAIApi:
                                "invalid_request_error", "missing_required_parameter")
         await self._latency()
         content, prompt_tokens, completion_tokens = self._answer(messages, raw)
+        finish_reason = "stop"
+        limit = body.get("max_completion_tokens") or body.get("max_tokens")
+        if isinstance(limit, int) and completion_tokens > limit:
+            content, completion_tokens, finish_reason = content[: limit * 4], limit, "length"
         digest = hashlib.sha256(raw).hexdigest()[:24]
         return json_response({
             "id": f"chatcmpl-sbx{digest}", "object": "chat.completion",
             "created": int(self.state.clock.now().timestamp()), "model": body.get("model") or "gpt-4.1-mini",
             "choices": [{"index": 0, "message": {"role": "assistant", "content": content, "refusal": None,
                                                  "annotations": []},
-                         "logprobs": None, "finish_reason": "stop"}],
+                         "logprobs": None, "finish_reason": finish_reason}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens,
                       "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},

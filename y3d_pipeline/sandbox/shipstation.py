@@ -148,6 +148,8 @@ class ShipStationApi:
             raise BadRequest(f"The request is invalid. '{status}' is not a valid orderStatus.")
         store_id = params.get("storeId")
         order_number = params.get("orderNumber")
+        customer_name = (params.get("customerName") or "").lower()
+        keyword = (params.get("itemKeyword") or "").lower()
         bounds = {name: _date_param(request, name) for name in (
             "modifyDateStart", "modifyDateEnd", "createDateStart", "createDateEnd",
             "orderDateStart", "orderDateEnd", "paymentDateStart", "paymentDateEnd")}
@@ -169,6 +171,12 @@ class ShipStationApi:
                        for kind in ("modify", "create", "order", "payment")):
                 continue
             if tag_id is not None and tag_id not in (self._render_tags(ss_order, now) or []):
+                continue
+            if customer_name and customer_name not in ss_order.real.customer_name.lower():
+                continue
+            if keyword and not any(keyword in " ".join(
+                    [item.sku or "", item.name, *(str(o["value"] or "") for o in item.options)]).lower()
+                    for item in ss_order.items):
                 continue
             selected.append((ss_order, version))
         sort_by = SORT_FIELDS.get((params.get("sortBy") or "").lower())

@@ -7,7 +7,7 @@ import base64
 import json
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from graphql import (
@@ -32,9 +32,10 @@ from starlette.routing import Route
 
 from y3d_pipeline.sandbox.clock import iso_z, parse_iso_utc
 from y3d_pipeline.sandbox.core import SandboxState, json_response, with_faults
-from y3d_pipeline.sandbox.data import LineItem, RealOrder, ShopData
+from y3d_pipeline.sandbox.data import LineItem, RealOrder, ShopData, Version
 
 PREFIX = "/shopify"
+API_VERSION = re.compile(r"^(\d{4}-(01|04|07|10)|unstable)$")
 MAX_QUERY_COST = 1000
 
 SDL = """
@@ -272,10 +273,26 @@ class ShopifyApi:
             return json_response({"errors": "Internal Server Error"} if status == 500 else
                                  {"errors": "Service Unavailable"}, status=status)
 
+        version = request.path_params["version"]
+        if not API_VERSION.match(version):
+            return json_response({"errors": "Not Found"}, status=404)
         path = request.url.path[len(PREFIX):]
         response = await with_faults(self.state, "shopify", path, request, self._execute, fault_response)
-        response.headers["X-Shopify-API-Version"] = request.path_params["version"]
+        response.headers["X-Shopify-API-Version"] = self._served_version(version)
         return response
+
+    def _served_version(self, requested: str) -> str:
+        """Unsupported (older than ~12 months) versions fall forward to the oldest supported one."""
+        if requested == "unstable":
+            return requested
+        now = self.state.clock.now()
+        months = now.year * 12 + now.month - 1 - 12
+        year, month = divmod(months, 12)
+        quarter_month = ((month + 2) // 3) * 3 + 1
+        if quarter_month > 10:
+            year, quarter_month = year + 1, 1
+        oldest = f"{year:04d}-{quarter_month:02d}"
+        return max(requested, oldest)
 
     async def _execute(self, request: Request) -> Response:
         try:
@@ -381,7 +398,11 @@ class Resolver:
 
     def _visible_orders(self) -> list[tuple[RealOrder, dict]]:
         rows = []
+        # Without the read_all_orders scope Shopify only shows the last 60 days of orders.
+        oldest = None if self.state.shopify_read_all_orders else self.now - timedelta(days=60)
         for order in self.state.data.by_shopify_id.values():
+            if oldest is not None and order.ordered_at < oldest:
+                continue
             state = self._order_state(order)
             if state is not None:
                 rows.append((order, state))
@@ -426,7 +447,20 @@ class Resolver:
                 sort_key, order.shopify_id)
             rows.append(([value, order.shopify_id], order, state))
         rows.sort(key=lambda r: r[0])
-        return self._lazy_connection(rows, args, lambda r: self._order_node(r[1], r[2]))
+        page = self._lazy_connection(rows, args, lambda r: self._order_node(r[1], r[2]))
+        if page["nodes"] and self.state.faults.take("shopify", "/orders", {"page_shift"}) is not None:
+            self._touch([self.state.data.by_shopify_id[int(n["legacyResourceId"])] for n in page["nodes"]])
+        return page
+
+    def _touch(self, orders: list[RealOrder]) -> None:
+        """The page_shift fault: the orders just served are updated again, right now."""
+        for order in orders:
+            state = ShopData.mp_state(order, self.now)
+            status = state[1] if state else "awaiting_shipment"
+            ss_order = order.ss_orders[0]
+            current = ss_order.version_at(self.now)
+            self.state.data.add_version(ss_order, Version(self.now, self.now, current.status if current else status,
+                                                          {}), marketplace_visible=True)
 
     @staticmethod
     def _lazy_connection(rows: list, args: dict, build: Callable) -> dict:

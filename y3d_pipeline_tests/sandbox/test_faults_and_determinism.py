@@ -105,8 +105,8 @@ def test_page_shift_fault_loses_orders_while_paging(fresh_sandbox):
     assert len(seen) < first["total"]
 
 
-def test_shopify_data_shift_does_not_break_cursors(fresh_sandbox):
-    """Keyset cursors: an order updated mid-scan moves to the end instead of shifting the pages."""
+def test_shopify_cursors_never_repeat_without_updates(fresh_sandbox):
+    """Keyset cursors: pages neither repeat nor skip while nothing changes."""
     query = "query($after: String) { orders(first: 20, after: $after, sortKey: UPDATED_AT) { " \
             "pageInfo { hasNextPage endCursor } nodes { id legacyResourceId } } }"
     with shopify(fresh_sandbox) as client:

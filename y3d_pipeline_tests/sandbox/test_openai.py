@@ -154,3 +154,10 @@ def test_model_recovers_the_ground_truth_from_shipstation_orders(sandbox):
             total += 1
             correct += got == expected
     assert total >= 20 and correct / total >= 0.75
+
+
+def test_max_tokens_cuts_the_answer(sandbox):
+    completion = _ask(_client(sandbox), ETSY_ORDER, max_tokens=20)
+    assert completion.choices[0].finish_reason == "length"
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(completion.choices[0].message.content)

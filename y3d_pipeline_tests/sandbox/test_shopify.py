@@ -157,3 +157,25 @@ def test_graphql_errors_are_graphql_shaped(sandbox):
         no_first = graphql(client, "{ orders { nodes { id } } }").json()
     assert unknown_field["errors"][0]["message"]
     assert "first or last" in no_first["errors"][0]["message"]
+
+
+def test_api_version_falls_forward_and_read_all_orders_scope(fresh_sandbox):
+    with shopify(fresh_sandbox) as client:
+        old = client.post("/admin/api/2023-10/graphql.json", json={"query": "{ shop { name } }"})
+        bad = client.post("/admin/api/2025-05/graphql.json", json={"query": "{ shop { name } }"})
+        everything = _all_orders(client, page_size=100)
+        fresh_sandbox.config(shopify_read_all_orders=False)
+        fresh_sandbox.advance_clock(45 * 86400)
+        recent = _all_orders(client, page_size=100)
+    assert old.status_code == 200 and old.headers["X-Shopify-API-Version"] == "2025-04"
+    assert bad.status_code == 404
+    assert 0 < len(recent) < len(everything)
+    assert min(n["createdAt"] for n in recent) >= "2026-03-06"
+
+
+def test_page_shift_fault_makes_updated_orders_reappear(fresh_sandbox):
+    fresh_sandbox.set_faults("shopify", "page_shift", count=1)
+    with shopify(fresh_sandbox) as client:
+        nodes = _all_orders(client, page_size=20)
+    names = [n["name"] for n in nodes]
+    assert len(names) == len(set(names)) + 20
