@@ -1,0 +1,155 @@
+"""Shopify ingestion: ``raw/shopify_orders`` (daily, by ``updatedAt``) and ``raw/shopify_products``."""
+
+import datetime as dt
+import time
+
+import dagster as dg
+
+from y3d_pipeline.clients.shopify import ShopifyOrder
+from y3d_pipeline.db.models import RawShopifyOrder
+from y3d_pipeline.defs.constants import GROUP_SHOPIFY, POOL_SHOPIFY, RAW_SHOPIFY_ORDERS, RAW_SHOPIFY_PRODUCTS
+from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.defs.sources.shopify.catalog import stored_shopify_products, upsert_catalog
+from y3d_pipeline.defs.sources.shopify.resources import NOT_CONFIGURED_NOTE, ShopifyResource
+from y3d_pipeline.ingest.raw_store import upsert_raw_records
+from y3d_pipeline.ingest.windows import sync_window
+from y3d_pipeline.settings import load_settings
+
+RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+CHECK_LINE_ITEMS = "line_items_present"
+PRODUCTS_CURSOR_KEY = "cursor_next_updated_at"
+
+
+def _not_configured(context: dg.AssetExecutionContext,
+                    check_results: list[dg.AssetCheckResult] | None = None) -> dg.MaterializeResult:
+    context.log.warning(NOT_CONFIGURED_NOTE)
+    return dg.MaterializeResult(metadata={"configured": False, "note": NOT_CONFIGURED_NOTE},
+                                check_results=check_results)
+
+
+def _orders_without_items(orders: list[ShopifyOrder]) -> list[str]:
+    return [o.name for o in orders if not o.line_items]
+
+
+@dg.asset(
+    key=RAW_SHOPIFY_ORDERS,
+    group_name=GROUP_SHOPIFY,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=POOL_SHOPIFY,
+    kinds={"shopify", "postgres"},
+    retry_policy=RETRY_POLICY,
+    check_specs=[dg.AssetCheckSpec(CHECK_LINE_ITEMS, asset=RAW_SHOPIFY_ORDERS,
+                                   description="Every Shopify order fetched for the window has line items.")],
+    description="""Shopify orders changed in the partition's days (Admin GraphQL, by `updatedAt`, one hour of
+overlap), with every line item and its buyer-entered properties (`customAttributes`), upserted into
+`raw_shopify_orders` by order id; a stored newer version is never replaced by an older one. Shopify is
+where a web order's personalisation is exact (ShipStation may drop or garble it).""",
+)
+def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResource,
+                       database: DatabaseResource) -> dg.MaterializeResult:
+    tz = load_settings().timezone
+    time_window = context.partition_time_window
+    if not shopify.configured:
+        return _not_configured(context, check_results=[dg.AssetCheckResult(
+            check_name=CHECK_LINE_ITEMS, passed=True, metadata={"note": NOT_CONFIGURED_NOTE})])
+    started = time.monotonic()
+    now = dt.datetime.now(dt.UTC)
+    window = sync_window(time_window.start, time_window.end, now=now,
+                         overlap=dt.timedelta(minutes=shopify.overlap_minutes))
+    orders: list[ShopifyOrder] = []
+    with shopify.client() as client:
+        if not window.is_empty:
+            orders = client.fetch_orders(window.start, window.end)
+        stats = client.stats
+    rows = [{"shopify_order_id": o.legacy_resource_id, "order_name": o.name, "source_modified_at": o.updated_at,
+             "payload": o.payload} for o in orders]
+    with database.engine.begin() as conn:
+        counts = upsert_raw_records(conn, RawShopifyOrder.__table__, rows, fetched_at=now)
+    line_items = sum(len(o.line_items) for o in orders)
+    without_items = _orders_without_items(orders)
+    context.log.info("Shopify %s: %d orders, %d line items, %d pages, %.0f query points, %d throttle waits",
+                     context.partition_key_range, len(orders), line_items, stats.pages, stats.actual_cost,
+                     stats.throttle_waits + stats.throttled)
+    return dg.MaterializeResult(
+        metadata={
+            "configured": True,
+            "dagster/row_count": len(orders),
+            "orders": len(orders),
+            "line_items": line_items,
+            "line_items_with_properties": sum(1 for o in orders for i in o.line_items if i.custom_attributes),
+            "cancelled_orders": sum(1 for o in orders if o.cancelled_at is not None),
+            **counts.as_metadata(),
+            **stats.as_metadata(),
+            "orders_page_size": client.orders_page_size,
+            "api_version": shopify.api_version,
+            **window.describe(tz),
+            "duration_seconds": round(time.monotonic() - started, 2),
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name=CHECK_LINE_ITEMS, passed=not without_items, severity=dg.AssetCheckSeverity.WARN,
+            metadata={"orders_without_line_items": len(without_items),
+                      "examples": ", ".join(without_items[:10]) or "-"})],
+    )
+
+
+class ShopifyProductsConfig(dg.Config):
+    full_refresh: bool = False  # ignore the cursor and fetch every product
+
+
+def _previous_cursor(context: dg.AssetExecutionContext) -> dt.datetime | None:
+    event = context.instance.get_latest_materialization_event(RAW_SHOPIFY_PRODUCTS)
+    materialization = event.asset_materialization if event else None
+    value = materialization.metadata.get(PRODUCTS_CURSOR_KEY) if materialization else None
+    text = getattr(value, "value", value)
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+
+
+@dg.asset(
+    key=RAW_SHOPIFY_PRODUCTS,
+    group_name=GROUP_SHOPIFY,
+    pool=POOL_SHOPIFY,
+    kinds={"shopify", "postgres"},
+    retry_policy=RETRY_POLICY,
+    description="""Shopify's product catalogue into `products` (one row per Shopify product) and
+`product_variants` (SKU, title, price per variant). Incremental by `updatedAt`: each run asks only for
+products changed since the newest one the previous run saw (the first run, or a database without Shopify
+products, fetches everything). Curated product names are never overwritten; single-variant products are
+linked to an existing row with the same SKU (see `catalog.py`).""",
+)
+def raw_shopify_products(context: dg.AssetExecutionContext, config: ShopifyProductsConfig,
+                         shopify: ShopifyResource, database: DatabaseResource) -> dg.MaterializeResult:
+    if not shopify.configured:
+        return _not_configured(context)
+    started = time.monotonic()
+    with database.engine.connect() as conn:
+        have_products = stored_shopify_products(conn) > 0
+    previous = _previous_cursor(context)
+    cursor = previous if (have_products and not config.full_refresh) else None
+    with shopify.client() as client:
+        fetched = client.fetch_products(cursor)
+        stats = client.stats
+    with database.engine.begin() as conn:
+        counts = upsert_catalog(conn, fetched)
+    newest = max((p.updated_at for p in fetched), default=None)
+    next_cursor = max(filter(None, (newest, cursor)), default=None)
+    context.log.info("Shopify products since %s: %d fetched; %s", cursor, len(fetched), counts.as_metadata())
+    return dg.MaterializeResult(metadata={
+        "configured": True,
+        "dagster/row_count": len(fetched),
+        "mode": "incremental" if cursor else "full",
+        "cursor_updated_at": cursor.isoformat() if cursor else "none (full fetch)",
+        PRODUCTS_CURSOR_KEY: next_cursor.isoformat() if next_cursor else "",
+        "products_fetched": len(fetched),
+        "variants_fetched": sum(len(p.variants) for p in fetched),
+        **counts.as_metadata(),
+        **stats.as_metadata(),
+        "api_version": shopify.api_version,
+        "duration_seconds": round(time.monotonic() - started, 2),
+    })
