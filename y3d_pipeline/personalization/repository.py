@@ -174,3 +174,38 @@ def sync_task_statuses(conn: sa.Connection, *, dry_run: bool = False) -> dict[st
                 sa.update(_tasks).where(open_tasks).values(status=task_status, updated_at=sa.func.now())
             ).rowcount
     return counts
+
+
+def load_writeback_orders(conn: sa.Connection, *, order_refs: list[str], limit: int | None) -> list[Any]:
+    """Orders ShipStation may still edit that have open print tasks, with their items' tasks."""
+    from y3d_pipeline.personalization.writeback import EDITABLE_STATUSES, ItemPush, OrderPush, TaskLine
+
+    stmt = (sa.select(_orders.c.id, _orders.c.order_number, _orders.c.shipstation_order_id,
+                      _orders.c.internal_notes)
+            .where(_orders.c.shipstation_order_id.is_not(None), _orders.c.status.in_(EDITABLE_STATUSES),
+                   sa.exists().where(_tasks.c.order_id == _orders.c.id,
+                                     _tasks.c.status.in_(("pending", "in_progress", "completed"))))
+            .order_by(_orders.c.ship_by_date.asc().nulls_last(), _orders.c.id))
+    if order_refs:
+        numbers, texts = _split_refs(order_refs)
+        stmt = stmt.where(sa.or_(_orders.c.id.in_(numbers), _orders.c.shipstation_order_id.in_(numbers),
+                                 _orders.c.order_number.in_(texts)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    orders = {r.id: OrderPush(r.id, r.order_number, r.shipstation_order_id, r.internal_notes, [])
+              for r in conn.execute(stmt)}
+    if not orders:
+        return []
+    items: dict[int, ItemPush] = {}
+    for r in conn.execute(sa.select(_items).where(_items.c.order_id.in_(list(orders)))
+                          .order_by(_items.c.order_id, _items.c.position, _items.c.id)).mappings():
+        items[r["id"]] = ItemPush(r["line_item_key"], r["shipstation_order_item_id"], r["name"], r["quantity"])
+        orders[r["order_id"]].items.append(items[r["id"]])
+    for r in conn.execute(sa.select(_tasks).where(_tasks.c.order_id.in_(list(orders)),
+                                                  _tasks.c.status != "cancelled")
+                          .order_by(_tasks.c.order_item_id, _tasks.c.task_index)).mappings():
+        items[r["order_item_id"]].tasks.append(TaskLine(r["custom_text"], r["color_1"], r["color_2"], r["quantity"],
+                                                        r["needs_review"], r["source"]))
+    for order in orders.values():
+        order.items = [i for i in order.items if i.tasks]
+    return list(orders.values())
