@@ -1,0 +1,161 @@
+"""Amazon ingestion: ``raw/amazon_orders`` (SP-API getOrders + getOrderItems) and
+``raw/amazon_customizations`` (Amazon Custom zips, safely downloaded and parsed)."""
+
+import datetime as dt
+import time
+from functools import partial
+
+import dagster as dg
+
+from y3d_pipeline.clients import amazon_custom as ac
+from y3d_pipeline.defs.constants import (
+    GROUP_AMAZON,
+    POOL_AMAZON,
+    RAW_AMAZON_CUSTOMIZATIONS,
+    RAW_AMAZON_ORDERS,
+    RAW_SHIPSTATION_ORDERS,
+)
+from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.defs.sources.amazon import store
+from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
+from y3d_pipeline.ingest.windows import sync_window
+from y3d_pipeline.settings import load_settings
+
+RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
+NOT_CONFIGURED_NOTE = ("Amazon SP-API not configured: set AMAZON_LWA_CLIENT_ID, AMAZON_LWA_CLIENT_SECRET and "
+                       "AMAZON_LWA_REFRESH_TOKEN")
+CHECK_CUSTOMIZATIONS = "customizations_processed"
+
+
+def _partition_label(context: dg.AssetExecutionContext) -> str:
+    keys = context.partition_key_range
+    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
+
+
+@dg.asset(
+    key=RAW_AMAZON_ORDERS,
+    group_name=GROUP_AMAZON,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=POOL_AMAZON,
+    kinds={"amazon", "postgres"},
+    retry_policy=RETRY_POLICY,
+    description="""Amazon orders changed in the partition's days (SP-API Orders v0 `getOrders` by
+`LastUpdatedAfter/Before`, one hour of overlap, the end held at least two minutes before now as Amazon
+requires), each with its items from `getOrderItems` (incl. `BuyerInfo.BuyerCustomizedInfo.CustomizedURL`) under
+`payload["OrderItems"]`, upserted into `raw_amazon_orders` by `AmazonOrderId`; a stored newer version is never
+replaced by an older one. Amazon's own record holds buyer-entered personalization and prices that ShipStation
+may drop.""",
+)
+def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
+                      database: DatabaseResource) -> dg.MaterializeResult:
+    if not amazon.configured:
+        context.log.warning(NOT_CONFIGURED_NOTE)
+        return dg.MaterializeResult(metadata={"configured": False, "note": NOT_CONFIGURED_NOTE})
+    tz = load_settings().timezone
+    started = time.monotonic()
+    now = dt.datetime.now(dt.UTC)
+    time_window = context.partition_time_window
+    window = sync_window(time_window.start, time_window.end, now=now,
+                         overlap=dt.timedelta(minutes=amazon.overlap_minutes),
+                         settle=dt.timedelta(seconds=max(120, amazon.settle_seconds)))
+    with amazon.client() as client:
+        page = client.get_orders_with_items(window.start, window.end) if not window.is_empty else None
+        stats = client.stats
+    orders = page.orders if page else []
+    label = _partition_label(context)
+    with database.engine.begin() as conn:
+        if page is not None:
+            counts, quarantined = store.store_orders(conn, page, fetched_at=now, partition_key=label)
+        else:
+            counts, quarantined = store.UpsertCounts(), 0
+    items = sum(len(o.order_items) for o in orders)
+    with_url = sum(1 for o in orders for c in store.sp_api_candidates(o.payload))
+    context.log.info(f"Amazon {label}: {len(orders)} orders, {items} items ({with_url} with CustomizedURL), "
+                     f"{stats.requests} requests, {stats.rate_limited} 429s, {stats.token_refreshes} token fetches")
+    effective_end = page.effective_end if page and page.effective_end else window.end
+    return dg.MaterializeResult(metadata={
+        "configured": True,
+        "dagster/row_count": len(orders),
+        "orders": len(orders),
+        "order_items": items,
+        "items_with_customized_url": with_url,
+        "orders_without_items": sum(1 for o in orders if not o.order_items),
+        "quarantined": quarantined,
+        **counts.as_metadata(),
+        **stats.as_metadata(),
+        "requests_429": stats.rate_limited,
+        **window.describe(tz),
+        "window_end_effective_utc": effective_end.astimezone(dt.UTC).isoformat(),
+        "window_end_clamped": bool(page and page.clamped),
+        "marketplace_ids": ",".join(amazon.marketplace_ids),
+        "duration_seconds": round(time.monotonic() - started, 2),
+    })
+
+
+@dg.asset(
+    key=RAW_AMAZON_CUSTOMIZATIONS,
+    deps=[RAW_AMAZON_ORDERS, RAW_SHIPSTATION_ORDERS],
+    group_name=GROUP_AMAZON,
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=POOL_AMAZON,
+    kinds={"amazon", "postgres"},
+    retry_policy=RETRY_POLICY,
+    check_specs=[dg.AssetCheckSpec(
+        CHECK_CUSTOMIZATIONS, asset=RAW_AMAZON_CUSTOMIZATIONS,
+        description="Every Amazon Custom file of the window was downloaded and parsed (failed or rejected "
+                    "ones are listed with their order ids).")],
+    description="""The buyer's exact Amazon Custom personalization (text, font, colours, per surface) for every
+order item in the window that has a `CustomizedURL` — from ShipStation item options or the SP-API order item —
+downloaded as a zip and parsed into `amazon_customizations` with the raw JSON and the zip's hash. The URL is
+untrusted: https only, allowed Amazon hosts only, no redirects elsewhere, size/time caps, zip-bomb limits, read in
+memory. Unsafe files are `rejected` (never retried); other failures are `failed` and retried on later runs up to
+a limit. Needs no SP-API credentials: ShipStation's copy of the URL is enough.""",
+)
+def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonResource,
+                              database: DatabaseResource) -> dg.MaterializeResult:
+    tz = load_settings().timezone
+    started = time.monotonic()
+    now = dt.datetime.now(dt.UTC)
+    time_window = context.partition_time_window
+    window = sync_window(time_window.start, time_window.end, now=now,
+                         overlap=dt.timedelta(minutes=amazon.overlap_minutes))
+    label = _partition_label(context)
+    with database.engine.connect() as conn:
+        candidates, by_source = store.collect_candidates(conn, window.start, window.end)
+    policy = amazon.download_policy()
+    if not policy.allowed_hosts:
+        context.log.warning("AMAZON_CUSTOMIZATION_ALLOWED_HOSTS is empty: every download will be rejected")
+
+    def fetch(candidate: store.Candidate) -> ac.FetchedCustomization:
+        return ac.fetch_customization(candidate.url, policy, order_item_id=candidate.amazon_order_item_id)
+
+    report = store.sync_customizations(database.engine, candidates, fetch, partition_key=label,
+                                       max_retries=amazon.customization_max_retries,
+                                       log=partial(context.log.debug))
+    problems = report.problems
+    order_ids = sorted({p["amazon_order_id"] for p in problems})
+    if problems:
+        context.log.warning(f"Amazon Custom {label}: {len(problems)} file(s) not usable: "
+                            + "; ".join(f"{p['amazon_order_id']}/{p['amazon_order_item_id']} {p['status']}: "
+                                        f"{p['error']}" for p in problems[:10]))
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": report.processed + report.failed + report.rejected,
+            **report.as_metadata(),
+            "urls_seen_by_source": dict(by_source),
+            "sp_api_configured": amazon.configured,
+            "allowed_hosts": ",".join(policy.allowed_hosts),
+            **window.describe(tz),
+            "duration_seconds": round(time.monotonic() - started, 2),
+        },
+        check_results=[dg.AssetCheckResult(
+            check_name=CHECK_CUSTOMIZATIONS, passed=not problems, severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "failed_or_rejected": len(problems),
+                "amazon_order_ids": dg.MetadataValue.json(order_ids[:200]),
+                "problems": dg.MetadataValue.json(problems[:50]),
+            })],
+    )

@@ -1,0 +1,293 @@
+"""Amazon ingestion logic behind the assets: SQL and orchestration only, no Dagster imports.
+
+* ``store_orders``: SP-API orders (with their items) → ``raw_amazon_orders``; invalid records are
+  quarantined in ``normalization_failures`` (source ``amazon_sp_api``).
+* ``sync_customizations``: every order item in the window with a ``CustomizedURL`` (ShipStation item options
+  and SP-API ``BuyerCustomizedInfo``) → download + parse → ``amazon_customizations``.
+  Processed rows with the same URL are skipped, ``rejected`` rows (unsafe URL, oversized file, zip bomb)
+  are never retried, ``failed`` rows are retried on later runs until ``retry_count`` reaches the limit;
+  a changed URL starts over.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+
+from y3d_pipeline.clients import amazon_custom as ac
+from y3d_pipeline.clients.amazon import InvalidRecord, OrdersPage
+from y3d_pipeline.db.models import (
+    AmazonCustomization,
+    NormalizationFailure,
+    Order,
+    OrderItem,
+    RawAmazonOrder,
+    RawShipstationOrder,
+)
+from y3d_pipeline.ingest.raw_store import UpsertCounts, upsert_raw_records
+
+QUARANTINE_SOURCE = "amazon_sp_api"
+DEFAULT_MAX_RETRIES = 3
+_customs = AmazonCustomization.__table__
+_failures = NormalizationFailure.__table__
+
+
+# ---------------------------------------------------------------------------------------------- orders
+
+
+def order_rows(page: OrdersPage) -> list[dict[str, Any]]:
+    return [{
+        "amazon_order_id": order.amazon_order_id,
+        "order_status": order.order_status,
+        "source_modified_at": order.last_update_date,
+        "payload": order.payload,
+    } for order in page.orders]
+
+
+def quarantine(conn: sa.Connection, records: Iterable[InvalidRecord], *, partition_key: str | None,
+               source: str = QUARANTINE_SOURCE) -> int:
+    count = 0
+    for record in records:
+        stmt = insert(_failures).values(source=source, source_id=record.source_id, partition_key=partition_key,
+                                        reason=record.reason, payload=record.payload)
+        conn.execute(stmt.on_conflict_do_update(
+            index_elements=["source", "source_id"],
+            set_={"reason": stmt.excluded.reason, "payload": stmt.excluded.payload,
+                  "partition_key": stmt.excluded.partition_key, "last_seen_at": sa.func.now(),
+                  "occurrences": _failures.c.occurrences + 1, "resolved_at": None},
+        ))
+        count += 1
+    return count
+
+
+def store_orders(conn: sa.Connection, page: OrdersPage, *, fetched_at: dt.datetime,
+                 partition_key: str | None) -> tuple[UpsertCounts, int]:
+    counts = upsert_raw_records(conn, RawAmazonOrder.__table__, order_rows(page), fetched_at=fetched_at)
+    return counts, quarantine(conn, page.invalid, partition_key=partition_key)
+
+
+# -------------------------------------------------------------------------------------- customizations
+
+
+@dataclass(frozen=True)
+class Candidate:
+    amazon_order_id: str
+    amazon_order_item_id: str
+    url: str
+    source: str  # "sp_api" | "shipstation"
+
+
+def _options_url(options: Any) -> str | None:
+    if isinstance(options, dict):  # object form {"CustomizedURL": "..."}
+        for key, value in options.items():
+            if isinstance(key, str) and key.strip().lower() == "customizedurl" and isinstance(value, str):
+                return value.strip() or None
+        return None
+    for option in options if isinstance(options, list) else []:
+        if isinstance(option, dict) and str(option.get("name") or "").strip().lower() == "customizedurl":
+            value = option.get("value")
+            return value.strip() or None if isinstance(value, str) else None
+    return None
+
+
+def shipstation_candidates(payload: dict[str, Any]) -> list[Candidate]:
+    order_number = str(payload.get("orderNumber") or "").strip()
+    found = []
+    for item in payload.get("items") or []:
+        if not isinstance(item, dict):
+            continue
+        url = _options_url(item.get("options"))
+        key = item.get("lineItemKey")
+        if url and order_number and key not in (None, ""):
+            found.append(Candidate(order_number, str(key).strip(), url, "shipstation"))
+    return found
+
+
+def sp_api_candidates(payload: dict[str, Any]) -> list[Candidate]:
+    order_id = str(payload.get("AmazonOrderId") or "").strip()
+    found = []
+    for item in payload.get("OrderItems") or []:
+        if not isinstance(item, dict):
+            continue
+        url = ((item.get("BuyerInfo") or {}).get("BuyerCustomizedInfo") or {}).get("CustomizedURL")
+        key = item.get("OrderItemId")
+        if isinstance(url, str) and url.strip() and order_id and key not in (None, ""):
+            found.append(Candidate(order_id, str(key).strip(), url.strip(), "sp_api"))
+    return found
+
+
+def collect_candidates(conn: sa.Connection, start: dt.datetime, end: dt.datetime) -> tuple[list[Candidate],
+                                                                                               Counter[str]]:
+    """Items with a CustomizedURL among raw orders modified in [start, end). SP-API wins a URL conflict
+    (it is Amazon's own, fresher copy); ShipStation's is used when SP-API is not configured."""
+    by_key: dict[tuple[str, str], Candidate] = {}
+    sources: Counter[str] = Counter()
+    ss = RawShipstationOrder.__table__
+    for (payload,) in conn.execute(sa.select(ss.c.payload).where(ss.c.source_modified_at >= start,
+                                                                 ss.c.source_modified_at < end)):
+        for candidate in shipstation_candidates(payload or {}):
+            sources["shipstation"] += 1
+            by_key.setdefault((candidate.amazon_order_id, candidate.amazon_order_item_id), candidate)
+    am = RawAmazonOrder.__table__
+    for (payload,) in conn.execute(sa.select(am.c.payload).where(am.c.source_modified_at >= start,
+                                                                 am.c.source_modified_at < end)):
+        for candidate in sp_api_candidates(payload or {}):
+            sources["sp_api"] += 1
+            by_key[(candidate.amazon_order_id, candidate.amazon_order_item_id)] = candidate
+    return sorted(by_key.values(), key=lambda c: (c.amazon_order_id, c.amazon_order_item_id)), sources
+
+
+@dataclass
+class CustomizationReport:
+    candidates: int = 0
+    candidates_by_source: dict[str, int] = field(default_factory=dict)
+    attempted: int = 0
+    processed: int = 0
+    failed: int = 0
+    rejected: int = 0
+    skipped_processed: int = 0
+    skipped_rejected: int = 0
+    skipped_retry_limit: int = 0
+    linked_to_order_items: int = 0
+    bytes_downloaded: int = 0
+    layouts: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # error class -> count
+    problems: list[dict[str, Any]] = field(default_factory=list)  # failed/rejected rows of this window
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "candidates": self.candidates,
+            "candidates_by_source": dict(self.candidates_by_source),
+            "attempted": self.attempted,
+            "processed": self.processed,
+            "failed": self.failed,
+            "rejected": self.rejected,
+            "skipped_already_processed": self.skipped_processed,
+            "skipped_rejected": self.skipped_rejected,
+            "skipped_retry_limit": self.skipped_retry_limit,
+            "linked_to_order_items": self.linked_to_order_items,
+            "bytes_downloaded": self.bytes_downloaded,
+            "layouts": dict(self.layouts),
+            "errors_by_kind": dict(self.errors),
+        }
+
+
+Fetch = Callable[[Candidate], ac.FetchedCustomization]
+
+
+def _existing(conn: sa.Connection, candidates: list[Candidate]) -> dict[tuple[str, str], Any]:
+    rows: dict[tuple[str, str], Any] = {}
+    keys = [(c.amazon_order_id, c.amazon_order_item_id) for c in candidates]
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        stmt = sa.select(_customs.c.amazon_order_id, _customs.c.amazon_order_item_id, _customs.c.status,
+                         _customs.c.customized_url, _customs.c.retry_count, _customs.c.error).where(
+            sa.tuple_(_customs.c.amazon_order_id, _customs.c.amazon_order_item_id).in_(chunk))
+        for row in conn.execute(stmt):
+            rows[(row.amazon_order_id, row.amazon_order_item_id)] = row
+    return rows
+
+
+def _upsert(conn: sa.Connection, values: dict[str, Any]) -> None:
+    stmt = insert(_customs).values(**values)
+    updatable = {k: stmt.excluded[k] for k in values if k not in ("amazon_order_id", "amazon_order_item_id")}
+    updatable["updated_at"] = sa.func.now()
+    conn.execute(stmt.on_conflict_do_update(index_elements=["amazon_order_id", "amazon_order_item_id"],
+                                            set_=updatable))
+
+
+def link_order_items(conn: sa.Connection) -> int:
+    """Set ``order_item_id`` where the normalized item exists (by amazon_order_item_id, else by
+    orders.order_number / amazon_order_id + line_item_key). Returns rows linked now."""
+    items, orders = OrderItem.__table__, Order.__table__
+    by_item_id = (sa.select(sa.func.min(items.c.id))
+                  .where(items.c.amazon_order_item_id == _customs.c.amazon_order_item_id).scalar_subquery())
+    by_key = (sa.select(sa.func.min(items.c.id)).select_from(items.join(orders, orders.c.id == items.c.order_id))
+              .where(items.c.line_item_key == _customs.c.amazon_order_item_id,
+                     sa.or_(orders.c.order_number == _customs.c.amazon_order_id,
+                            orders.c.amazon_order_id == _customs.c.amazon_order_id))
+              .scalar_subquery())
+    match = sa.func.coalesce(by_item_id, by_key)
+    result = conn.execute(sa.update(_customs)
+                          .where(_customs.c.order_item_id.is_(None), match.is_not(None))
+                          .values(order_item_id=match))
+    return result.rowcount or 0
+
+
+def sync_customizations(
+    engine: sa.Engine,
+    candidates: list[Candidate],
+    fetch: Fetch,
+    *,
+    partition_key: str | None,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    log: Callable[[str], None] = lambda _msg: None,
+) -> CustomizationReport:
+    """Download and parse what is due; one short transaction per item so a crash loses nothing done."""
+    report = CustomizationReport(candidates=len(candidates))
+    report.candidates_by_source = dict(Counter(c.source for c in candidates))
+    with engine.connect() as conn:
+        existing = _existing(conn, candidates)
+    for candidate in candidates:
+        key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
+        row = existing.get(key)
+        same_url = row is not None and row.customized_url == candidate.url
+        if same_url and row.status == "processed":
+            report.skipped_processed += 1
+            continue
+        if same_url and row.status == "rejected":
+            report.skipped_rejected += 1
+            report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1],
+                                    "status": "rejected", "error": (row.error or "")[:300]})
+            continue
+        if same_url and row.status == "failed" and row.retry_count >= max_retries:
+            report.skipped_retry_limit += 1
+            report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1],
+                                    "status": "failed", "error": (row.error or "")[:300],
+                                    "retry_count": row.retry_count, "gave_up": True})
+            continue
+        retry_count = row.retry_count if same_url and row is not None else 0
+        report.attempted += 1
+        attempt_at = now()
+        values: dict[str, Any] = {
+            "amazon_order_id": key[0], "amazon_order_item_id": key[1], "customized_url": candidate.url,
+            "partition_key": partition_key, "last_attempt_at": attempt_at,
+        }
+        try:
+            started = time.monotonic()
+            got = fetch(candidate)
+            parsed = got.customization
+            values.update(status="processed", error=None, retry_count=retry_count, zip_sha256=got.zip_sha256,
+                          raw_json=got.raw_json, layout=parsed.layout, custom_text=parsed.custom_text,
+                          font=parsed.font, color_1=parsed.color_1, color_2=parsed.color_2,
+                          surfaces=parsed.surfaces_json(), processed_at=now())
+            report.processed += 1
+            report.bytes_downloaded += got.zip_bytes
+            report.layouts[parsed.layout or "none"] += 1
+            log(f"{key[0]}/{key[1]}: {parsed.layout} in {time.monotonic() - started:.2f}s")
+        except ac.CustomizationError as exc:
+            status = exc.status
+            error = f"{type(exc).__name__}: {exc}"[:1000]
+            values.update(status=status, error=error,
+                          retry_count=retry_count + 1 if status == "failed" else retry_count)
+            report.errors[type(exc).__name__] += 1
+            if status == "rejected":
+                report.rejected += 1
+            else:
+                report.failed += 1
+            report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1], "status": status,
+                                    "error": error[:300], "retry_count": values["retry_count"]})
+            log(f"{key[0]}/{key[1]}: {status}: {error}")
+        with engine.begin() as conn:
+            _upsert(conn, values)
+    with engine.begin() as conn:
+        report.linked_to_order_items = link_order_items(conn)
+    return report
