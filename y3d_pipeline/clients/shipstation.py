@@ -1,0 +1,542 @@
+"""ShipStation v1 REST client (plain module, no Dagster): orders, shipments, tags, stores, write-back.
+
+Conventions of the v1 API this client hides from callers:
+
+* **Time zone.** Every date ShipStation v1 sends or accepts is a US Pacific wall-clock string without an
+  offset (responses ``"2026-03-08T01:30:00.0000000"``, requests ``"2026-03-08 01:30:00"``). Callers pass
+  and receive timezone-aware ``datetime``s; :func:`to_pacific_param` and :func:`parse_pacific` convert.
+  A UTC ``Z`` string is never sent (the legacy bug shifted every window by 7-8 hours).
+* **DST.** On the autumn fall-back night the Pacific hour 01:00-02:00 happens twice and the strings do
+  not say which. We read such a string as the *first* occurrence (``fold=0``, PDT). For request bounds
+  the window is only ever widened: a start bound is sent as-is (the server's reading is never later
+  than ours) and an end bound that the server would read an hour early is pushed forward an hour.
+  Spring-forward strings that do not exist (02:xx) are read with the pre-transition offset (PST).
+* **Rate limit** (40 requests/minute per key): driven by ``X-Rate-Limit-Remaining`` / ``-Reset``. When
+  ``Remaining`` falls to ``rate_limit_reserve`` the client sleeps until the window resets *before*
+  sending; a 429 raises ``RetryableError(wait_seconds=Reset, rate_limited=True)`` which
+  :func:`~y3d_pipeline.clients.http.call_with_retries` waits out without counting it as a failure.
+* **Retries.** 5xx, timeouts, dropped connections and truncated bodies are retried with exponential
+  backoff and jitter up to a bounded number of attempts and total time; errors name the request
+  (method, path, query), never the credentials.
+* **Paging.** ``GET /orders`` is paged by page number over ``sortBy=ModifyDate&sortDir=ASC`` with
+  ``pageSize=500`` until the last page (``page < pages``, or an empty page). Because page-number paging
+  over a mutable sort can skip rows when orders are modified mid-scan, a scan whose ``total`` changed,
+  or that saw fewer distinct orders than the final ``total``, is repeated (bounded) and the union kept.
+
+Other engineers use :meth:`ShipStationClient.get_order` and :meth:`ShipStationClient.create_or_update_order`
+for the print-task write-back (GET the full order, modify it, POST it back: createorder has no partial
+updates; split orders need ``orderId`` because they share ``orderKey``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from y3d_pipeline.clients.http import (
+    ApiError,
+    RequestStats,
+    RetryableError,
+    RetryPolicy,
+    call_with_retries,
+    describe,
+    parse_json,
+    raise_for_status,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE = "ShipStation"
+DEFAULT_BASE_URL = "https://ssapi.shipstation.com"
+PACIFIC = ZoneInfo("America/Los_Angeles")
+MAX_PAGE_SIZE = 500
+REQUEST_FORMAT = "%Y-%m-%d %H:%M:%S"
+_PACIFIC_RE = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?)?$"
+)
+
+
+# ------------------------------------------------------------------------------------------ time zone
+
+
+def parse_pacific(value: str | dt.datetime | None) -> dt.datetime | None:
+    """A ShipStation date string (Pacific wall clock, no offset) as an aware UTC datetime.
+
+    ``"2026-03-08T01:30:00.0000000"`` → ``2026-03-08 09:30:00+00:00``. Fractional digits beyond
+    microseconds are dropped. Ambiguous fall-back times are read as the first occurrence (PDT, fold=0).
+    ``None``/empty → ``None``; anything unparsable raises ``ValueError``. A string that does carry an
+    offset or ``Z`` (not sent by ShipStation v1) is honoured rather than guessed.
+    """
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            return value.replace(tzinfo=PACIFIC, fold=0).astimezone(dt.UTC)
+        return value.astimezone(dt.UTC)
+    text = str(value).strip()
+    if not text:
+        return None
+    match = _PACIFIC_RE.match(text)
+    if match is None:
+        try:
+            parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"not a ShipStation date: {text[:40]!r}") from None
+        if parsed.tzinfo is None:
+            raise ValueError(f"not a ShipStation date: {text[:40]!r}")
+        return parsed.astimezone(dt.UTC)
+    year, month, day, hour, minute, second, fraction = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    naive = dt.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0),
+                        micro)
+    return naive.replace(tzinfo=PACIFIC, fold=0).astimezone(dt.UTC)
+
+
+def to_pacific_param(instant: dt.datetime, *, bound: str = "start") -> str:
+    """An aware datetime as a ShipStation request date (``YYYY-MM-DD HH:MM:SS`` Pacific wall clock).
+
+    ``bound="start"`` floors to the second; ``bound="end"`` rounds up to the second and, when the wall
+    time is ambiguous (fall-back hour) so that the server would read it an hour early, moves it one hour
+    later. Both choices only widen the window; the overlap and idempotent upserts absorb the extra rows.
+    """
+    if instant.tzinfo is None:
+        raise ValueError("ShipStation request dates need a timezone-aware datetime")
+    if bound not in ("start", "end"):
+        raise ValueError("bound must be 'start' or 'end'")
+    utc = instant.astimezone(dt.UTC)
+    if bound == "end" and utc.microsecond:
+        utc = utc.replace(microsecond=0) + dt.timedelta(seconds=1)
+    else:
+        utc = utc.replace(microsecond=0)
+    wall = utc.astimezone(PACIFIC).replace(tzinfo=None)
+    if bound == "end":
+        server_reads = wall.replace(tzinfo=PACIFIC, fold=0).astimezone(dt.UTC)
+        if server_reads < utc:
+            wall += utc - server_reads
+    return wall.strftime(REQUEST_FORMAT)
+
+
+def _pacific_or_none(value: Any) -> dt.datetime | None:
+    return parse_pacific(value)
+
+
+PacificDatetime = Annotated[dt.datetime | None, BeforeValidator(_pacific_or_none)]
+
+
+# ------------------------------------------------------------------------------------------ models
+
+
+class _Model(BaseModel):
+    """Reads the fields we use; keeps everything else (``extra="allow"``) so nothing is lost."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=False)
+
+
+class Address(_Model):
+    name: str | None = None
+    company: str | None = None
+    street1: str | None = None
+    street2: str | None = None
+    street3: str | None = None
+    city: str | None = None
+    state: str | None = None
+    postal_code: str | None = Field(None, alias="postalCode")
+    country: str | None = None
+    phone: str | None = None
+    residential: bool | None = None
+    address_verified: str | None = Field(None, alias="addressVerified")
+
+
+class Weight(_Model):
+    value: float | None = None
+    units: str | None = None
+
+
+class ItemOption(_Model):
+    name: str | None = None
+    value: Any = None
+
+
+class OrderItem(_Model):
+    order_item_id: int | None = Field(None, alias="orderItemId")
+    line_item_key: str | None = Field(None, alias="lineItemKey")
+    sku: str | None = None
+    name: str | None = None
+    image_url: str | None = Field(None, alias="imageUrl")
+    weight: Weight | None = None
+    quantity: int | None = None
+    unit_price: float | None = Field(None, alias="unitPrice")
+    warehouse_location: str | None = Field(None, alias="warehouseLocation")
+    options: list[ItemOption] | None = None
+    product_id: int | None = Field(None, alias="productId")
+    fulfillment_sku: str | None = Field(None, alias="fulfillmentSku")
+    adjustment: bool | None = False
+    upc: str | None = None
+    create_date: PacificDatetime = Field(None, alias="createDate")
+    modify_date: PacificDatetime = Field(None, alias="modifyDate")
+
+
+class AdvancedOptions(_Model):
+    warehouse_id: int | None = Field(None, alias="warehouseId")
+    store_id: int | None = Field(None, alias="storeId")
+    source: str | None = None
+    merged_or_split: bool | None = Field(None, alias="mergedOrSplit")
+    merged_ids: list[int] | None = Field(None, alias="mergedIds")
+    parent_id: int | None = Field(None, alias="parentId")
+    custom_field1: str | None = Field(None, alias="customField1")
+    custom_field2: str | None = Field(None, alias="customField2")
+    custom_field3: str | None = Field(None, alias="customField3")
+
+
+class Order(_Model):
+    """A ShipStation order; dates are aware UTC datetimes (parsed from Pacific wall clock)."""
+
+    order_id: int = Field(alias="orderId")
+    order_number: str | None = Field(None, alias="orderNumber")
+    order_key: str | None = Field(None, alias="orderKey")
+    order_status: str | None = Field(None, alias="orderStatus")
+    order_date: PacificDatetime = Field(None, alias="orderDate")
+    create_date: PacificDatetime = Field(None, alias="createDate")
+    modify_date: PacificDatetime = Field(None, alias="modifyDate")
+    payment_date: PacificDatetime = Field(None, alias="paymentDate")
+    ship_by_date: PacificDatetime = Field(None, alias="shipByDate")
+    ship_date: PacificDatetime = Field(None, alias="shipDate")
+    hold_until_date: PacificDatetime = Field(None, alias="holdUntilDate")
+    customer_id: int | None = Field(None, alias="customerId")
+    customer_username: str | None = Field(None, alias="customerUsername")
+    customer_email: str | None = Field(None, alias="customerEmail")
+    bill_to: Address | None = Field(None, alias="billTo")
+    ship_to: Address | None = Field(None, alias="shipTo")
+    items: list[OrderItem] | None = None
+    order_total: float | None = Field(None, alias="orderTotal")
+    amount_paid: float | None = Field(None, alias="amountPaid")
+    tax_amount: float | None = Field(None, alias="taxAmount")
+    shipping_amount: float | None = Field(None, alias="shippingAmount")
+    customer_notes: str | None = Field(None, alias="customerNotes")
+    internal_notes: str | None = Field(None, alias="internalNotes")
+    gift: bool | None = None
+    gift_message: str | None = Field(None, alias="giftMessage")
+    requested_shipping_service: str | None = Field(None, alias="requestedShippingService")
+    carrier_code: str | None = Field(None, alias="carrierCode")
+    service_code: str | None = Field(None, alias="serviceCode")
+    tag_ids: list[int] | None = Field(None, alias="tagIds")
+    advanced_options: AdvancedOptions | None = Field(None, alias="advancedOptions")
+
+
+class Tag(_Model):
+    tag_id: int = Field(alias="tagId")
+    name: str
+    color: str | None = None
+
+
+class Store(_Model):
+    store_id: int = Field(alias="storeId")
+    store_name: str | None = Field(None, alias="storeName")
+    marketplace_id: int | None = Field(None, alias="marketplaceId")
+    marketplace_name: str | None = Field(None, alias="marketplaceName")
+    active: bool | None = None
+
+
+class Shipment(_Model):
+    shipment_id: int = Field(alias="shipmentId")
+    order_id: int | None = Field(None, alias="orderId")
+    order_key: str | None = Field(None, alias="orderKey")
+    order_number: str | None = Field(None, alias="orderNumber")
+    create_date: PacificDatetime = Field(None, alias="createDate")
+    ship_date: dt.date | None = Field(None, alias="shipDate")
+    tracking_number: str | None = Field(None, alias="trackingNumber")
+    carrier_code: str | None = Field(None, alias="carrierCode")
+    service_code: str | None = Field(None, alias="serviceCode")
+    voided: bool | None = None
+    void_date: PacificDatetime = Field(None, alias="voidDate")
+
+
+@dataclass
+class Fetched:
+    """One record as read: the parsed model plus the full payload exactly as ShipStation sent it."""
+
+    model: Any
+    payload: dict[str, Any]
+
+
+@dataclass
+class ScanResult:
+    """What a paged scan returned (deduplicated by id, newest ``modifyDate`` kept) and what it cost."""
+
+    records: list[Fetched] = field(default_factory=list)
+    pages: int = 0
+    rescans: int = 0
+    complete: bool = True
+    rejected: list[str] = field(default_factory=list)  # records without a usable id (cannot be stored)
+
+
+# ------------------------------------------------------------------------------------------ client
+
+
+class ShipStationClient:
+    """ShipStation v1 over httpx with Basic auth, header-driven rate limiting and bounded retries.
+
+    ``sleep`` and ``monotonic`` are injectable (tests advance a simulated clock instead of waiting).
+    Use as a context manager or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        api_key: str,
+        api_secret: str,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: float = 30.0,
+        page_size: int = MAX_PAGE_SIZE,
+        retry_policy: RetryPolicy | None = None,
+        rate_limit_reserve: int = 1,
+        max_rescans: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not api_key or not api_secret:
+            raise ValueError("ShipStation needs SHIPSTATION_API_KEY and SHIPSTATION_API_SECRET")
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.rate_limit_reserve = rate_limit_reserve
+        self.max_rescans = max_rescans
+        self.stats = RequestStats()
+        self.throttle_pauses = 0
+        self.throttle_seconds = 0.0
+        self.rate_limit: int | None = None
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._remaining: int | None = None
+        self._reset_at: float | None = None
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=httpx.BasicAuth(api_key, api_secret),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Accept": "application/json", "User-Agent": "y3d-pipeline"},
+            transport=transport,
+        )
+
+    # -------------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ShipStationClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def metadata(self) -> dict[str, float | int]:
+        """Request counters for asset metadata: requests, retries, 429s waited, throttle pauses."""
+        return {
+            **self.stats.as_metadata(),
+            "throttle_pauses": self.throttle_pauses,
+            "throttle_wait_seconds": round(self.throttle_seconds, 2),
+        }
+
+    # -------------------------------------------------------------------- plumbing
+
+    def _wait_for_rate_limit(self) -> None:
+        if self._remaining is None or self._reset_at is None or self._remaining > self.rate_limit_reserve:
+            return
+        wait = self._reset_at - self._monotonic()
+        self._remaining = None
+        if wait > 0:
+            self.throttle_pauses += 1
+            self.throttle_seconds += wait
+            log.info("ShipStation rate limit nearly used; pausing %.1fs until the window resets", wait)
+            self._sleep(wait)
+
+    def _note_rate_limit(self, response: httpx.Response) -> float | None:
+        headers = response.headers
+        reset: float | None = None
+        try:
+            if "X-Rate-Limit-Limit" in headers:
+                self.rate_limit = int(headers["X-Rate-Limit-Limit"])
+            if "X-Rate-Limit-Reset" in headers:
+                reset = max(0.0, float(headers["X-Rate-Limit-Reset"]))
+            if "X-Rate-Limit-Remaining" in headers:
+                self._remaining = int(headers["X-Rate-Limit-Remaining"])
+                self._reset_at = self._monotonic() + (reset if reset is not None else 60.0)
+        except ValueError:
+            log.warning("ShipStation sent unreadable rate-limit headers; ignoring them")
+        return reset
+
+    def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                 json: Any = None) -> Any:
+        what = f"{SERVICE} {describe(self._http.build_request(method, path, params=params))}"
+
+        def attempt() -> Any:
+            self._wait_for_rate_limit()
+            self.stats.requests += 1
+            response = self._http.request(method, path, params=params, json=json)
+            reset = self._note_rate_limit(response)
+            if response.status_code == 429:
+                self._remaining = None  # the wait below covers the window
+                wait = reset if reset is not None else 60.0
+                raise RetryableError(f"{what} returned HTTP 429 (rate limited; window resets in {wait:.0f}s)",
+                                     wait_seconds=max(1.0, wait), rate_limited=True)
+            raise_for_status(SERVICE, response)
+            return parse_json(SERVICE, response)
+
+        return call_with_retries(attempt, what=what, policy=self.retry_policy, stats=self.stats,
+                                 sleep=self._sleep)
+
+    def _scan(self, path: str, params: dict[str, Any], collection: str, model: type[_Model], id_field: str,
+              modified: Callable[[Any], dt.datetime | None] | None = None) -> ScanResult:
+        """Page through ``path`` until the last page; repeat if the result set moved under us."""
+        result = ScanResult()
+        seen: dict[Any, Fetched] = {}
+        for attempt in range(self.max_rescans + 1):
+            totals: set[int] = set()
+            ids_this_scan: set[Any] = set()
+            page, pages = 1, 1
+            while True:
+                body = self._request("GET", path, params={**params, "page": page, "pageSize": self.page_size})
+                if not isinstance(body, dict) or not isinstance(body.get(collection), list):
+                    raise ApiError(f"{SERVICE} GET {path} page {page}: response has no '{collection}' list")
+                result.pages += 1
+                rows = body[collection]
+                totals.add(int(body.get("total") or 0))
+                pages = int(body.get("pages") or 0)
+                for payload in rows:
+                    record = _parse(model, payload, id_field)
+                    if record is None:
+                        result.rejected.append(str(payload)[:200])
+                        continue
+                    key = getattr(record.model, id_field)
+                    ids_this_scan.add(key)
+                    current = seen.get(key)
+                    if current is None or modified is None or _newer_or_same(modified(record.model),
+                                                                             modified(current.model)):
+                        seen[key] = record
+                if not rows or page >= pages:
+                    break
+                page += 1
+            final_total = int(body.get("total") or 0)
+            if len(totals) == 1 and len(ids_this_scan) >= final_total:
+                result.complete = True
+                break
+            result.complete = False
+            if attempt < self.max_rescans:
+                result.rescans += 1
+                log.warning("%s GET %s: the result set changed while paging (totals %s, saw %d of %d); "
+                            "scanning again", SERVICE, path, sorted(totals), len(ids_this_scan), final_total)
+        result.records = list(seen.values())
+        return result
+
+    # -------------------------------------------------------------------- read endpoints
+
+    def list_orders(self, modified_start: dt.datetime, modified_end: dt.datetime,
+                    **filters: Any) -> ScanResult:
+        """Orders modified in ``[modified_start, modified_end]`` (both inclusive at the API, to the second).
+
+        Sends ``modifyDateStart/End`` as Pacific wall clock, ``sortBy=ModifyDate&sortDir=ASC``,
+        ``pageSize`` 500, and pages to the end. Extra ``filters`` (e.g. ``orderStatus``, ``storeId``) are
+        passed through. Records are ``Fetched(Order, payload)``, one per ``orderId`` (newest kept).
+        """
+        params = {
+            "modifyDateStart": to_pacific_param(modified_start, bound="start"),
+            "modifyDateEnd": to_pacific_param(modified_end, bound="end"),
+            "sortBy": "ModifyDate",
+            "sortDir": "ASC",
+            **filters,
+        }
+        return self._scan("/orders", params, "orders", Order, "order_id", modified=lambda o: o.modify_date)
+
+    def iter_orders(self, modified_start: dt.datetime, modified_end: dt.datetime) -> Iterator[Fetched]:
+        yield from self.list_orders(modified_start, modified_end).records
+
+    def get_order(self, order_id: int) -> Fetched:
+        """One order by ``orderId`` (``GET /orders/{orderId}``): parsed plus the full payload to edit."""
+        payload = self._request("GET", f"/orders/{int(order_id)}")
+        return Fetched(Order.model_validate(payload), payload)
+
+    def list_shipments(self, ship_date_start: dt.date, ship_date_end: dt.date, **filters: Any) -> ScanResult:
+        """Shipments whose ship date (Pacific calendar day) is in ``[ship_date_start, ship_date_end]``,
+        voided ones included (their ``voided`` flag says so)."""
+        params = {
+            "shipDateStart": ship_date_start.isoformat(),
+            "shipDateEnd": ship_date_end.isoformat(),
+            "includeShipmentItems": "false",
+            "sortBy": "ShipDate",
+            "sortDir": "ASC",
+            **filters,
+        }
+        return self._scan("/shipments", params, "shipments", Shipment, "shipment_id")
+
+    def list_tags(self) -> list[Fetched]:
+        """All account tags (``GET /accounts/listtags``)."""
+        body = self._request("GET", "/accounts/listtags")
+        if not isinstance(body, list):
+            raise ApiError(f"{SERVICE} GET /accounts/listtags: expected a list")
+        return [Fetched(Tag.model_validate(t), t) for t in body]
+
+    def list_stores(self, *, show_inactive: bool = True) -> list[Fetched]:
+        """All stores (``GET /stores``), inactive ones included by default."""
+        body = self._request("GET", "/stores", params={"showInactive": str(show_inactive).lower()})
+        if not isinstance(body, list):
+            raise ApiError(f"{SERVICE} GET /stores: expected a list")
+        return [Fetched(Store.model_validate(s), s) for s in body]
+
+    # -------------------------------------------------------------------- write endpoints
+
+    def create_or_update_order(self, order: dict[str, Any]) -> Fetched:
+        """``POST /orders/createorder``: creates, or fully replaces the order with the same ``orderKey``.
+
+        Send the *whole* order (GET it with :meth:`get_order`, change ``payload``, post it back); missing
+        fields are cleared by ShipStation. Split orders share ``orderKey``, so keep ``orderId`` in the body.
+        Only ``awaiting_payment``/``awaiting_shipment``/``on_hold`` orders can be updated (else HTTP 400 →
+        ``ApiError``). Retried on 429/5xx/transport errors: safe because the call is keyed by orderKey.
+        """
+        if not order.get("orderNumber"):
+            raise ValueError("createorder needs orderNumber")
+        if len(str(order["orderNumber"])) > 50:
+            raise ValueError("ShipStation orderNumber is at most 50 characters")
+        payload = self._request("POST", "/orders/createorder", json=order)
+        return Fetched(Order.model_validate(payload), payload)
+
+
+def _newer_or_same(candidate: dt.datetime | None, current: dt.datetime | None) -> bool:
+    if candidate is None:
+        return current is None
+    return current is None or candidate >= current
+
+
+
+def _parse(model: type[_Model], payload: Any, id_field: str) -> Fetched | None:
+    """Parse a record; one with a broken field other than its id is kept with only the fields that parse
+    (its payload intact, so normalization can quarantine it with a reason). No usable id → None."""
+    if not isinstance(payload, dict):
+        return None
+    try:
+        return Fetched(model.model_validate(payload), payload)
+    except ValidationError:
+        pass
+    alias = model.model_fields[id_field].alias or id_field
+    try:
+        record_id = int(payload.get(alias))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    values: dict[str, Any] = {id_field: record_id}
+    for name in ("modify_date", "create_date", "void_date"):
+        if name in model.model_fields:
+            try:
+                values[name] = parse_pacific(payload.get(model.model_fields[name].alias or name))
+            except ValueError:
+                values[name] = None
+    return Fetched(model.model_construct(**values), payload)

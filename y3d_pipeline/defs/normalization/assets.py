@@ -1,0 +1,98 @@
+"""Normalized orders, items, customers and products from the raw ShipStation orders of each shop day."""
+
+
+import time
+from collections.abc import Iterator
+
+import dagster as dg
+
+from y3d_pipeline.defs.constants import (
+    GROUP_NORMALIZED,
+    NORMALIZED_CUSTOMERS,
+    NORMALIZED_ORDER_ITEMS,
+    NORMALIZED_ORDERS,
+    NORMALIZED_PRODUCTS,
+    RAW_SHIPSTATION_ORDERS,
+    RAW_SHIPSTATION_STORES,
+    RAW_SHIPSTATION_TAGS,
+)
+from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.ingest.windows import DEFAULT_OVERLAP, SyncWindow
+from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failures, partition_key_clamp
+from y3d_pipeline.normalize.shipstation import SOURCE
+from y3d_pipeline.settings import load_settings
+
+CHECK_NAME = "no_quarantined_orders"
+DEPS = [RAW_SHIPSTATION_ORDERS, RAW_SHIPSTATION_STORES, RAW_SHIPSTATION_TAGS]
+KINDS = {"postgres"}
+
+
+def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(key, deps=DEPS, group_name=GROUP_NORMALIZED, kinds=KINDS, description=description)
+
+
+@dg.multi_asset(
+    name="normalize_shipstation_orders",
+    specs=[
+        _spec(NORMALIZED_CUSTOMERS, """Buyers (customers), one per natural key: ShipStation customer id,
+        else lower-cased e-mail, else name + postcode. Contact details follow the newest order."""),
+        _spec(NORMALIZED_PRODUCTS, """Products matched by trimmed SKU, then ShipStation product id. A
+        placeholder name only when the source has none, never written over a curated name."""),
+        _spec(NORMALIZED_ORDERS, """One row per ShipStation order (orderId; split orders share orderKey and
+        keep their parent/merged ids), times in UTC, marketplace from the store. Invalid orders are
+        quarantined in normalization_failures instead of stopping the day."""),
+        _spec(NORMALIZED_ORDER_ITEMS, """Order lines by ShipStation orderItemId with their personalisation
+        options verbatim; adjustment/discount lines are skipped."""),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=False,
+    check_specs=[dg.AssetCheckSpec(
+        CHECK_NAME, asset=NORMALIZED_ORDERS,
+        description="No ShipStation order of the day sits in quarantine (normalization_failures) unresolved "
+                    "and unacknowledged. Fix the source or set acknowledged_at to clear it.",
+    )],
+)
+def normalize_shipstation_orders(
+    context: dg.AssetExecutionContext, database: DatabaseResource
+) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+    """Raw ShipStation orders modified in the partition window (+ the sync overlap) → normalized tables."""
+    started = time.monotonic()
+    window = context.partition_time_window
+    tz = load_settings().timezone
+    partition_keys = list(context.partition_keys)
+    start = window.start - DEFAULT_OVERLAP
+    report = normalize_shipstation_window(
+        database.engine, start, window.end, partition_key_for=partition_key_clamp(tz, partition_keys))
+    duration = round(time.monotonic() - started, 2)
+    common = {
+        **SyncWindow(start, window.end).describe(tz),
+        "raw_records": report.raw_records,
+        "quarantined": report.quarantined,
+        "duration_seconds": duration,
+    }
+    yield dg.MaterializeResult(asset_key=NORMALIZED_CUSTOMERS, metadata={
+        **common, "customers_written": report.customers_written})
+    yield dg.MaterializeResult(asset_key=NORMALIZED_PRODUCTS, metadata={
+        **common, "products_written": report.products_written})
+    yield dg.MaterializeResult(asset_key=NORMALIZED_ORDERS, metadata={
+        **common, **report.as_metadata(),
+        "dagster/row_count": report.orders_written + report.orders_unchanged,
+        "orders_per_second": round(report.raw_records / duration, 1) if duration else None})
+    yield dg.MaterializeResult(asset_key=NORMALIZED_ORDER_ITEMS, metadata={
+        **common, "order_items_written": report.items_written, "order_items_removed": report.items_removed})
+
+    failures = open_failures(database.engine, SOURCE, partition_keys)
+    yield dg.AssetCheckResult(
+        asset_key=NORMALIZED_ORDERS,
+        check_name=CHECK_NAME,
+        passed=not failures,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "open_failures": len(failures),
+            "source_ids": ", ".join(f["source_id"] for f in failures[:50]) or "none",
+            "reasons": "\n".join(f"{f['source_id']} ({f['partition_key']}): {f['reason']}"
+                                 for f in failures[:20]) or "none",
+        },
+    )

@@ -1,0 +1,120 @@
+"""Normalize a window of raw ShipStation orders: stream the raw rows, map, write batch by batch.
+
+Each batch (``batch_size`` raw rows, oldest ``modifyDate`` first) is one transaction: its valid orders are
+written by :func:`~y3d_pipeline.normalize.writer.write_orders`, its invalid ones quarantined, and earlier
+failures of records that now pass are resolved. A crash leaves every batch either fully written or not
+at all; re-running the window converges to the same rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from y3d_pipeline.db.models import RawShipstationOrder, Store
+from y3d_pipeline.normalize.records import SHIPSTATION_KEYS, CanonicalOrder, NormalizationReport, Rejected
+from y3d_pipeline.normalize.shipstation import SOURCE, map_order
+from y3d_pipeline.normalize.writer import quarantine, resolve, write_orders
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 2000
+raw_t = RawShipstationOrder.__table__
+
+
+def store_marketplaces(conn: sa.Connection) -> dict[int, str | None]:
+    """``stores``: ShipStation store id → normalized marketplace (amazon/etsy/ebay/web/manual/...)."""
+    table = Store.__table__
+    return dict(conn.execute(sa.select(table.c.shipstation_store_id, table.c.marketplace)).all())
+
+
+def partition_key_clamp(tz: dt.tzinfo, partition_keys: Sequence[str]) -> Callable[[dt.datetime], str | None]:
+    """The shop-day partition a modification time belongs to, clamped to the run's partitions (so a record
+    from the overlap before the first day is reported on the first day of the run)."""
+    if not partition_keys:
+        return lambda _: None
+    first, last = min(partition_keys), max(partition_keys)
+
+    def key_for(instant: dt.datetime) -> str:
+        day = instant.astimezone(tz).date().isoformat()
+        return min(max(day, first), last)
+
+    return key_for
+
+
+def normalize_shipstation_window(
+    engine: sa.Engine,
+    start: dt.datetime,
+    end: dt.datetime,
+    *,
+    partition_key_for: Callable[[dt.datetime], str | None] = lambda _: None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> NormalizationReport:
+    """Normalize raw ShipStation orders with ``start <= source_modified_at < end``."""
+    report = NormalizationReport()
+    with engine.connect() as conn:
+        stores = store_marketplaces(conn)
+    query = (
+        sa.select(raw_t.c.shipstation_order_id, raw_t.c.source_modified_at, raw_t.c.payload)
+        .where(raw_t.c.source_modified_at >= start, raw_t.c.source_modified_at < end)
+        .order_by(raw_t.c.source_modified_at, raw_t.c.shipstation_order_id)
+    )
+    with engine.connect() as reader:
+        result = reader.execution_options(stream_results=True, yield_per=batch_size).execute(query)
+        for rows in result.partitions(batch_size):
+            report += normalize_shipstation_rows(engine, rows, stores=stores, partition_key_for=partition_key_for)
+    return report
+
+
+def normalize_shipstation_rows(
+    engine: sa.Engine,
+    rows: Sequence[Any],
+    *,
+    stores: dict[int, str | None],
+    partition_key_for: Callable[[dt.datetime], str | None] = lambda _: None,
+) -> NormalizationReport:
+    """One batch of raw rows (``shipstation_order_id, source_modified_at, payload``) in one transaction."""
+    valid: list[CanonicalOrder] = []
+    rejected: list[tuple[Rejected, str | None]] = []
+    for row in rows:
+        mapped = map_order(row.payload)
+        if isinstance(mapped, Rejected):
+            if mapped.source_id in ("None", "?"):
+                mapped.source_id = str(row.shipstation_order_id)
+            rejected.append((mapped, partition_key_for(row.source_modified_at)))
+        elif mapped.source_order_id != row.shipstation_order_id:
+            rejected.append((Rejected(str(row.shipstation_order_id),
+                                      f"payload orderId {mapped.source_order_id} differs from the raw row's id",
+                                      row.payload), partition_key_for(row.source_modified_at)))
+        else:
+            valid.append(mapped)
+    with engine.begin() as conn:
+        report = write_orders(conn, valid, SHIPSTATION_KEYS, store_marketplaces=stores)
+        report.quarantined = quarantine(conn, SOURCE, rejected)
+        report.resolved = resolve(conn, SOURCE, [str(o.source_order_id) for o in valid])
+    report.raw_records = len(rows)
+    report.batches = 1
+    report.quarantined_ids = [r.source_id for r, _ in rejected]
+    if rejected:
+        log.warning("quarantined %d ShipStation orders: %s", len(rejected),
+                    "; ".join(f"{r.source_id}: {r.reason}" for r, _ in rejected[:10]))
+    return report
+
+
+def open_failures(engine: sa.Engine, source: str, partition_keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Unresolved, unacknowledged failures of ``source`` in the given partitions."""
+    from y3d_pipeline.db.models import NormalizationFailure
+
+    f = NormalizationFailure.__table__.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(f.source_id, f.partition_key, f.reason)
+            .where(f.source == source, f.resolved_at.is_(None), f.acknowledged_at.is_(None),
+                   f.partition_key.in_(list(partition_keys)))
+            .order_by(f.partition_key, f.source_id)
+        ).all()
+    return [dict(r._mapping) for r in rows]
