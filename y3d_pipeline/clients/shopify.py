@@ -394,6 +394,7 @@ class ShopifyClient:
         self._throttle: ThrottleStatus | None = None
         self._throttle_seen_at = 0.0
         self._last_requested: float | None = None
+        self.served_api_version: str | None = None  # X-Shopify-API-Version: differs if ours fell forward
         self._http = httpx.Client(
             timeout=timeout, transport=transport,
             headers={"X-Shopify-Access-Token": access_token, "Content-Type": "application/json",
@@ -454,6 +455,13 @@ class ShopifyClient:
                 self._note_cost(body.get("extensions"))
             raise self._throttled(operation, body, response)
         raise_for_status(SERVICE, response)
+        served = response.headers.get("X-Shopify-API-Version")
+        if served and served != self.served_api_version:
+            self.served_api_version = served
+            if served != self.api_version:
+                log.warning("Shopify served API version %s instead of the pinned %s (unsupported versions fall "
+                            "forward to the oldest supported one): pin a supported SHOPIFY_API_VERSION",
+                            served, self.api_version)
         body = parse_json(SERVICE, response)
         if not isinstance(body, dict):
             raise ApiError(f"{SERVICE} {operation}: unexpected response body {str(body)[:200]}")

@@ -210,3 +210,17 @@ def test_not_configured_reports_and_succeeds(asset, database_resource, dagster_i
     result = _materialize([asset], ShopifyResource(), database_resource, dagster_instance, **kwargs)
     meta = _metadata(result, asset.key)
     assert meta["configured"] is False and "SHOPIFY_STORE" in meta["note"]
+
+
+def test_orders_updated_while_paging_are_kept_once_newest(fresh_sandbox):
+    """page_shift: orders on a served page are updated at once and meet the UPDATED_AT cursor again."""
+    expected = truth_ids(fresh_sandbox)
+    fresh_sandbox.set_faults("shopify", "page_shift", count=1)
+    with _client(fresh_sandbox, orders_page_size=10) as client:
+        orders = client.fetch_orders(*EVER)
+        stats = client.stats
+    assert ids(orders) == expected and len(orders) == len(expected)
+    assert stats.duplicates == 10
+    clock = fresh_sandbox.now()
+    assert sum(1 for o in orders if o.updated_at == clock.replace(microsecond=0)) == 10
+    assert client.served_api_version == "2026-01"

@@ -28,6 +28,14 @@ def _not_configured(context: dg.AssetExecutionContext,
                                 check_results=check_results)
 
 
+def _scope_note(window_start: dt.datetime, now: dt.datetime) -> dict[str, str]:
+    """Shopify shows orders older than 60 days only to apps with the read_all_orders scope."""
+    if now - window_start > dt.timedelta(days=60):
+        return {"scope_note": "window older than 60 days: the app needs Shopify's read_all_orders scope "
+                              "(with read_orders alone such orders are silently missing)"}
+    return {}
+
+
 def _orders_without_items(orders: list[ShopifyOrder]) -> list[str]:
     return [o.name for o in orders if not o.line_items]
 
@@ -84,7 +92,9 @@ def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResour
             **stats.as_metadata(),
             "orders_page_size": client.orders_page_size,
             "api_version": shopify.api_version,
+            "api_version_served": client.served_api_version or "-",
             **window.describe(tz),
+            **_scope_note(window.start, now),
             "duration_seconds": round(time.monotonic() - started, 2),
         },
         check_results=[dg.AssetCheckResult(
@@ -151,5 +161,6 @@ def raw_shopify_products(context: dg.AssetExecutionContext, config: ShopifyProdu
         **counts.as_metadata(),
         **stats.as_metadata(),
         "api_version": shopify.api_version,
+        "api_version_served": client.served_api_version or "-",
         "duration_seconds": round(time.monotonic() - started, 2),
     })
