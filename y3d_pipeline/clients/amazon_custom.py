@@ -280,6 +280,15 @@ def _fetch_once(client: httpx.Client, url: str, policy: DownloadPolicy, result: 
             response.close()
 
 
+def make_http_client(policy: DownloadPolicy) -> httpx.Client:
+    """An HTTP client for many downloads (keep-alive): no redirects, no environment proxies or netrc."""
+    return httpx.Client(
+        timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
 def download(
     url: str,
     policy: DownloadPolicy,
@@ -290,11 +299,7 @@ def download(
     """GET ``url`` under ``policy``; retries transient failures a few times, never unsafe ones."""
     own = client is None
     if client is None:
-        client = httpx.Client(
-            timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
-            follow_redirects=False,
-            trust_env=False,  # no proxies or netrc credentials from the environment
-        )
+        client = make_http_client(policy)
     result = Download(url=url, content=b"")
     try:
         call_with_retries(lambda: _fetch_once(client, url, policy, result),

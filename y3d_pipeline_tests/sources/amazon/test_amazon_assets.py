@@ -290,3 +290,22 @@ def test_payload_json_round_trip_is_exact(fresh_sandbox, database_resource, clea
     with clean_db.connect() as conn:
         payload = conn.execute(sa.select(RawAmazonOrder.payload).limit(1)).scalar_one()
     assert json.loads(json.dumps(payload))["AmazonOrderId"]
+
+
+def test_failed_file_of_an_earlier_day_is_retried_and_recovers(fresh_sandbox, database_resource, clean_db,
+                                                               dagster_instance) -> None:
+    truth = truth_items(fresh_sandbox)
+    (order_id, item_id), item = next(iter(sorted(truth.items())))
+    url = f"{fresh_sandbox.base_url}/amazon-custom/{order_id}_{item_id}.zip"
+    with clean_db.begin() as conn:
+        conn.execute(sa.insert(customs).values(amazon_order_id=order_id, amazon_order_item_id=item_id,
+                                               customized_url=url, status="failed", retry_count=1,
+                                               error="DownloadError: HTTP 503", partition_key="2026-03-01"))
+    result = run([raw_amazon_customizations], fresh_sandbox, database_resource, dagster_instance,
+                 configured=False, partition="2026-03-15")
+    md = metadata(result, "raw/amazon_customizations")
+    assert md["retries_from_earlier_windows"] == 1 and md["processed"] == 1
+    with clean_db.connect() as conn:
+        row = conn.execute(sa.select(customs)).one()
+    assert row.status == "processed" and row.error is None and row.partition_key == "2026-03-01"
+    assert row.custom_text == item["personalisations"][0]["text"] and row.processed_at is not None

@@ -125,16 +125,20 @@ def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonR
     label = _partition_label(context)
     with database.engine.connect() as conn:
         candidates, by_source = store.collect_candidates(conn, window.start, window.end)
+        retries = store.due_retries(conn, amazon.customization_max_retries,
+                                    exclude=[(c.amazon_order_id, c.amazon_order_item_id) for c in candidates])
     policy = amazon.download_policy()
     if not policy.allowed_hosts:
         context.log.warning("AMAZON_CUSTOMIZATION_ALLOWED_HOSTS is empty: every download will be rejected")
 
-    def fetch(candidate: store.Candidate) -> ac.FetchedCustomization:
-        return ac.fetch_customization(candidate.url, policy, order_item_id=candidate.amazon_order_item_id)
+    with ac.make_http_client(policy) as http:
+        def fetch(candidate: store.Candidate) -> ac.FetchedCustomization:
+            return ac.fetch_customization(candidate.url, policy, order_item_id=candidate.amazon_order_item_id,
+                                          client=http)
 
-    report = store.sync_customizations(database.engine, candidates, fetch, partition_key=label,
-                                       max_retries=amazon.customization_max_retries,
-                                       log=partial(context.log.debug))
+        report = store.sync_customizations(database.engine, candidates + retries, fetch, partition_key=label,
+                                           max_retries=amazon.customization_max_retries,
+                                           log=partial(context.log.debug))
     problems = report.problems
     order_ids = sorted({p["amazon_order_id"] for p in problems})
     if problems:
@@ -146,6 +150,7 @@ def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonR
             "dagster/row_count": report.processed + report.failed + report.rejected,
             **report.as_metadata(),
             "urls_seen_by_source": dict(by_source),
+            "retries_from_earlier_windows": len(retries),
             "sp_api_configured": amazon.configured,
             "allowed_hosts": ",".join(policy.allowed_hosts),
             **window.describe(tz),

@@ -144,6 +144,19 @@ def collect_candidates(conn: sa.Connection, start: dt.datetime, end: dt.datetime
     return sorted(by_key.values(), key=lambda c: (c.amazon_order_id, c.amazon_order_item_id)), sources
 
 
+def due_retries(conn: sa.Connection, max_retries: int, *, exclude: Iterable[tuple[str, str]],
+                limit: int = 200) -> list[Candidate]:
+    """Failed files of any earlier window that still have retries left (so a failure on a day whose
+    partition is not re-run is still retried by the next run)."""
+    skip = set(exclude)
+    stmt = (sa.select(_customs.c.amazon_order_id, _customs.c.amazon_order_item_id, _customs.c.customized_url)
+            .where(_customs.c.status == "failed", _customs.c.retry_count < max_retries)
+            .order_by(_customs.c.last_attempt_at.asc().nulls_first(), _customs.c.id).limit(limit + len(skip)))
+    found = [Candidate(r.amazon_order_id, r.amazon_order_item_id, r.customized_url, "retry")
+             for r in conn.execute(stmt) if (r.amazon_order_id, r.amazon_order_item_id) not in skip]
+    return found[:limit]
+
+
 @dataclass
 class CustomizationReport:
     candidates: int = 0
@@ -259,8 +272,10 @@ def sync_customizations(
         attempt_at = now()
         values: dict[str, Any] = {
             "amazon_order_id": key[0], "amazon_order_item_id": key[1], "customized_url": candidate.url,
-            "partition_key": partition_key, "last_attempt_at": attempt_at,
+            "last_attempt_at": attempt_at,
         }
+        if candidate.source != "retry" or row is None:  # a retry keeps the partition the item belongs to
+            values["partition_key"] = partition_key
         try:
             started = time.monotonic()
             got = fetch(candidate)
@@ -284,7 +299,8 @@ def sync_customizations(
             else:
                 report.failed += 1
             report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1], "status": status,
-                                    "error": error[:300], "retry_count": values["retry_count"]})
+                                    "error": error[:300], "retry_count": values["retry_count"],
+                                    "source": candidate.source})
             log(f"{key[0]}/{key[1]}: {status}: {error}")
         with engine.begin() as conn:
             _upsert(conn, values)
