@@ -18,7 +18,7 @@ from y3d_pipeline.sandbox.core import SandboxState, json_response, with_faults
 from y3d_pipeline.sandbox.data import RealOrder, ShopData
 
 PREFIX = "/amazon"
-STATUS_NAMES = {"awaiting_shipment": "Unshipped", "on_hold": "Unshipped", "shipped": "Shipped",
+STATUS_NAMES = {"pending": "Pending", "awaiting_shipment": "Unshipped", "on_hold": "Unshipped", "shipped": "Shipped",
                 "cancelled": "Canceled"}
 # Leading bytes chosen so every token starts with "+/" and needs URL-encoding in a query string.
 TOKEN_PREFIX = b"\xfb\xff"
@@ -183,7 +183,7 @@ class AmazonApi:
                                 "CountryCode": order.ship_to.country, "StateOrRegion": ""},
             "BuyerInfo": {"BuyerEmail": order.customer_email} if order.customer_email else {},
         }
-        if amazon_status == "Canceled":
+        if amazon_status in ("Canceled", "Pending"):
             del body["OrderTotal"]
         return body
 
@@ -317,6 +317,7 @@ class AmazonApi:
         order, _, status = found
         base_url = f"{request.url.scheme}://{request.url.netloc}"
         shipped = STATUS_NAMES.get(status) == "Shipped"
+        pending = status == "pending"
         items = []
         for item in order.items:
             if item.adjustment:
@@ -339,6 +340,9 @@ class AmazonApi:
                 "SerialNumberRequired": False,
                 "BuyerRequestedCancel": {"IsBuyerRequestedCancel": "false", "BuyerCancelReason": ""},
             }
+            if pending:  # Amazon leaves out prices, taxes and gift data until the order is Unshipped
+                for key in ("ItemPrice", "ItemTax", "ShippingPrice", "PromotionDiscount", "IsGift"):
+                    del body[key]
             if item.sku:
                 body["SellerSKU"] = item.sku
             if item.amazon_custom is not None:

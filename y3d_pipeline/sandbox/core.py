@@ -35,6 +35,7 @@ class SandboxState:
         self.amazon_buckets = {
             "getOrders": TokenBucket(0.0167, 20, self.clock.monotonic, lambda: self.rate_limit_scale),
             "getOrderItems": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
+            "getOrder": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
         }
         self.shopify_bucket = LeakyCostBucket(50.0, self.clock.monotonic, lambda: self.rate_limit_scale)
         self.reset(regenerate=False)

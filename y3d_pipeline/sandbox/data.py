@@ -264,6 +264,7 @@ class ShopData:
             order = self._generate_order(rng, index, marketplace, ordered_at, bulk=index == bulk_index)
             self.orders.append(order)
         self.next_created_order_id = 195_000_001
+        self.changed = False
 
     def _generate_products(self, rng: random.Random) -> list[dict]:
         products = []
@@ -286,6 +287,7 @@ class ShopData:
         return products
 
     def _next_item_id(self) -> int:
+        self.changed = True
         self._next_order_item_id += 1
         return self._next_order_item_id
 
@@ -431,6 +433,11 @@ class ShopData:
     def _generate_timeline(self, rng: random.Random, order: RealOrder) -> None:
         t0 = order.ordered_at
         lag = order.import_lag
+        if order.marketplace == "amazon" and rng.random() < 0.1:
+            # Payment pending: SP-API shows a Pending order (no prices) that ShipStation does not
+            # import until Amazon moves it to Unshipped.
+            order.mp_events.append((t0, "pending"))
+            t0 = t0 + timedelta(minutes=rng.uniform(3, 90)) + _ms(rng)
         main = ShipStationOrder(180_000_000 + order.index * 3 + 1, order, list(order.items),
                                 [Version(t0 + lag, t0, "awaiting_shipment", {})])
         order.ss_orders.append(main)
@@ -531,11 +538,13 @@ class ShopData:
 
     # ------------------------------------------------------------------ state after generation
     def reset(self) -> None:
-        """Back to the generated data (cheap enough to regenerate rather than undo)."""
-        self.generate()
+        """Back to the generated data (regenerating is cheaper than undoing; skipped if unchanged)."""
+        if self.changed:
+            self.generate()
 
     def add_version(self, ss_order: ShipStationOrder, version: Version, marketplace_visible: bool = False) -> None:
         """Record a change made after generation (API write, mutation, page-shift fault)."""
+        self.changed = True
         ss_order.versions.append(version)
         ss_order.versions.sort(key=lambda v: v.ss_at)
         ss_order._times = None

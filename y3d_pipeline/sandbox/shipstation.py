@@ -312,6 +312,7 @@ class ShipStationApi:
         data = self.state.data
         order_id = data.next_created_order_id
         data.next_created_order_id += 1
+        data.changed = True
         order_key = body.get("orderKey") or str(uuid.uuid5(uuid.NAMESPACE_URL, f"sandbox-order-{order_id}"))
         real = RealOrder(
             index=-order_id, marketplace="manual", order_number=str(body["orderNumber"]), order_key=order_key,

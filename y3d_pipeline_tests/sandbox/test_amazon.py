@@ -207,3 +207,21 @@ def test_customization_zip_layouts(sandbox):
                 assert archive.read(name).startswith(b"\x89PNG\r\n\x1a\n")
     assert with_images >= 1
     assert httpx.get(f"{sandbox.base_url}/amazon-custom/nope_1.zip").status_code == 404
+
+
+def test_pending_orders_have_no_prices_and_are_not_in_shipstation_yet(fresh_sandbox):
+    from datetime import datetime
+
+    token = amazon_token(fresh_sandbox)
+    with amazon(fresh_sandbox, token) as sp, shipstation(fresh_sandbox) as ss:
+        for order in fresh_sandbox.truth(marketplace="amazon")[:80]:
+            fresh_sandbox.set_clock(datetime.fromisoformat(order["ordered_at"]) + timedelta(seconds=90))
+            found = sp.get(f"/orders/v0/orders/{order['order_number']}").json()["payload"]
+            if found["OrderStatus"] == "Pending":
+                break
+        else:
+            raise AssertionError("no pending Amazon order")
+        items = sp.get(f"/orders/v0/orders/{order['order_number']}/orderItems").json()["payload"]["OrderItems"]
+        in_shipstation = ss.get("/orders", params={"orderNumber": order["order_number"]}).json()["total"]
+    assert "OrderTotal" not in found and all("ItemPrice" not in i for i in items)
+    assert in_shipstation == 0
