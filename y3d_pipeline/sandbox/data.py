@@ -673,6 +673,8 @@ class ShopData:
                 continue
             if key == "items_keep":
                 doc["items"] = [i for i in doc["items"] if i["orderItemId"] in value]
+                subtotal = sum(i["unitPrice"] * i["quantity"] for i in doc["items"])
+                doc["orderTotal"] = doc["amountPaid"] = round(subtotal + (doc["shippingAmount"] or 0), 2)
             elif key == "item_options":
                 doc["items"] = [dict(i, options=value[i["lineItemKey"]]) if i["lineItemKey"] in value else i
                                 for i in doc["items"]]

@@ -220,9 +220,9 @@ def query_cost(selection_set, parent: GraphQLObjectType, variables: dict, fragme
                 if inner_name == "nodes":
                     node_type = get_named_type(named.fields["nodes"].type)
                     per_node = max(per_node, 1 + query_cost(inner.selection_set, node_type, variables, fragments))
-                elif inner_name == "edges":
+                elif inner_name == "edges":  # the edge is free; its `node` costs like a node
                     edge_type = get_named_type(named.fields["edges"].type)
-                    per_node = max(per_node, 1 + query_cost(inner.selection_set, edge_type, variables, fragments))
+                    per_node = max(per_node, query_cost(inner.selection_set, edge_type, variables, fragments))
             if actual:
                 key_nodes = value.get("nodes") or value.get("edges") or []
                 nested = 0
@@ -230,8 +230,9 @@ def query_cost(selection_set, parent: GraphQLObjectType, variables: dict, fragme
                     if inner.name.value in ("nodes", "edges"):
                         inner_type = get_named_type(named.fields[inner.name.value].type)
                         items = value.get(inner.alias.value if inner.alias else inner.name.value) or []
-                        nested = max(nested, sum(1 + query_cost(inner.selection_set, inner_type, variables,
-                                                                fragments, item, True) for item in items))
+                        own = 1 if inner.name.value == "nodes" else 0
+                        nested = max(nested, sum(own + query_cost(inner.selection_set, inner_type, variables,
+                                                                  fragments, item, True) for item in items))
                 total += 2 + (nested if nested else len(key_nodes))
             else:
                 size = args.get("first") or args.get("last") or 0

@@ -225,3 +225,16 @@ def test_pending_orders_have_no_prices_and_are_not_in_shipstation_yet(fresh_sand
         in_shipstation = ss.get("/orders", params={"orderNumber": order["order_number"]}).json()["total"]
     assert "OrderTotal" not in found and all("ItemPrice" not in i for i in items)
     assert in_shipstation == 0
+
+
+def test_marketplace_mutation_shows_up_as_an_update(fresh_sandbox):
+    order = next(o for o in fresh_sandbox.truth(marketplace="amazon") if len(o["shipstation_order_ids"]) == 1)
+    changed_at = fresh_sandbox.now()
+    fresh_sandbox.mutate_order(order["shipstation_order_ids"][0], status="cancelled", marketplace=True)
+    fresh_sandbox.advance_clock(180)
+    with amazon(fresh_sandbox) as client:
+        updated = _all_amazon_orders(client, LastUpdatedAfter=_iso(changed_at))
+    with shipstation(fresh_sandbox) as ss:
+        ss_order = ss.get(f"/orders/{order['shipstation_order_ids'][0]}").json()
+    assert [(o["AmazonOrderId"], o["OrderStatus"]) for o in updated] == [(order["order_number"], "Canceled")]
+    assert ss_order["orderStatus"] == "cancelled"

@@ -179,3 +179,13 @@ def test_page_shift_fault_makes_updated_orders_reappear(fresh_sandbox):
         nodes = _all_orders(client, page_size=20)
     names = [n["name"] for n in nodes]
     assert len(names) == len(set(names)) + 20
+
+
+def test_edges_and_nodes_cost_the_same(sandbox):
+    with shopify(sandbox) as client:
+        nodes = graphql(client, "{ orders(first: 5) { nodes { id lineItems(first: 3) { nodes { id } } } } }").json()
+        edges = graphql(client, "{ orders(first: 5) { edges { cursor node { id "
+                                "lineItems(first: 3) { edges { node { id } } } } } } }").json()
+    assert nodes["extensions"]["cost"]["requestedQueryCost"] == edges["extensions"]["cost"]["requestedQueryCost"] \
+        == 2 + 5 * (1 + 2 + 3)
+    assert nodes["extensions"]["cost"]["actualQueryCost"] == edges["extensions"]["cost"]["actualQueryCost"]
