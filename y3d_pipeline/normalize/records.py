@@ -48,7 +48,8 @@ class CanonicalCustomer:
 
 @dataclass
 class CanonicalProduct:
-    """Natural key: trimmed ``sku``, else ``shipstation_product_id``. ``name`` None means "source has none"."""
+    """Natural key: trimmed ``sku``, else ``shipstation_product_id`` (SKU-less items only). ``name`` None
+    means "the source has none"."""
 
     sku: str | None
     shipstation_product_id: int | None

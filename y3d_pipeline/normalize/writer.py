@@ -108,8 +108,6 @@ def _merge_products(orders: list[CanonicalOrder]) -> dict[tuple[str, Any], Canon
                 continue
             if current.name is None:
                 current.name = product.name
-            if current.shipstation_product_id is None:
-                current.shipstation_product_id = product.shipstation_product_id
             for attr in PRODUCT_ATTRIBUTES:
                 value = getattr(product, attr)
                 if value is not None:
@@ -134,23 +132,19 @@ def upsert_products(conn: sa.Connection, orders: list[CanonicalOrder]) -> tuple[
     ).all()
     by_sku = {r.sku: r for r in existing if r.sku}
     by_pid = {r.shipstation_product_id: r for r in existing if r.shipstation_product_id}
-    claimed_pids: set[int] = set()
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for key in sorted(merged, key=lambda k: (k[0], str(k[1]))):
         product = merged[key]
-        pid = product.shipstation_product_id
-        target = by_sku.get(product.sku) if product.sku else None
-        if target is None and pid is not None:
-            candidate = by_pid.get(pid)
-            if candidate is not None and (candidate.sku is None or not product.sku):
-                target = candidate  # a product first seen without SKU: adopt it
-        if pid is not None:
-            owner = by_pid.get(pid)
-            if (owner is not None and (target is None or owner.id != target.id)) or pid in claimed_pids:
-                pid = None  # the id belongs to another product row: keep our row keyed by SKU only
-            else:
-                claimed_pids.add(pid)
+        if product.sku:
+            # keyed by SKU; the product id stays on product-id-keyed rows only, because one ShipStation
+            # product id can cover several SKUs (variants) and the column is unique: claiming it for one
+            # SKU would make the outcome depend on which order came first
+            target = by_sku.get(product.sku)
+            pid = None
+        else:
+            target = by_pid.get(product.shipstation_product_id)
+            pid = product.shipstation_product_id
         values = {
             "sku": product.sku,
             "shipstation_product_id": pid,
@@ -162,7 +156,8 @@ def upsert_products(conn: sa.Connection, orders: list[CanonicalOrder]) -> tuple[
         if target is None:
             inserts.append(values)
         else:
-            updates.append({"b_id": target.id, **{f"b_{k}": v for k, v in values.items()}})
+            updates.append({"b_id": target.id, **{f"b_{k}": v for k, v in values.items()
+                                                  if k not in ("sku", "shipstation_product_id")}})
     written = 0
     if inserts:
         stmt = insert(products_t).on_conflict_do_nothing().returning(products_t.c.id)
@@ -173,9 +168,6 @@ def upsert_products(conn: sa.Connection, orders: list[CanonicalOrder]) -> tuple[
         new_is_placeholder = sa.bindparam("b_name_is_placeholder")
         name_replaces = sa.and_(p.name_is_placeholder, sa.not_(new_is_placeholder))
         assignments: dict[str, Any] = {
-            "sku": sa.func.coalesce(p.sku, sa.bindparam("b_sku")),
-            "shipstation_product_id": sa.func.coalesce(p.shipstation_product_id,
-                                                       sa.bindparam("b_shipstation_product_id")),
             "name": sa.case((name_replaces, new_name), else_=p.name),
             "name_is_placeholder": sa.and_(p.name_is_placeholder, new_is_placeholder),
             **{attr: sa.func.coalesce(sa.bindparam(f"b_{attr}", type_=p[attr].type), p[attr])
