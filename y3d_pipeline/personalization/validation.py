@@ -33,18 +33,21 @@ def _title_word(word: str) -> str:
     return re.sub(r"(^|[-'’])(\w)", lambda m: m.group(1) + m.group(2).upper(), word)
 
 
+_PLATE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9 ]{2,10}")
+
+
 def normalize_text(text: str | None, *, regkey: bool = False) -> str | None:
     """Trim, collapse spaces, and Title-Case text typed all in lower case.
 
     Mixed or upper case is kept as the buyer wrote it (acronyms, "McDonald", "DJ Max"), which is the
-    legacy prompt's rule; registration plates are always upper case.
+    legacy prompt's rule; registration plates (letters and digits) are always upper case.
     """
     if text is None:
         return None
     lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.strip().splitlines()]
     cleaned = "\n".join(line for line in lines if line)
-    if regkey:
-        return cleaned.upper()
+    if regkey and _PLATE.fullmatch(cleaned):
+        return cleaned.upper()  # a plate typed in lower case; names on a plate keyring keep Title Case
     if cleaned and cleaned == cleaned.lower() and any(ch.isalpha() for ch in cleaned):
         return " ".join(_title_word(w) for w in cleaned.split(" "))
     return cleaned

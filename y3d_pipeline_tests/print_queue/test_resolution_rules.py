@@ -45,7 +45,7 @@ def test_a_configured_palette_rejects_colours_outside_it():
 @pytest.mark.parametrize(("text", "regkey", "expected"), [
     ("olivia smith", False, "Olivia Smith"), ("ana-maría o'neill", False, "Ana-María O'Neill"),
     ("DJ Max", False, "DJ Max"), ("McDonald", False, "McDonald"), ("  Mia   Rose ", False, "Mia Rose"),
-    ("ab12 cde", True, "AB12 CDE"), ("zoë", False, "Zoë"),
+    ("ab12 cde", True, "AB12 CDE"), ("harper", True, "Harper"), ("zoë", False, "Zoë"),
 ])
 def test_text_is_title_cased_only_when_typed_in_lower_case(text, regkey, expected):
     assert normalize_text(text, regkey=regkey) == expected
