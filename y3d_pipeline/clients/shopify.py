@@ -57,7 +57,7 @@ SERVICE = "Shopify"
 MAX_QUERY_COST = 1000  # Shopify's single-query limit
 MAX_PAGE_SIZE = 250
 DEFAULT_COST_BUDGET = 600  # requested points per query we aim for (leaves headroom in a 1000 bucket)
-MIN_THROTTLE_WAIT = 0.5  # seconds, when a throttled answer carries no usable figures
+MIN_THROTTLE_WAIT = 0.25  # seconds, when a throttled answer carries no usable figures
 
 # ------------------------------------------------------------------------------------------- queries
 MONEY = "shopMoney { amount currencyCode }"
@@ -255,6 +255,24 @@ class ShopifyStats:
         }
 
 
+EXTENDED_FIELD_NAMES = ("customer", "shippingAddress", "subtotalPriceSet", "totalTaxSet", "totalShippingPriceSet")
+
+
+class ExtendedFieldsUnavailable(ApiError):
+    """The shop or app does not serve the extended order fields (no protected customer data access, or an
+    API without them): the orders sync falls back to the basic field set."""
+
+
+def _about_extended_fields(error: Any) -> bool:
+    if not isinstance(error, dict):
+        return False
+    code = (error.get("extensions") or {}).get("code")
+    path = [str(p) for p in error.get("path") or []]
+    message = str(error.get("message", ""))
+    names_it = any(name in path or f"'{name}'" in message or f"{name} " in message for name in EXTENDED_FIELD_NAMES)
+    return names_it or code == "ACCESS_DENIED"
+
+
 class QueryTooExpensive(Exception):
     def __init__(self, cost: float | None):
         super().__init__(f"query cost {cost} exceeds {MAX_QUERY_COST}")
@@ -377,6 +395,7 @@ class ShopifyClient:
         self.endpoint = f"{base_url.rstrip('/')}/admin/api/{api_version}/graphql.json"
         self.api_version = api_version
         self.extended_order_fields = extended_order_fields
+        self.extended_fields_note: str | None = None  # why the extended fields were dropped, if they were
         self.cost_budget = min(float(cost_budget), MAX_QUERY_COST)
         self.line_items_page_size = line_items_page_size
         self.line_items_follow_up_page_size = line_items_follow_up_page_size
@@ -394,6 +413,7 @@ class ShopifyClient:
         self._throttle: ThrottleStatus | None = None
         self._throttle_seen_at = 0.0
         self._last_requested: float | None = None
+        self._requested_by_operation: dict[str, float] = {}  # what each operation last asked for
         self.served_api_version: str | None = None  # X-Shopify-API-Version: differs if ours fell forward
         self._http = httpx.Client(
             timeout=timeout, transport=transport,
@@ -411,7 +431,7 @@ class ShopifyClient:
         self.close()
 
     # ----------------------------------------------------------------------------- one query
-    def _note_cost(self, extensions: Any) -> None:
+    def _note_cost(self, operation: str, extensions: Any) -> None:
         status = ThrottleStatus.from_extensions(extensions)
         if status is not None:
             self._throttle = status
@@ -419,10 +439,13 @@ class ShopifyClient:
         requested = requested_cost(extensions)
         if requested is not None and requested > 0:
             self._last_requested = requested
+            self._requested_by_operation[operation] = requested
 
     def _wait_for_bucket(self, operation: str) -> None:
+        """Sleep until the bucket should cover this operation's last cost (else the last query's cost)."""
         elapsed = self._monotonic() - self._throttle_seen_at
-        wait = wait_before_request(self._throttle, elapsed, self._last_requested)
+        needed = self._requested_by_operation.get(operation, self._last_requested)
+        wait = wait_before_request(self._throttle, elapsed, needed)
         if wait > 0:
             log.info("Shopify %s: waiting %.2fs for the cost bucket to refill", operation, wait)
             self.stats.throttle_waits += 1
@@ -433,7 +456,9 @@ class ShopifyClient:
         self.stats.throttled += 1
         extensions = body.get("extensions") if isinstance(body, dict) else None
         requested = requested_cost(extensions)
-        wait = throttled_wait(requested if requested else self._last_requested,
+        if not requested:
+            requested = self._requested_by_operation.get(operation, self._last_requested)
+        wait = throttled_wait(requested,
                               ThrottleStatus.from_extensions(extensions))
         hint = retry_after_seconds(response)
         if hint is not None:
@@ -452,7 +477,7 @@ class ShopifyClient:
             except ValueError:
                 body = None
             if isinstance(body, dict):
-                self._note_cost(body.get("extensions"))
+                self._note_cost(operation, body.get("extensions"))
             raise self._throttled(operation, body, response)
         raise_for_status(SERVICE, response)
         served = response.headers.get("X-Shopify-API-Version")
@@ -466,7 +491,7 @@ class ShopifyClient:
         if not isinstance(body, dict):
             raise ApiError(f"{SERVICE} {operation}: unexpected response body {str(body)[:200]}")
         extensions = body.get("extensions")
-        self._note_cost(extensions)
+        self._note_cost(operation, extensions)
         errors = body.get("errors")
         if errors:
             if isinstance(errors, list):
@@ -474,6 +499,11 @@ class ShopifyClient:
                          for e in errors}
                 if "THROTTLED" in codes:
                     raise self._throttled(operation, body, response)
+                if operation == "Orders" and self.extended_order_fields and all(
+                        _about_extended_fields(e) for e in errors):
+                    raise ExtendedFieldsUnavailable(
+                        f"{SERVICE} {operation}: extended order fields unavailable: "
+                        + "; ".join(str(e.get("message")) for e in errors)[:300])
                 if "MAX_COST_EXCEEDED" in codes:
                     cost = next((e["extensions"].get("cost") for e in errors if isinstance(e, dict)
                                  and (e.get("extensions") or {}).get("code") == "MAX_COST_EXCEEDED"), None)
@@ -522,7 +552,14 @@ class ShopifyClient:
                                      "query": updated_at_query(start, end),
                                      "lineItemsFirst": self.line_items_page_size}
         while True:
-            data = self._page("Orders", query, variables, "first")
+            try:
+                data = self._page("Orders", query, variables, "first")
+            except ExtendedFieldsUnavailable as exc:
+                log.warning("%s; continuing without customer, shipping address and extra totals", exc)
+                self.extended_order_fields = False
+                self.extended_fields_note = str(exc)
+                query = ORDERS_QUERY_BASIC
+                continue
             connection = data["orders"]
             self.stats.pages += 1
             orders = []

@@ -13,10 +13,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from y3d_pipeline.clients.http import ApiError, RetryPolicy
 from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.db.models import Product, ProductVariant, RawShopifyOrder
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders, raw_shopify_products
-from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
+from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource, shopify_resource_from_env
 
 UTC = dt.UTC
 EVER = (dt.datetime(2000, 1, 1, tzinfo=UTC), dt.datetime(2030, 1, 1, tzinfo=UTC))
@@ -108,7 +109,7 @@ def _drain_bucket(sb) -> None:
 
 
 def test_throttled_200_waits_for_the_bucket_and_completes(fresh_sandbox):
-    fresh_sandbox.set_rate_limit_scale(20)  # restore 1000 points/s: waits well under a second each
+    fresh_sandbox.set_rate_limit_scale(40)  # restore 2000 points/s: waits of a fraction of a second
     expected = truth_ids(fresh_sandbox)
     _drain_bucket(fresh_sandbox)
     with _client(fresh_sandbox, orders_page_size=20) as client:  # ~700 points per page
@@ -224,3 +225,34 @@ def test_orders_updated_while_paging_are_kept_once_newest(fresh_sandbox):
     clock = fresh_sandbox.now()
     assert sum(1 for o in orders if o.updated_at == clock.replace(microsecond=0)) == 10
     assert client.served_api_version == "2026-01"
+
+
+def test_transient_failures_are_retried(fresh_sandbox):
+    expected = truth_ids(fresh_sandbox)
+    for kind in ("500", "503", "truncate", "drop"):
+        fresh_sandbox.set_faults("shopify", kind, count=1)
+    with _client(fresh_sandbox, policy=RetryPolicy(initial_backoff=0.01, max_backoff=0.05)) as client:
+        orders = client.fetch_orders(*EVER)
+        meta = client.stats.as_metadata()
+    assert ids(orders) == expected and meta["retries"] == 4 and meta["throttled_responses"] == 0
+
+
+def test_bad_token_is_a_clear_error(fresh_sandbox):
+    env = fresh_sandbox.env()
+    client = ShopifyClient(base_url=env["SHOPIFY_BASE_URL"], access_token="shpat_wrong")
+    with pytest.raises(ApiError, match="HTTP 401") as info:
+        client.fetch_products()
+    assert "shpat" not in str(info.value)
+    assert fresh_sandbox.stats()["statuses"]["shopify"] == {"401": 1}
+
+
+def test_resource_from_env_falls_back_without_extended_fields(sandbox_env, database_resource, clean_db,
+                                                               dagster_instance, fresh_sandbox):
+    shopify = shopify_resource_from_env()  # the deployed wiring: EnvVar credentials, extended fields asked
+    assert shopify.configured
+    result = _materialize([raw_shopify_orders], shopify, database_resource, dagster_instance,
+                          partition_key=PARTITION)
+    meta = _metadata(result, raw_shopify_orders.key)
+    assert meta["extended_order_fields"] is False and "customer" in meta["extended_fields_note"]
+    assert meta["orders"] == len(_rows(clean_db, RawShopifyOrder.__table__)) > 0
+    assert meta["api_version"] == meta["api_version_served"] == "2026-01"

@@ -91,6 +91,8 @@ def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResour
             **counts.as_metadata(),
             **stats.as_metadata(),
             "orders_page_size": client.orders_page_size,
+            "extended_order_fields": client.extended_order_fields,
+            **({"extended_fields_note": client.extended_fields_note} if client.extended_fields_note else {}),
             "api_version": shopify.api_version,
             "api_version_served": client.served_api_version or "-",
             **window.describe(tz),
