@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import sqlalchemy as sa
 
 from y3d_pipeline.db.models import AiCall, PrintTask
+from y3d_pipeline.defs.print_queue.assets import print_tasks
 from y3d_pipeline.personalization.prompt import PROMPT_VERSION
 
 from .conftest import openai_requests
@@ -209,3 +211,31 @@ def test_dry_run_makes_no_paid_calls_unless_asked(runner, clean_db, fresh_sandbo
     metadata, _, _ = runner.run(config={"dry_run": True, "dry_run_calls_ai": True})
     assert openai_requests(fresh_sandbox) == 2 and metadata["tasks_created"] == 3
     assert count(clean_db, PrintTask.__table__) == 0 and count(clean_db, AiCall.__table__) == 0
+
+
+def test_limit_caps_the_orders_with_work(runner_without_ai, clean_db):
+    for name in ("Ava", "Leo", "Max"):
+        add_order(clean_db, items=[{"options": opts(Name=name)}])
+    metadata, _, _ = runner_without_ai.run(config={"limit": 2})
+    assert metadata["orders_processed"] == 2 and len(tasks(clean_db)) == 2
+    metadata, _, _ = runner_without_ai.run(config={"limit": 2})  # the next run picks up the rest
+    assert metadata["orders_processed"] == 1 and len(tasks(clean_db)) == 3
+
+
+def test_all_orders_failing_fails_the_run_with_its_outcome_tag(runner_without_ai, clean_db):
+    add_order(clean_db, order_number="BROKEN", items=[{"options": {"Name": "not a list"}}])
+    _, outcome, result = runner_without_ai.run(raise_on_error=False)
+    assert not result.success and outcome == "failed"
+
+
+def test_a_backfill_range_runs_once_over_the_whole_window(runner_without_ai, clean_db):
+    add_order(clean_db, modified_at=IN_WINDOW.replace(day=18), items=[{"options": opts(Name="Ava")}])
+    add_order(clean_db, modified_at=IN_WINDOW.replace(day=19), items=[{"options": opts(Name="Leo")}])
+    add_order(clean_db, modified_at=IN_WINDOW.replace(day=21), items=[{"options": opts(Name="Max")}])
+    result = dg.materialize(
+        [print_tasks], instance=runner_without_ai.instance,
+        resources={"database": runner_without_ai.database, "openai": runner_without_ai.openai},
+        tags={"dagster/asset_partition_range_start": "2026-11-18", "dagster/asset_partition_range_end": "2026-11-20"},
+    )
+    assert result.success
+    assert sorted(t["custom_text"] for t in tasks(clean_db)) == ["Ava", "Leo"]
