@@ -55,8 +55,8 @@ def run(assets, sandbox, database_resource, instance, *, configured: bool = True
 
 
 def metadata(result, key: str) -> dict:
-    (event,) = [e for e in result.get_asset_materialization_events()
-                if e.asset_key == dg.AssetKey.from_user_string(key)]
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey.from_user_string(key)]
+    event = events[0]  # a range run records one event per partition, all with the run's metadata
     return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
 
 
@@ -154,25 +154,41 @@ def test_orders_and_customizations_from_sp_api_idempotent(fresh_sandbox, databas
     assert rows(clean_db, customs, [customs.c.amazon_order_id, customs.c.amazon_order_item_id]) == custom_rows
 
 
-def test_every_sandbox_layout_parses(fresh_sandbox, database_resource, clean_db, dagster_instance) -> None:
-    """All six sandbox layouts (tree+flat at both paths, tree only, flat only at both paths, svg-text flat)."""
-    result = dg.materialize([raw_amazon_orders, raw_amazon_customizations], instance=dagster_instance,
-                            resources={"amazon": amazon_resource(fresh_sandbox), "database": database_resource},
-                            partition_key="2026-03-12")
+def test_range_run_pages_with_duplicates_and_parses_every_layout(fresh_sandbox, database_resource, clean_db,
+                                                                  dagster_instance) -> None:
+    """A single-run backfill of many days: one wide window, NextToken pages that repeat orders, and every
+    sandbox layout (tree+flat at both paths, tree only, flat only at either path, flat with the text as SVG).
+
+    The range stays before 03-20: the sandbox's clock stands at 2026-03-21T00:00Z while the run's clock is real
+    time, so for the 03-20 partition the run would (rightly, by its own clock) ask up to the partition end,
+    which is "now" for the sandbox; the two-minute clamp itself is tested in test_amazon_client.py."""
+    fresh_sandbox.set_faults("amazon", "duplicate_page", count=5)
+    defs = dg.Definitions(
+        assets=[raw_amazon_orders, raw_amazon_customizations],
+        jobs=[dg.define_asset_job("amazon_range", selection=[raw_amazon_orders, raw_amazon_customizations])],
+        resources={"amazon": amazon_resource(fresh_sandbox), "database": database_resource},
+    )
+    result = defs.resolve_job_def("amazon_range").execute_in_process(
+        instance=dagster_instance, tags={"dagster/asset_partition_range_start": "2026-03-07",
+                                         "dagster/asset_partition_range_end": "2026-03-13"})
     assert result.success
+    orders_md = metadata(result, "raw/amazon_orders")
+    assert orders_md["pages"] >= 2 and orders_md["duplicates_dropped"] > 0
+    stored = rows(clean_db, RawAmazonOrder.__table__, [RawAmazonOrder.amazon_order_id])
+    assert len(stored) == orders_md["orders"] == len({r["amazon_order_id"] for r in stored})
     truth = truth_items(fresh_sandbox)
-    seen = {}
+    seen: dict[str, set[str]] = {}
     for row in rows(clean_db, customs, [customs.c.id]):
         expected = truth[(row["amazon_order_id"], row["amazon_order_item_id"])]
-        seen[expected["amazon_custom_layout"]] = row["layout"]
+        assert row["status"] == "processed"
         assert row["custom_text"] == expected["personalisations"][0]["text"]
-    # each file with only one view parses from it
-    if "flat_top_only" in seen:
-        assert seen["flat_top_only"] == "version3.0.customizationInfo"
-    if "flat_nested_only" in seen:
-        assert seen["flat_nested_only"] == "customizationInfo.version3.0"
-    if "tree_only" in seen:
-        assert seen["tree_only"] == "customizationData"
+        assert row["partition_key"] == "2026-03-07..2026-03-13"
+        seen.setdefault(expected["amazon_custom_layout"], set()).add(row["layout"])
+    assert seen == {
+        "tree+flat_top": {"customizationData"}, "tree+flat_nested": {"customizationData"},
+        "tree_only": {"customizationData"}, "tree+flat_svg": {"customizationData"},
+        "flat_top_only": {"version3.0.customizationInfo"}, "flat_nested_only": {"customizationInfo.version3.0"},
+    }
 
 
 class _Bombs(BaseHTTPRequestHandler):

@@ -2,8 +2,8 @@
 ``raw/amazon_customizations`` (Amazon Custom zips, safely downloaded and parsed)."""
 
 import datetime as dt
+import logging
 import time
-from functools import partial
 
 import dagster as dg
 
@@ -22,6 +22,7 @@ from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.settings import load_settings
 
+log = logging.getLogger(__name__)
 RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 NOT_CONFIGURED_NOTE = ("Amazon SP-API not configured: set AMAZON_LWA_CLIENT_ID, AMAZON_LWA_CLIENT_SECRET and "
                        "AMAZON_LWA_REFRESH_TOKEN")
@@ -138,7 +139,7 @@ def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonR
 
         report = store.sync_customizations(database.engine, candidates + retries, fetch, partition_key=label,
                                            max_retries=amazon.customization_max_retries,
-                                           log=partial(context.log.debug))
+                                           log=log.debug)  # per item: Python logging, not the event log
     problems = report.problems
     order_ids = sorted({p["amazon_order_id"] for p in problems})
     if problems:

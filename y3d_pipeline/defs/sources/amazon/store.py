@@ -35,6 +35,7 @@ from y3d_pipeline.ingest.raw_store import UpsertCounts, upsert_raw_records
 
 QUARANTINE_SOURCE = "amazon_sp_api"
 DEFAULT_MAX_RETRIES = 3
+WRITE_BATCH = 25
 _customs = AmazonCustomization.__table__
 _failures = NormalizationFailure.__table__
 
@@ -244,11 +245,21 @@ def sync_customizations(
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     log: Callable[[str], None] = lambda _msg: None,
 ) -> CustomizationReport:
-    """Download and parse what is due; one short transaction per item so a crash loses nothing done."""
+    """Download and parse what is due; results are written every WRITE_BATCH items (a crash loses at most
+    that many downloads, which the next run repeats)."""
     report = CustomizationReport(candidates=len(candidates))
     report.candidates_by_source = dict(Counter(c.source for c in candidates))
     with engine.connect() as conn:
         existing = _existing(conn, candidates)
+    pending: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if pending:
+            with engine.begin() as conn:
+                for values in pending:
+                    _upsert(conn, values)
+            pending.clear()
+
     for candidate in candidates:
         key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
         row = existing.get(key)
@@ -302,8 +313,10 @@ def sync_customizations(
                                     "error": error[:300], "retry_count": values["retry_count"],
                                     "source": candidate.source})
             log(f"{key[0]}/{key[1]}: {status}: {error}")
-        with engine.begin() as conn:
-            _upsert(conn, values)
+        pending.append(values)
+        if len(pending) >= WRITE_BATCH:
+            flush()
+    flush()
     with engine.begin() as conn:
         report.linked_to_order_items = link_order_items(conn)
     return report
