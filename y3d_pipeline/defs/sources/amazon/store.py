@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -193,6 +194,20 @@ class CustomizationReport:
         }
 
 
+def same_file(stored: str | None, current: str) -> bool:
+    """The same customization file: identical URLs, or identical but for the query string (pre-signed
+    download links are re-signed, so their signature and expiry change between fetches)."""
+    if stored is None:
+        return False
+    if stored == current:
+        return True
+    try:
+        a, b = urlsplit(stored), urlsplit(current)
+    except ValueError:
+        return False
+    return (a.scheme, a.netloc.lower(), a.path) == (b.scheme, b.netloc.lower(), b.path) and bool(a.path.strip("/"))
+
+
 Fetch = Callable[[Candidate], ac.FetchedCustomization]
 
 
@@ -263,7 +278,7 @@ def sync_customizations(
     for candidate in candidates:
         key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
         row = existing.get(key)
-        same_url = row is not None and row.customized_url == candidate.url
+        same_url = row is not None and same_file(row.customized_url, candidate.url)
         if same_url and row.status == "processed":
             report.skipped_processed += 1
             continue
@@ -304,6 +319,9 @@ def sync_customizations(
             error = f"{type(exc).__name__}: {exc}"[:1000]
             values.update(status=status, error=error,
                           retry_count=retry_count + 1 if status == "failed" else retry_count)
+            if row is not None and not same_url:  # a new file: what was parsed from the old one no longer holds
+                values.update(zip_sha256=None, raw_json=None, layout=None, custom_text=None, font=None,
+                              color_1=None, color_2=None, surfaces=None, processed_at=None)
             report.errors[type(exc).__name__] += 1
             if status == "rejected":
                 report.rejected += 1
