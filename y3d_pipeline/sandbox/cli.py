@@ -16,17 +16,19 @@ def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
         "sandbox", help="serve local stand-ins for ShipStation, Shopify, Amazon SP-API, Amazon Custom and OpenAI",
         description="Serve deterministic stand-ins for ShipStation v1, Shopify Admin GraphQL, Amazon LWA + "
-                    "SP-API Orders v0, Amazon Custom zips and OpenAI chat completions on one port.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8787)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--days", type=int, default=60)
-    parser.add_argument("--orders-per-day", type=int, default=150)
+                    "SP-API Orders v0, Amazon Custom zips and OpenAI chat completions on one port.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (keep it on loopback)")
+    parser.add_argument("--port", type=int, default=8787, help="TCP port; 0 picks a free one")
+    parser.add_argument("--seed", type=int, default=7, help="same seed and options give the same data")
+    parser.add_argument("--days", type=int, default=60, help="days of generated orders")
+    parser.add_argument("--orders-per-day", type=int, default=150, help="average orders per day")
     parser.add_argument("--end-date", type=date.fromisoformat, default=None,
-                        help="last day of generated orders, YYYY-MM-DD (default: today in UTC)")
+                        help="last day of generated orders, YYYY-MM-DD; None means today in UTC, with the "
+                             "simulated clock running from the real now")
     parser.add_argument("--rate-limit-scale", type=float, default=1.0,
                         help="multiply every rate limit (e.g. 10 for fast demos)")
-    parser.add_argument("--openai-latency-ms", type=int, default=0)
+    parser.add_argument("--openai-latency-ms", type=int, default=0, help="added to every OpenAI answer")
     parser.add_argument("--fault", action="append", default=[], metavar="API:KIND[:COUNT]",
                         help="inject a fault, e.g. shipstation:429:3, amazon:duplicate_page:inf, openai:malformed:0.1 "
                              "(a decimal COUNT is a rate); repeatable")
@@ -48,9 +50,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"y3d sandbox: {exc}")
         return 2
+    try:
+        server = SandboxServer(options, host=args.host, port=args.port, log_level="info")
+    except OSError as exc:
+        print(f"y3d sandbox: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+        return 1
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with SandboxServer(options, host=args.host, port=args.port, log_level="info") as sandbox:
+    with server as sandbox:
         clock = sandbox.state.clock
         print(f"Sandbox serving on {sandbox.base_url} (seed {options.seed}, {options.days} days to "
               f"{options.end_date}, ~{options.orders_per_day} orders/day, simulated now "
