@@ -113,6 +113,8 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
             colours.append(colour)
             if problem:
                 reasons.append(problem)
+        if source != "placeholder" and colours[0] is None and rules.palette.normalize(p.color_1)[1] is None:
+            reasons.append("No colour given")  # every print needs a filament colour
         reasons.extend(p.review_reasons)
         needs_review = p.needs_review or bool(reasons)
         if needs_review and not reasons:

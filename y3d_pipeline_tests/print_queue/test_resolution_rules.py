@@ -121,6 +121,8 @@ def test_review_reasons_are_specific():
     assert "Colour 'Tartan' is not in the palette" in reasons[0]
     assert drafts[0].color_1 is None
     assert reasons[1] == "No personalisation text found"
+    [no_colour] = build(1, [Personalization("Ava", None, None, 1)])
+    assert no_colour.needs_review and no_colour.review_reason == "No colour given"
     assert reasons[2] == "Text is 41 characters, over the printable 40"
 
 
