@@ -325,3 +325,24 @@ def test_failed_file_of_an_earlier_day_is_retried_and_recovers(fresh_sandbox, da
         row = conn.execute(sa.select(customs)).one()
     assert row.status == "processed" and row.error is None and row.partition_key == "2026-03-01"
     assert row.custom_text == item["personalisations"][0]["text"] and row.processed_at is not None
+
+
+def test_invalid_sp_api_order_is_quarantined_not_lost(clean_db) -> None:
+    from y3d_pipeline.clients.amazon import AmazonOrder, InvalidRecord, OrdersPage
+    from y3d_pipeline.db.models import NormalizationFailure
+    from y3d_pipeline.defs.sources.amazon.store import store_orders
+
+    good = AmazonOrder.from_api({"AmazonOrderId": "206-1", "LastUpdateDate": "2026-03-10T10:00:00Z",
+                                 "OrderStatus": "Unshipped", "OrderItems": []})
+    page = OrdersPage(orders=[good], invalid=[InvalidRecord("206-2", "invalid SP-API order: no LastUpdateDate",
+                                                            {"AmazonOrderId": "206-2"})])
+    for _ in range(2):
+        with clean_db.begin() as conn:
+            counts, quarantined = store_orders(conn, page, fetched_at=dt.datetime.now(dt.UTC),
+                                               partition_key=PARTITION)
+        assert quarantined == 1
+    assert counts.unchanged == 1
+    with clean_db.connect() as conn:
+        (failure,) = conn.execute(sa.select(NormalizationFailure.__table__)).all()
+        assert conn.execute(sa.select(sa.func.count()).select_from(RawAmazonOrder.__table__)).scalar() == 1
+    assert (failure.source, failure.source_id, failure.occurrences) == ("amazon_sp_api", "206-2", 2)
