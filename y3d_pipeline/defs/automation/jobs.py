@@ -1,0 +1,86 @@
+"""Jobs the schedules and sensors launch: one per source (raw assets + the daily assets they feed), plus the
+non-partitioned syncs, checks and reports. All in-process (one process per run, steps in sequence) and
+tagged with ``y3d/source`` so dagster.yaml admits one run per source at a time."""
+
+import dagster as dg
+
+from y3d_pipeline.defs.automation.quality_checks import DATA_QUALITY_CHECKS, freshness_checks
+from y3d_pipeline.defs.constants import (
+    AI_USAGE_REPORT,
+    NORMALIZED_CUSTOMERS,
+    NORMALIZED_ORDER_ITEMS,
+    NORMALIZED_ORDERS,
+    NORMALIZED_PRODUCTS,
+    PRINT_TASKS,
+    RAW_AMAZON_CUSTOMIZATIONS,
+    RAW_AMAZON_ORDERS,
+    RAW_SHIPSTATION_ORDERS,
+    RAW_SHIPSTATION_SHIPMENTS,
+    RAW_SHIPSTATION_STORES,
+    RAW_SHIPSTATION_TAGS,
+    RAW_SHOPIFY_ORDERS,
+    RAW_SHOPIFY_PRODUCTS,
+    TAG_SOURCE,
+    TASK_STATUS_SYNC,
+)
+from y3d_pipeline.defs.partitions import daily_partitions
+
+# The daily assets a source's raw assets feed (each job takes those actually downstream of its raw assets).
+DAILY_DOWNSTREAM = (NORMALIZED_CUSTOMERS, NORMALIZED_PRODUCTS, NORMALIZED_ORDERS, NORMALIZED_ORDER_ITEMS,
+                    RAW_AMAZON_CUSTOMIZATIONS, PRINT_TASKS)
+SOURCE_RAW_ASSETS = {
+    "shipstation": (RAW_SHIPSTATION_ORDERS, RAW_SHIPSTATION_SHIPMENTS),
+    "shopify": (RAW_SHOPIFY_ORDERS,),
+    "amazon": (RAW_AMAZON_ORDERS, RAW_AMAZON_CUSTOMIZATIONS),
+}
+
+
+def source_selection(source: str) -> dg.AssetSelection:
+    """The source's raw assets and the daily assets downstream of them, without the data-quality and
+    freshness checks (those run on their own schedules, not every 10 minutes)."""
+    raw = dg.AssetSelection.assets(*SOURCE_RAW_ASSETS[source])
+    selected = raw | (raw.downstream() & dg.AssetSelection.assets(*DAILY_DOWNSTREAM))
+    return selected - dg.AssetSelection.checks(*DATA_QUALITY_CHECKS, *freshness_checks)
+
+
+def _sync_job(source: str):
+    return dg.define_asset_job(
+        name=f"{source}_sync",
+        selection=source_selection(source),
+        partitions_def=daily_partitions,
+        executor_def=dg.in_process_executor,
+        tags={TAG_SOURCE: source},
+        description=f"{source}: raw records for the partition's day, then the normalized tables and print tasks "
+                    "they feed.",
+    )
+
+
+shipstation_sync = _sync_job("shipstation")
+shopify_sync = _sync_job("shopify")
+amazon_sync = _sync_job("amazon")
+SYNC_JOBS = {"shipstation": shipstation_sync, "shopify": shopify_sync, "amazon": amazon_sync}
+
+shipstation_reference_sync = dg.define_asset_job(
+    "shipstation_reference_sync", selection=dg.AssetSelection.assets(RAW_SHIPSTATION_TAGS, RAW_SHIPSTATION_STORES),
+    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "shipstation"},
+    description="ShipStation tags and stores (daily).")
+shopify_products_sync = dg.define_asset_job(
+    "shopify_products_sync", selection=dg.AssetSelection.assets(RAW_SHOPIFY_PRODUCTS),
+    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "shopify"},
+    description="Shopify products and variants (every 4 hours).")
+task_status_sync_job = dg.define_asset_job(
+    "task_status_sync_job", selection=dg.AssetSelection.assets(TASK_STATUS_SYNC),
+    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "print_queue"},
+    description="Close print tasks of shipped/cancelled orders (nightly backup of the automation condition).")
+data_quality_checks = dg.define_asset_job(
+    "data_quality_checks", selection=dg.AssetSelection.checks(*DATA_QUALITY_CHECKS),
+    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "quality"},
+    description="The data-quality checks (the legacy find-inconsistencies run), without materializing anything.")
+freshness_checks_job = dg.define_asset_job(
+    "freshness_checks", selection=dg.AssetSelection.checks(*freshness_checks),
+    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "quality"},
+    description="Is every configured source synced within the last 30 minutes?")
+ai_usage_report_job = dg.define_asset_job(
+    "ai_usage_report", selection=dg.AssetSelection.assets(AI_USAGE_REPORT),
+    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "reports"},
+    description="Yesterday's AI usage report.")

@@ -1,0 +1,109 @@
+"""Schedules produce the right partition keys across midnight and DST in the shop's timezone (Europe/London)."""
+
+import datetime as dt
+
+import dagster as dg
+import pytest
+
+from y3d_pipeline.defs.automation import schedules as s
+
+UTC = dt.UTC
+
+
+@pytest.fixture
+def configured(monkeypatch):
+    monkeypatch.setenv("SHIPSTATION_API_KEY", "key")
+    monkeypatch.setenv("SHIPSTATION_API_SECRET", "secret")
+    monkeypatch.delenv("SHOPIFY_STORE", raising=False)
+    monkeypatch.delenv("Y3D_RECONCILE_DAYS", raising=False)
+
+
+@pytest.fixture(scope="module")
+def repository():
+    from y3d_pipeline.definitions import defs
+
+    return defs().get_repository_def()
+
+
+def _schedule(name: str) -> dg.ScheduleDefinition:
+    return next(x for x in [*s.sync_schedules, *s.other_schedules] if x.name == name)
+
+
+def _tick(name: str, when: dt.datetime, instance, repository) -> list[dg.RunRequest]:
+    context = dg.build_schedule_context(scheduled_execution_time=when, instance=instance, repository_def=repository)
+    data = _schedule(name).evaluate_tick(context)
+    return list(data.run_requests or [])
+
+
+@pytest.mark.parametrize(("when", "expected"), [
+    # Winter (GMT = UTC): first two hours also sync yesterday.
+    (dt.datetime(2026, 3, 8, 0, 0, tzinfo=UTC), ["2026-03-08", "2026-03-07"]),
+    (dt.datetime(2026, 3, 8, 1, 50, tzinfo=UTC), ["2026-03-08", "2026-03-07"]),
+    (dt.datetime(2026, 3, 8, 2, 0, tzinfo=UTC), ["2026-03-08"]),
+    (dt.datetime(2026, 3, 8, 23, 50, tzinfo=UTC), ["2026-03-08"]),
+    # Spring forward 2026-03-29: 01:00 GMT becomes 02:00 BST, so 01:00 UTC is already past the 2-hour window.
+    (dt.datetime(2026, 3, 29, 0, 50, tzinfo=UTC), ["2026-03-29", "2026-03-28"]),
+    (dt.datetime(2026, 3, 29, 1, 0, tzinfo=UTC), ["2026-03-29"]),
+    # Summer: 23:10 UTC is 00:10 BST on the next day; the partition follows the shop's calendar, not UTC.
+    (dt.datetime(2026, 6, 30, 23, 10, tzinfo=UTC), ["2026-07-01", "2026-06-30"]),
+    (dt.datetime(2026, 6, 30, 22, 50, tzinfo=UTC), ["2026-06-30"]),
+    # Fall back 2026-10-25: 01:00-02:00 happens twice (BST then GMT); both passes are "before 02:00".
+    (dt.datetime(2026, 10, 25, 0, 30, tzinfo=UTC), ["2026-10-25", "2026-10-24"]),
+    (dt.datetime(2026, 10, 25, 1, 30, tzinfo=UTC), ["2026-10-25", "2026-10-24"]),
+    (dt.datetime(2026, 10, 25, 2, 0, tzinfo=UTC), ["2026-10-25"]),
+])
+def test_today_every_10_minutes(configured, dagster_instance, repository, when, expected):
+    requests = _tick("shipstation_today_every_10_min", when, dagster_instance, repository)
+    assert [r.partition_key for r in requests] == expected
+    assert all(r.tags["y3d/source"] == "shipstation" and r.tags["y3d/window"] == r.partition_key for r in requests)
+    # Stable, distinct run keys: re-evaluating the same tick gives the same keys (no double launch).
+    again = _tick("shipstation_today_every_10_min", when, dagster_instance, repository)
+    assert [r.run_key for r in requests] == [r.run_key for r in again]
+    assert len({r.run_key for r in requests}) == len(requests)
+
+
+def test_last_2_days_hourly_across_midnight(configured, dagster_instance, repository):
+    when = dt.datetime(2026, 6, 30, 23, 5, tzinfo=UTC)
+    requests = _tick("shipstation_last_2_days_hourly", when, dagster_instance, repository)
+    assert [r.partition_key for r in requests] == ["2026-07-01", "2026-06-30"]
+
+
+def test_nightly_reconcile_is_configurable(configured, dagster_instance, repository, monkeypatch):
+    when = dt.datetime(2026, 3, 30, 0, 0, tzinfo=UTC)  # 01:00 BST on 2026-03-30
+    keys = [r.partition_key for r in _tick("shipstation_nightly_reconcile", when, dagster_instance, repository)]
+    assert len(keys) == 14 and keys[0] == "2026-03-29" and keys[-1] == "2026-03-16"
+    monkeypatch.setenv("Y3D_RECONCILE_DAYS", "3")
+    keys = [r.partition_key for r in _tick("shipstation_nightly_reconcile", when, dagster_instance, repository)]
+    assert keys == ["2026-03-29", "2026-03-28", "2026-03-27"]
+
+
+def test_unconfigured_source_skips(configured, dagster_instance, repository):
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 3, 8, 12, tzinfo=UTC),
+                                        instance=dagster_instance, repository_def=repository)
+    data = _schedule("shopify_today_every_10_min").evaluate_tick(context)
+    assert not data.run_requests and "not configured" in data.skip_message
+    data = _schedule("shopify_products_every_4h").evaluate_tick(context)
+    assert not data.run_requests and "not configured" in data.skip_message
+
+
+def test_partitions_before_start_date_are_dropped():
+    from zoneinfo import ZoneInfo
+
+    keys = s.reconcile_partitions(dt.datetime(2024, 1, 3, 1, tzinfo=UTC), ZoneInfo("Europe/London"),
+                                  dt.date(2024, 1, 1), 14)
+    assert keys == ["2024-01-02", "2024-01-01"]
+
+
+def test_schedule_timezones_and_defaults():
+    for schedule in [*s.sync_schedules, *s.other_schedules]:
+        assert schedule.execution_timezone == "Europe/London", schedule.name
+    defaults = {x.name: x.default_status for x in [*s.sync_schedules, *s.other_schedules]}
+    assert defaults["shipstation_today_every_10_min"] == dg.DefaultScheduleStatus.STOPPED
+    assert defaults["data_quality_nightly"] == dg.DefaultScheduleStatus.RUNNING
+    assert defaults["ai_usage_daily"] == dg.DefaultScheduleStatus.RUNNING
+    assert _schedule("shipstation_today_every_10_min").cron_schedule == "*/10 * * * *"
+
+
+def test_unpartitioned_schedule_run_key(dagster_instance, repository):
+    requests = _tick("data_quality_nightly", dt.datetime(2026, 3, 8, 3, tzinfo=UTC), dagster_instance, repository)
+    assert [r.run_key for r in requests] == ["data_quality_nightly:2026-03-08T03:00Z"]
