@@ -57,7 +57,8 @@ SERVICE = "Shopify"
 MAX_QUERY_COST = 1000  # Shopify's single-query limit
 MAX_PAGE_SIZE = 250
 DEFAULT_COST_BUDGET = 600  # requested points per query we aim for (leaves headroom in a 1000 bucket)
-MIN_THROTTLE_WAIT = 0.25  # seconds, when a throttled answer carries no usable figures
+MIN_THROTTLE_WAIT = 0.25  # seconds, when the throttle figures say the bucket is already enough
+UNKNOWN_THROTTLE_WAIT = 2.0  # seconds, after a 429 with neither throttleStatus nor Retry-After
 
 # ------------------------------------------------------------------------------------------- queries
 MONEY = "shopMoney { amount currencyCode }"
@@ -458,11 +459,12 @@ class ShopifyClient:
         requested = requested_cost(extensions)
         if not requested:
             requested = self._requested_by_operation.get(operation, self._last_requested)
-        wait = throttled_wait(requested,
-                              ThrottleStatus.from_extensions(extensions))
+        status = ThrottleStatus.from_extensions(extensions)
         hint = retry_after_seconds(response)
-        if hint is not None:
-            wait = max(wait, hint)
+        if status is None and hint is None:
+            wait = UNKNOWN_THROTTLE_WAIT  # a bare 429 (e.g. from a proxy): no figures to compute from
+        else:
+            wait = max(throttled_wait(requested, status), hint or 0.0)
         return RetryableError(f"{SERVICE} {operation} throttled (HTTP {response.status_code})",
                               wait_seconds=wait, rate_limited=True)
 

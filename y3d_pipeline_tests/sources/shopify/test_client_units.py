@@ -18,6 +18,7 @@ from y3d_pipeline.clients.shopify import (
     ORDERS_QUERY,
     ORDERS_QUERY_BASIC,
     PRODUCTS_QUERY,
+    UNKNOWN_THROTTLE_WAIT,
     ShopifyClient,
     ShopifyOrder,
     ShopifyProduct,
@@ -239,3 +240,15 @@ def test_unauthorized_is_not_retried():
     with pytest.raises(ApiError, match="HTTP 401"):
         _client(handler, []).fetch_products()
     assert len(calls) == 1
+
+
+def test_bare_429_uses_retry_after_or_a_default():
+    answers = iter([
+        httpx.Response(429, text="Too Many Requests", headers={"Retry-After": "3"}),
+        httpx.Response(429, text="Too Many Requests"),
+        httpx.Response(200, json=_page([])),
+    ])
+    sleeps: list[float] = []
+    _client(lambda request: next(answers), sleeps).fetch_orders(dt.datetime(2026, 3, 1, tzinfo=UTC),
+                                                                dt.datetime(2026, 3, 2, tzinfo=UTC))
+    assert sleeps == [3.0, UNKNOWN_THROTTLE_WAIT]
