@@ -6,6 +6,7 @@ import re
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -55,11 +56,13 @@ class SimClock:
         return self.now()
 
 
+@lru_cache(maxsize=131072)
 def to_pacific_string(instant: datetime) -> str:
     """ShipStation v1 response format: Pacific wall clock, 7 fractional digits, no offset."""
     return instant.astimezone(PACIFIC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0"
 
 
+@lru_cache(maxsize=131072)
 def to_pacific_date(instant: datetime) -> str:
     return instant.astimezone(PACIFIC).strftime("%Y-%m-%d")
 

@@ -73,6 +73,7 @@ class ShipStationApi:
             ("/orders", self.list_orders, ["GET"]),
             ("/orders/listbytag", self.list_by_tag, ["GET"]),
             ("/orders/createorder", self.create_order, ["POST"]),
+            ("/orders/createorders", self.create_orders, ["POST"]),
             ("/orders/addtag", self.add_tag, ["POST"]),
             ("/orders/removetag", self.remove_tag, ["POST"]),
             ("/orders/{order_id:int}", self.get_order, ["GET"]),
@@ -247,6 +248,31 @@ class ShipStationApi:
             body = json.loads(await request.body())
         except ValueError as exc:
             raise BadRequest("The request is invalid. Body is not valid JSON.") from exc
+        return json_response(self._upsert(body, request))
+
+    async def create_orders(self, request: Request) -> Response:
+        """Bulk form: at most 100 orders; each succeeds or fails on its own."""
+        try:
+            bodies = json.loads(await request.body())
+        except ValueError as exc:
+            raise BadRequest("The request is invalid. Body is not valid JSON.") from exc
+        if not isinstance(bodies, list) or len(bodies) > 100:
+            raise BadRequest("The request is invalid. Send a list of at most 100 orders.")
+        results = []
+        for body in bodies:
+            try:
+                order = self._upsert(body, request)
+                results.append({"orderId": order["orderId"], "orderNumber": order["orderNumber"],
+                                "orderKey": order["orderKey"], "success": True, "errorMessage": None})
+            except BadRequest as exc:
+                results.append({"orderId": (body or {}).get("orderId") if isinstance(body, dict) else None,
+                                "orderNumber": body.get("orderNumber") if isinstance(body, dict) else None,
+                                "orderKey": body.get("orderKey") if isinstance(body, dict) else None,
+                                "success": False, "errorMessage": str(exc)})
+        return json_response({"hasErrors": not all(r["success"] for r in results), "results": results})
+
+    def _upsert(self, body: object, request: Request) -> dict:
+        """Create, or update the order with this orderKey (orderId picks among split orders)."""
         if not isinstance(body, dict) or not body.get("orderNumber"):
             raise BadRequest("The request is invalid. orderNumber is required.")
         if len(str(body["orderNumber"])) > 50:
@@ -258,7 +284,7 @@ class ShipStationApi:
             matches = [o for o in self.state.data.ss_orders.values()
                        if o.real.order_key == order_key and o.version_at(now) is not None]
         if not matches:
-            return json_response(self._create(body, now, request))
+            return self._create(body, now, request)
         if len(matches) > 1:
             wanted = body.get("orderId")
             matches = [m for m in matches if m.order_id == wanted]
@@ -272,7 +298,7 @@ class ShipStationApi:
                              "cannot be updated.")
         updated = self._replace(current, body, now)
         self.state.data.add_version(ss_order, Version(now, None, updated["orderStatus"], {"replace": updated}))
-        return json_response(self._render(ss_order, request))
+        return self._render(ss_order, request)
 
     def _replace(self, current: dict, body: dict, now: datetime) -> dict:
         """Full-resource replace: writable fields come from `body` (absent means null)."""

@@ -17,15 +17,16 @@ from y3d_pipeline.sandbox.server import SandboxServer
 from y3d_pipeline_tests.sandbox.helpers import amazon_token, graphql, shipstation, shopify
 
 API_REQUESTS = {
-    "shipstation": lambda sb, client, token: client.get(sb.env()["SHIPSTATION_BASE_URL"] + "/orders",
+    "shipstation": lambda sb, client, token: client.get(sb.env()["SHIPSTATION_BASE_URL"] + "/orders", params={"pageSize": 5},
                                                  auth=("ss-sandbox-key", "ss-sandbox-secret")),
     "shopify": lambda sb, client, token: client.post(
         sb.env()["SHOPIFY_BASE_URL"] + "/admin/api/2025-07/graphql.json",
-        json={"query": "{ orders(first: 50) { nodes { id name } } }"},
+        json={"query": "{ orders(first: 5) { nodes { id name } } }"},
         headers={"X-Shopify-Access-Token": sb.env()["SHOPIFY_ACCESS_TOKEN"]}),
     "amazon": lambda sb, client, token: client.get(
         sb.env()["AMAZON_SP_API_BASE_URL"] + "/orders/v0/orders",
-        params={"MarketplaceIds": "A1F83G8C2ARO7P", "LastUpdatedAfter": "2026-03-01T00:00:00Z"},
+        params={"MarketplaceIds": "A1F83G8C2ARO7P", "LastUpdatedAfter": "2026-03-01T00:00:00Z",
+                "MaxResultsPerPage": 5},
         headers={"x-amz-access-token": token}),
     "openai": lambda sb, client, token: client.post(
         sb.env()["OPENAI_BASE_URL"] + "/chat/completions",

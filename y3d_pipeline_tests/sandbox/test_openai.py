@@ -142,7 +142,7 @@ def test_model_recovers_the_ground_truth_from_shipstation_orders(sandbox):
         for store in ss.get("/stores").json():
             stores[store["storeId"]] = store["marketplaceName"].lower()
         orders = all_orders(ss, orderDateStart="2026-03-19 00:00:00")
-    for order in orders[:60]:
+    for order in orders[:40]:
         marketplace = stores[order["advancedOptions"]["storeId"]]
         if marketplace == "amazon":
             continue  # Amazon text lives in the customisation zip, not in the order
@@ -153,7 +153,7 @@ def test_model_recovers_the_ground_truth_from_shipstation_orders(sandbox):
                    for p in item.personalizations]
             total += 1
             correct += got == expected
-    assert total >= 20 and correct / total >= 0.75
+    assert total >= 15 and correct / total >= 0.75
 
 
 def test_max_tokens_cuts_the_answer(sandbox):

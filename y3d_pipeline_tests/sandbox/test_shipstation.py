@@ -252,3 +252,14 @@ def test_mutate_order_bumps_modify_date(fresh_sandbox):
         changed = client.get(f"/orders/{order['orderId']}").json()
     assert changed["internalNotes"] == "changed"
     assert pacific_to_utc(changed["modifyDate"]) == fresh_sandbox.now()
+
+
+def test_createorders_bulk_reports_each_result(fresh_sandbox):
+    with shipstation(fresh_sandbox) as client:
+        awaiting = _awaiting(client)[0]
+        shipped = client.get("/orders", params={"orderStatus": "shipped", "pageSize": 1}).json()["orders"][0]
+        body = client.post("/orders/createorders", json=[dict(awaiting, internalNotes="bulk"), shipped]).json()
+        assert client.get(f"/orders/{awaiting['orderId']}").json()["internalNotes"] == "bulk"
+    assert body["hasErrors"] is True
+    assert [r["success"] for r in body["results"]] == [True, False]
+    assert body["results"][0]["orderId"] == awaiting["orderId"]
