@@ -9,8 +9,9 @@ items), so the downloader is an SSRF boundary:
   unless the allowed entry names a port (``host:port``) or ``allow_any_port`` is set (sandbox);
 * redirects are never followed automatically: each ``Location`` is checked with the same rules, at most
   ``max_redirects`` hops; no proxies from the environment, no cookies, no credentials sent;
-* the body is streamed and abandoned past ``max_download_bytes``; connect/read timeouts and an overall
-  deadline bound a slow drip.
+* the body is streamed raw (``Accept-Encoding: identity``; a compressed transport encoding is refused so
+  nothing expands before the cap) and abandoned past ``max_download_bytes``; connect/read timeouts and an
+  overall deadline bound a slow drip.
 
 The zip is opened in memory (``zipfile`` on ``BytesIO``); nothing from the archive is ever written to the
 filesystem, and archive names are only compared as strings (names with ``..``, absolute paths, drive
@@ -233,7 +234,8 @@ def _fetch_once(client: httpx.Client, url: str, policy: DownloadPolicy, result: 
     result.attempts += 1
     while True:
         request = client.build_request("GET", current, headers={"User-Agent": USER_AGENT,
-                                                                "Accept": "application/zip, */*"})
+                                                                "Accept": "application/zip, */*",
+                                                                "Accept-Encoding": "identity"})
         try:
             response = client.send(request, stream=True, follow_redirects=False)
         except httpx.TransportError as exc:
@@ -260,9 +262,13 @@ def _fetch_once(client: httpx.Client, url: str, policy: DownloadPolicy, result: 
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > policy.max_download_bytes:
                 raise TooLargeError(f"download declares {declared} bytes (cap {policy.max_download_bytes})")
+            encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+            if encoding not in ("", "identity"):
+                # never let a transport-level gzip/br stream expand in memory before the size cap applies
+                raise DownloadError(f"GET {safe_url_for_log(current)}: unexpected Content-Encoding '{encoding}'")
             buffer = bytearray()
             try:
-                for chunk in response.iter_bytes(chunk_size=65536):
+                for chunk in response.iter_raw(chunk_size=65536):
                     buffer += chunk
                     if len(buffer) > policy.max_download_bytes:
                         raise TooLargeError(f"download exceeded {policy.max_download_bytes} bytes; abandoned")

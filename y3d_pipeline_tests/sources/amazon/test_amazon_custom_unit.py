@@ -361,6 +361,16 @@ def test_size_cap_with_and_without_content_length(server) -> None:
     assert len(ac.download(f"{base}/liar", policy, sleep=no_sleep).content) == 10  # httpx stops at the length
 
 
+def test_transport_compression_is_refused(server) -> None:
+    """A gzip Content-Encoding could expand far beyond the cap inside one chunk: not accepted."""
+    import gzip
+
+    base, handler = server
+    handler.routes["/gz"] = (200, {"Content-Encoding": "gzip"}, gzip.compress(b"0" * 1_000_000))
+    with pytest.raises(ac.DownloadError, match="Content-Encoding"):
+        ac.download(f"{base}/gz", local_policy(), sleep=no_sleep)
+
+
 def test_http_errors_are_failures_and_5xx_is_retried(server) -> None:
     base, handler = server
     handler.routes["/gone"] = (403, {}, b"<Error>AccessDenied</Error>")
