@@ -187,7 +187,7 @@ class OpenAIApi:
             {"id": m, "object": "model", "created": 1715367049, "owned_by": "system"}
             for m in ("gpt-4.1-mini", "gpt-4.1", "gpt-4o-mini")]})
 
-    def _answer(self, messages: list[dict], raw_body: bytes) -> tuple[str, int, int]:
+    def _answer(self, messages: list[dict], raw_body: bytes, path: str) -> tuple[str, int, int]:
         """(assistant content, prompt tokens, completion tokens)."""
         users = [m for m in messages if m.get("role") == "user"]
         last = _message_text(users[-1]) if users else ""
@@ -198,9 +198,9 @@ class OpenAIApi:
             reply = {"items": []}
         self.state.openai_calls += 1
         roll = random.Random(hashlib.sha256(raw_body + str(self.state.openai_calls).encode()).digest())
-        wrong = self.state.faults.take("openai", "/model", {"wrong_quantity"}) is not None or \
+        wrong = self.state.faults.take("openai", path, {"wrong_quantity"}) is not None or \
             roll.random() < self.state.openai_wrong_quantity_rate
-        malformed = self.state.faults.take("openai", "/model", {"malformed"}) is not None or \
+        malformed = self.state.faults.take("openai", path, {"malformed"}) is not None or \
             roll.random() < self.state.openai_malformed_rate
         if wrong and reply["items"] and reply["items"][0]["personalizations"]:
             reply["items"][0]["personalizations"][0]["quantity"] += 1
@@ -236,7 +236,7 @@ class OpenAIApi:
             return self._error(400, "Missing required parameter: 'response_format.json_schema.name'.",
                                "invalid_request_error", "missing_required_parameter")
         await self._latency()
-        content, prompt_tokens, completion_tokens = self._answer(messages, raw)
+        content, prompt_tokens, completion_tokens = self._answer(messages, raw, "/chat/completions")
         finish_reason = "stop"
         limit = body.get("max_completion_tokens") or body.get("max_tokens")
         if isinstance(limit, int) and completion_tokens > limit:
@@ -275,7 +275,7 @@ class OpenAIApi:
         if body.get("instructions"):
             messages.insert(0, {"role": "system", "content": body["instructions"]})
         await self._latency()
-        content, prompt_tokens, completion_tokens = self._answer(messages, raw)
+        content, prompt_tokens, completion_tokens = self._answer(messages, raw, "/responses")
         digest = hashlib.sha256(raw).hexdigest()[:24]
         return json_response({
             "id": f"resp_sbx{digest}", "object": "response", "created_at": int(self.state.clock.now().timestamp()),

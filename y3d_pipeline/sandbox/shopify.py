@@ -313,7 +313,10 @@ class ShopifyApi:
         operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
         operation = next((o for o in operations if o.name and o.name.value == body.get("operationName")),
                          operations[0])
-        requested = query_cost(operation.selection_set, SCHEMA.query_type, variables, fragments)
+        try:
+            requested = query_cost(operation.selection_set, SCHEMA.query_type, variables, fragments)
+        except GraphQLError as error:  # e.g. a required variable is missing
+            return json_response({"errors": [error.formatted]})
         if requested > MAX_QUERY_COST:
             return json_response({"errors": [{
                 "message": f"Query cost is {requested}, which exceeds the single query max cost limit "
