@@ -85,6 +85,13 @@ def parse_pacific(value: str | dt.datetime | None) -> dt.datetime | None:
     text = str(value).strip()
     if not text:
         return None
+    if len(text) == 27 and text[10] == "T" and text[19] == ".":  # the usual "…T08:46:27.0000000": fast path
+        try:
+            naive = dt.datetime.fromisoformat(text[:26])
+        except ValueError:
+            pass
+        else:
+            return naive.replace(tzinfo=PACIFIC, fold=0).astimezone(dt.UTC)
     match = _PACIFIC_RE.match(text)
     if match is None:
         try:
