@@ -105,6 +105,22 @@ def outcome_of(status: dg.DagsterRunStatus, tags: dict[str, str]) -> str:
     return _STATUS_OUTCOME.get(status, status.value.lower())
 
 
+_CHANGE_KEYS = ("records_new", "records_changed", "orders_processed", "tasks_created")
+_FAILURE_KEYS = ("orders_failed", "records_quarantined", "quarantined")
+
+
+def derive_outcome(counts: dict[str, dict[str, float | int]], failed_order_ids: list[str]) -> str:
+    """The ScriptRunLog-style outcome of a successful run from its materialization counts:
+    ``partial_success`` when orders failed or records were quarantined, ``success_no_orders`` when the
+    run reports change counters and all are zero, else ``success``."""
+    if failed_order_ids or any(n.get(k, 0) for n in counts.values() for k in _FAILURE_KEYS):
+        return "partial_success"
+    changes = [n[k] for n in counts.values() for k in _CHANGE_KEYS if k in n]
+    if changes and not any(changes):
+        return "success_no_orders"
+    return "success"
+
+
 def _order_ids(value: Any) -> list[str]:
     ids: list[str] = []
     if isinstance(value, list):
@@ -118,7 +134,7 @@ def _order_ids(value: Any) -> list[str]:
     return ids
 
 
-def _materialization_summary(instance: dg.DagsterInstance, run_id: str):
+def materialization_summary(instance: dg.DagsterInstance, run_id: str):
     counts: dict[str, dict[str, float | int]] = {}
     failed: list[str] = []
     records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
@@ -190,12 +206,14 @@ def collect_runs(instance: dg.DagsterInstance, *, since: dt.datetime | None = No
             run = record.dagster_run
             tags = dict(run.tags)
             outcome = outcome_of(run.status, tags)
+            counts, failed = materialization_summary(instance, run.run_id)
+            if outcome == "success" and TAG_OUTCOME not in tags:
+                outcome = derive_outcome(counts, failed)
             if status and outcome != status:
                 continue
             start = _timestamp(record.start_time) or _timestamp(record.create_timestamp)
             end = _timestamp(record.end_time)
             duration = ((end or now) - start).total_seconds() if start else None
-            counts, failed = _materialization_summary(instance, run.run_id)
             entries.append(RunEntry(
                 run_id=run.run_id, job=run.job_name, status=run.status.value, outcome=outcome, start=start,
                 end=end, duration_seconds=round(duration, 1) if duration is not None else None,

@@ -38,6 +38,7 @@ def test_run_failure_sensor_posts_job_partition_error_and_link(dagster_instance,
         sensor_name="alert_on_run_failure", dagster_instance=dagster_instance, dagster_run=result.dagster_run,
         dagster_event=result.get_run_failure_event()).for_run_failure()
     alert_on_run_failure(context)
+    assert dagster_instance.get_run_by_id(result.run_id).tags["y3d/outcome"] == "failed"
     assert len(webhook.bodies) == 1
     body = webhook.bodies[0]
     run_id = result.run_id
@@ -94,3 +95,18 @@ def test_post_alert_reports_http_errors(status, webhook, caplog):
     with caplog.at_level(logging.INFO):
         assert post_alert({"text": "x"}) is False
     assert "HTTP 500" in caplog.text and "secret-token" not in caplog.text
+
+
+def test_tag_run_outcome_sensor(dagster_instance):
+    from y3d_pipeline.defs.automation.alerting import tag_run_outcome
+
+    @dg.asset(key=["alert_test", "quiet_sync"])
+    def quiet_sync() -> dg.MaterializeResult:
+        return dg.MaterializeResult(metadata={"records_new": 0, "records_changed": 0, "records_unchanged": 4})
+
+    result = dg.materialize([quiet_sync], instance=dagster_instance)
+    context = dg.build_run_status_sensor_context(
+        sensor_name="tag_run_outcome", dagster_instance=dagster_instance, dagster_run=result.dagster_run,
+        dagster_event=result.get_run_success_event())
+    tag_run_outcome(context)
+    assert dagster_instance.get_run_by_id(result.run_id).tags["y3d/outcome"] == "success_no_orders"

@@ -102,3 +102,14 @@ def test_helpers():
     assert outcome_of(dg.DagsterRunStatus.STARTED, {"y3d/outcome": "success"}) == "running"
     assert outcome_of(dg.DagsterRunStatus.SUCCESS, {}) == "success"
     assert outcome_of(dg.DagsterRunStatus.FAILURE, {"y3d/outcome": "partial_success"}) == "failed"
+
+
+def test_derive_outcome():
+    from y3d_pipeline.runlog.core import derive_outcome
+
+    assert derive_outcome({"raw/x": {"records_new": 0, "records_changed": 0, "records_unchanged": 5}}, []) == \
+        "success_no_orders"
+    assert derive_outcome({"raw/x": {"records_new": 2, "records_changed": 0}}, []) == "success"
+    assert derive_outcome({"a": {"orders_processed": 3}}, ["111"]) == "partial_success"
+    assert derive_outcome({"a": {"records_quarantined": 1, "records_new": 1}}, []) == "partial_success"
+    assert derive_outcome({}, []) == "success"

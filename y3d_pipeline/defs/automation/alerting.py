@@ -10,7 +10,14 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 
 from y3d_pipeline.alerts import CheckFailure, check_failure_alert, post_alert, run_failure_alert
-from y3d_pipeline.runlog.core import TAG_SOURCE, root_error, run_partitions
+from y3d_pipeline.runlog.core import (
+    TAG_OUTCOME,
+    TAG_SOURCE,
+    derive_outcome,
+    materialization_summary,
+    root_error,
+    run_partitions,
+)
 
 # How far back the failed-check sensor looks on its very first tick (afterwards: its cursor).
 FIRST_TICK_LOOKBACK = dt.timedelta(hours=1)
@@ -35,7 +42,25 @@ def run_failure_payload(context: dg.RunFailureSensorContext) -> dict:
     minimum_interval_seconds=30,
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+    context.instance.add_run_tags(context.dagster_run.run_id, {TAG_OUTCOME: "failed"})
     post_alert(run_failure_payload(context), logger=context.log)
+
+
+@dg.run_status_sensor(
+    name="tag_run_outcome",
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    description="Tags every successful run with y3d/outcome (success, partial_success, success_no_orders) "
+                "from its materialization metadata, unless an asset already set it: filter runs by outcome "
+                "in the UI, as ScriptRunLog's status column allowed.",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+)
+def tag_run_outcome(context: dg.RunStatusSensorContext) -> None:
+    run = context.dagster_run
+    if TAG_OUTCOME in run.tags:
+        return
+    counts, failed = materialization_summary(context.instance, run.run_id)
+    context.instance.add_run_tags(run.run_id, {TAG_OUTCOME: derive_outcome(counts, failed)})
 
 
 def _offending(metadata) -> list[str]:
