@@ -1,0 +1,239 @@
+"""Raw Shopify / Amazon order payloads → canonical marketplace records. Pure functions, no I/O.
+
+A :class:`MarketplaceOrder` holds only what reconciliation takes from the marketplace's own API: its ids,
+order number (Shopify ``name`` "#1001" → "1001"; Amazon ``AmazonOrderId``), its status mapped to
+ShipStation's vocabulary (used only while no ShipStation order exists), prices, and per line item the
+buyer-entered personalisation as options ``[{"name": key, "value": value}]`` (Shopify ``customAttributes``;
+Amazon ``BuyerInfo.BuyerCustomizedInfo.CustomizedURL`` as a ``CustomizedURL`` option).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+SHOPIFY = "shopify"
+AMAZON = "amazon"
+MARKETPLACE_OF = {SHOPIFY: "web", AMAZON: "amazon"}  # orders.marketplace as ShipStation normalization sets it
+CENT = Decimal("0.01")
+MAX_MONEY = Decimal("9999999999.99")
+
+AMAZON_STATUSES = {"pending": "pending", "unshipped": "awaiting_shipment", "partiallyshipped": "awaiting_shipment",
+                   "shipped": "shipped", "canceled": "cancelled", "cancelled": "cancelled",
+                   "unfulfillable": "cancelled", "invoiceunconfirmed": "pending", "pendingavailability": "pending"}
+
+
+class Invalid(ValueError):
+    pass
+
+
+@dataclass
+class MarketplaceItem:
+    item_id: str  # Amazon OrderItemId / Shopify line item legacy id (as text)
+    position: int
+    sku: str | None
+    name: str | None
+    quantity: int | None  # None when the source says 0 (never written as an item row)
+    unit_price: Decimal | None
+    options: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class MarketplaceOrder:
+    source: str  # "shopify" | "amazon"
+    source_order_id: Any  # int Shopify legacyResourceId / str AmazonOrderId
+    order_number: str
+    status: str | None
+    order_date: dt.datetime | None
+    modified_at: dt.datetime
+    ship_by_date: dt.datetime | None
+    customer_name: str | None
+    customer_email: str | None
+    currency: str | None
+    order_total: Decimal | None
+    requested_shipping_service: str | None
+    items: list[MarketplaceItem]
+
+    @property
+    def marketplace(self) -> str:
+        return MARKETPLACE_OF[self.source]
+
+    @property
+    def order_id_column(self) -> str:
+        return "shopify_order_id" if self.source == SHOPIFY else "amazon_order_id"
+
+    @property
+    def item_id_column(self) -> str:
+        return "shopify_line_item_id" if self.source == SHOPIFY else "amazon_order_item_id"
+
+    def item_key(self, item: MarketplaceItem) -> Any:
+        """The value stored in ``item_id_column`` (bigint for Shopify, text for Amazon)."""
+        return int(item.item_id) if self.source == SHOPIFY else item.item_id
+
+
+def _text(value: Any, limit: int = 2000) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text[:limit] if text else None
+
+
+def _money(value: Any, what: str) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    try:
+        amount = Decimal(str(value)).quantize(CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation as exc:
+        raise Invalid(f"{what} is not a number: {value!r}") from exc
+    if abs(amount) > MAX_MONEY:
+        raise Invalid(f"{what} {value} is out of range")
+    return amount
+
+
+def _time(value: Any, what: str, *, required: bool = False) -> dt.datetime | None:
+    if value in (None, ""):
+        if required:
+            raise Invalid(f"{what} is missing")
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise Invalid(f"{what} is not a timestamp: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise Invalid(f"{what} has no timezone: {value!r}")
+    return parsed.astimezone(dt.UTC)
+
+
+def _shop_money(node: Any) -> Any:
+    return ((node or {}).get("shopMoney") or {}).get("amount") if isinstance(node, dict) else None
+
+
+def _gid_tail(value: Any, what: str) -> str:
+    tail = str(value or "").rsplit("/", 1)[-1]
+    if not tail.isdigit() or len(tail) > 18:
+        raise Invalid(f"{what} {value!r} has no numeric id")
+    return tail
+
+
+def map_shopify(payload: dict[str, Any]) -> MarketplaceOrder:
+    """A raw Shopify order (Admin GraphQL node with ``lineItems.nodes``) → a marketplace record."""
+    if not isinstance(payload, dict):
+        raise Invalid("payload is not an object")
+    legacy = payload.get("legacyResourceId")
+    if legacy is None or not str(legacy).isdigit():
+        raise Invalid(f"legacyResourceId {legacy!r} is not numeric")
+    name = _text(payload.get("name"), 60)
+    number = name.lstrip("#").strip() if name else None
+    if not number:
+        raise Invalid("order name is missing")
+    if payload.get("cancelledAt"):
+        status = "cancelled"
+    elif str(payload.get("displayFulfillmentStatus") or "").upper() == "FULFILLED":
+        status = "shipped"
+    else:
+        status = "awaiting_shipment"
+    address = payload.get("shippingAddress") or {}
+    customer = payload.get("customer") or {}
+    items = []
+    nodes = ((payload.get("lineItems") or {}).get("nodes")) or []
+    for position, node in enumerate(nodes):
+        where = f"lineItems[{position}]"
+        quantity = node.get("quantity")
+        if not isinstance(quantity, int) or quantity < 0:
+            raise Invalid(f"{where} has quantity {quantity!r}")
+        options = []
+        for attribute in node.get("customAttributes") or []:
+            key = _text(attribute.get("key"), 255)
+            if key is not None:
+                value = attribute.get("value")
+                options.append({"name": key, "value": None if value is None else str(value)})
+        items.append(MarketplaceItem(
+            item_id=_gid_tail(node.get("id"), f"{where}.id"), position=position, sku=_text(node.get("sku"), 255),
+            name=_text(node.get("name")), quantity=quantity or None,
+            unit_price=_money(_shop_money(node.get("originalUnitPriceSet")), f"{where}.originalUnitPriceSet"),
+            options=options))
+    currency = _text(payload.get("currencyCode"), 3)
+    return MarketplaceOrder(
+        source=SHOPIFY, source_order_id=int(legacy), order_number=number, status=status,
+        order_date=_time(payload.get("createdAt"), "createdAt"),
+        modified_at=_time(payload.get("updatedAt"), "updatedAt", required=True),  # type: ignore[arg-type]
+        ship_by_date=None,
+        customer_name=_text(address.get("name") or customer.get("displayName"), 500),
+        customer_email=(_text(payload.get("email"), 320) or "").lower() or None,
+        currency=currency.upper() if currency and len(currency) == 3 else None,
+        order_total=_money(_shop_money(payload.get("totalPriceSet")), "totalPriceSet"),
+        requested_shipping_service=None, items=items)
+
+
+def map_amazon(payload: dict[str, Any]) -> MarketplaceOrder:
+    """A raw SP-API order (getOrders + ``OrderItems`` from getOrderItems) → a marketplace record."""
+    if not isinstance(payload, dict):
+        raise Invalid("payload is not an object")
+    order_id = _text(payload.get("AmazonOrderId"), 50)
+    if not order_id:
+        raise Invalid("AmazonOrderId is missing")
+    raw_status = str(payload.get("OrderStatus") or "")
+    status = AMAZON_STATUSES.get(raw_status.lower().replace(" ", ""), raw_status.lower() or None)
+    total = payload.get("OrderTotal") or {}
+    buyer = payload.get("BuyerInfo") or {}
+    items = []
+    for position, node in enumerate(payload.get("OrderItems") or []):
+        where = f"OrderItems[{position}]"
+        item_id = _text(node.get("OrderItemId"), 255)
+        if not item_id:
+            raise Invalid(f"{where} has no OrderItemId")
+        quantity = node.get("QuantityOrdered")
+        try:
+            quantity = int(quantity)
+        except (TypeError, ValueError) as exc:
+            raise Invalid(f"{where} has QuantityOrdered {quantity!r}") from exc
+        if quantity < 0:
+            raise Invalid(f"{where} has QuantityOrdered {quantity}")
+        item_price = _money((node.get("ItemPrice") or {}).get("Amount"), f"{where}.ItemPrice")
+        unit_price = (item_price / quantity).quantize(CENT, rounding=ROUND_HALF_UP) \
+            if item_price is not None and quantity else None
+        url = ((node.get("BuyerInfo") or {}).get("BuyerCustomizedInfo") or {}).get("CustomizedURL")
+        options = [{"name": "CustomizedURL", "value": str(url)}] if url else []
+        items.append(MarketplaceItem(item_id=item_id, position=position, sku=_text(node.get("SellerSKU"), 255),
+                                     name=_text(node.get("Title")), quantity=quantity or None,
+                                     unit_price=unit_price, options=options))
+    currency = _text(total.get("CurrencyCode"), 3)
+    return MarketplaceOrder(
+        source=AMAZON, source_order_id=order_id, order_number=order_id, status=status,
+        order_date=_time(payload.get("PurchaseDate"), "PurchaseDate"),
+        modified_at=_time(payload.get("LastUpdateDate"), "LastUpdateDate", required=True),  # type: ignore[arg-type]
+        ship_by_date=_time(payload.get("LatestShipDate"), "LatestShipDate"),
+        customer_name=_text(buyer.get("BuyerName"), 500),
+        customer_email=(_text(buyer.get("BuyerEmail"), 320) or "").lower() or None,
+        currency=currency.upper() if currency and len(currency) == 3 else None,
+        order_total=_money(total.get("Amount"), "OrderTotal"),
+        requested_shipping_service=_text(payload.get("ShipServiceLevel"), 500), items=items)
+
+
+def _option_key(name: Any) -> str:
+    return " ".join(str(name or "").split()).casefold()
+
+
+def merge_options(shipstation: list[Any] | None, marketplace: list[dict[str, Any]]) -> list[Any] | None:
+    """ShipStation's options with the marketplace's buyer-entered ones merged in, without duplicates.
+
+    An option the marketplace also has (same name, ignoring case and spacing) takes the marketplace's value
+    in ShipStation's position; marketplace options ShipStation lacks are appended in the marketplace's
+    order; ShipStation-only options (e.g. values pushed back by the print queue) are kept as they are.
+    """
+    merged: list[Any] = [dict(o) if isinstance(o, dict) else o for o in (shipstation or [])]
+    index = {_option_key(o.get("name")): i for i, o in enumerate(merged) if isinstance(o, dict)}
+    for option in marketplace:
+        key = _option_key(option["name"])
+        if key in index:
+            current = merged[index[key]]
+            if current.get("value") != option["value"]:
+                merged[index[key]] = {**current, "value": option["value"]}
+        else:
+            index[key] = len(merged)
+            merged.append({"name": option["name"], "value": option["value"]})
+    if not merged and shipstation is None:
+        return None
+    return merged
