@@ -12,19 +12,23 @@ from y3d_pipeline.defs.constants import (
     NORMALIZED_ORDER_ITEMS,
     NORMALIZED_ORDERS,
     NORMALIZED_PRODUCTS,
+    RAW_AMAZON_ORDERS,
     RAW_SHIPSTATION_ORDERS,
     RAW_SHIPSTATION_STORES,
     RAW_SHIPSTATION_TAGS,
+    RAW_SHOPIFY_ORDERS,
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.ingest.windows import DEFAULT_OVERLAP, SyncWindow
 from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failures, partition_key_clamp
 from y3d_pipeline.normalize.shipstation import SOURCE
+from y3d_pipeline.reconcile.run import reconcile_window
 from y3d_pipeline.settings import load_settings
 
 CHECK_NAME = "no_quarantined_orders"
-DEPS = [RAW_SHIPSTATION_ORDERS, RAW_SHIPSTATION_STORES, RAW_SHIPSTATION_TAGS]
+RECONCILE_CHECK_NAME = "partition_orders_reconciled"  # "orders_reconciled" is the global quality check's name
+DEPS = [RAW_SHIPSTATION_ORDERS, RAW_SHIPSTATION_STORES, RAW_SHIPSTATION_TAGS, RAW_SHOPIFY_ORDERS, RAW_AMAZON_ORDERS]
 KINDS = {"postgres"}
 
 
@@ -52,6 +56,10 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
         CHECK_NAME, asset=NORMALIZED_ORDERS,
         description="No ShipStation order of the day sits in quarantine (normalization_failures) unresolved "
                     "and unacknowledged. Fix the source or set acknowledged_at to clear it.",
+    ), dg.AssetCheckSpec(
+        RECONCILE_CHECK_NAME, asset=NORMALIZED_ORDERS,
+        description="Every Shopify/Amazon order of the day agrees with ShipStation (reconciliation_status "
+                    "matched or marketplace_only); unmatched and ambiguous (e.g. split) orders are named.",
     )],
 )
 def normalize_shipstation_orders(
@@ -65,6 +73,9 @@ def normalize_shipstation_orders(
     start = window.start - DEFAULT_OVERLAP
     report = normalize_shipstation_window(
         database.engine, start, window.end, partition_key_for=partition_key_clamp(tz, partition_keys))
+    # after ShipStation, same window: merge Shopify/Amazon orders in (y3d_pipeline.reconcile)
+    reconciled = reconcile_window(database.engine, start, window.end,
+                                  partition_key_for=partition_key_clamp(tz, partition_keys))
     duration = round(time.monotonic() - started, 2)
     common = {
         **SyncWindow(start, window.end).describe(tz),
@@ -77,7 +88,7 @@ def normalize_shipstation_orders(
     yield dg.MaterializeResult(asset_key=NORMALIZED_PRODUCTS, metadata={
         **common, "products_written": report.products_written})
     yield dg.MaterializeResult(asset_key=NORMALIZED_ORDERS, metadata={
-        **common, **report.as_metadata(),
+        **common, **report.as_metadata(), **reconciled.as_metadata(),
         "dagster/row_count": report.orders_written + report.orders_unchanged,
         "orders_per_second": round(report.raw_records / duration, 1) if duration else None})
     yield dg.MaterializeResult(asset_key=NORMALIZED_ORDER_ITEMS, metadata={
@@ -95,4 +106,12 @@ def normalize_shipstation_orders(
             "reasons": "\n".join(f"{f['source_id']} ({f['partition_key']}): {f['reason']}"
                                  for f in failures[:20]) or "none",
         },
+    )
+    problems = reconciled.findings
+    yield dg.AssetCheckResult(
+        asset_key=NORMALIZED_ORDERS, check_name=RECONCILE_CHECK_NAME, passed=not problems,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"unmatched": reconciled.unmatched, "ambiguous": reconciled.ambiguous,
+                  "order_numbers": ", ".join(f.order_number for f in problems[:50]) or "none",
+                  "details": "\n".join(f.describe() for f in problems[:20]) or "none"},
     )
