@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -74,7 +73,7 @@ def upsert_customers(conn: sa.Connection, orders: list[CanonicalOrder]) -> tuple
     latest: dict[str, dict[str, Any]] = {}
     for order in orders:  # orders arrive oldest first, so later ones overwrite
         if order.customer is not None:
-            latest[order.customer.customer_key] = asdict(order.customer)
+            latest[order.customer.customer_key] = dict(vars(order.customer))
     if not latest:
         return {}, 0
     rows = [latest[k] for k in sorted(latest)]
@@ -104,7 +103,7 @@ def _merge_products(orders: list[CanonicalOrder]) -> dict[tuple[str, Any], Canon
             key = product.natural_key
             current = merged.get(key)
             if current is None:
-                merged[key] = CanonicalProduct(**asdict(product))
+                merged[key] = CanonicalProduct(**vars(product))
                 continue
             if current.name is None:
                 current.name = product.name
