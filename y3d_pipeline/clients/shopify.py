@@ -14,11 +14,16 @@ Paging and query cost
 
 Throttling (``extensions.cost.throttleStatus``)
     Before each request the client estimates the bucket (last ``currentlyAvailable`` + elapsed x
-    ``restoreRate``) and sleeps until it covers the last ``requestedQueryCost``. A ``THROTTLED`` answer
+    ``restoreRate``) and sleeps until it covers the ``requestedQueryCost`` this operation last had (else the
+    last query's). A ``THROTTLED`` answer
     (HTTP 200 with ``errors[].extensions.code == "THROTTLED"``, or HTTP 429) raises
     ``RetryableError(wait_seconds=(requested - available) / restoreRate, rate_limited=True)`` and
     ``call_with_retries`` waits and repeats it; 5xx, truncated bodies and dropped connections are retried
-    the same way. Any other GraphQL error is an ``ApiError`` naming the operation.
+    the same way (a bare 429 waits ``Retry-After`` or 2 s). Any other GraphQL error is an ``ApiError``
+    naming the operation, except that an orders query refused only for the extended fields (customer,
+    shipping address, extra totals: protected customer data) is repeated without them, and the sync notes
+    it. The ``X-Shopify-API-Version`` actually served is kept (``served_api_version``; a pinned version
+    that is no longer supported falls forward, which is logged).
 
 Orders sorted by ``UPDATED_AT`` can move while we page (an order updated meanwhile jumps to the end), so a
 window's orders are de-duplicated by ``legacyResourceId`` keeping the newest ``updatedAt``.
