@@ -102,6 +102,20 @@ def test_rematerializing_a_partition_gives_identical_tables(fresh_sandbox, run_p
     run_partition("2026-03-12", ALL_ASSETS)
     first = snapshot(clean_db)
     assert first["orders"] and first["order_items"]
+    # reference data and shipments landed: tag names, store marketplaces, tracking from non-voided labels
+    assert {r[0] for r in query(clean_db, "SELECT name FROM tags")} >= {"Personalised", "Rush"}
+    assert {r[0] for r in query(clean_db, "SELECT DISTINCT marketplace FROM orders")} <= {
+        "amazon", "etsy", "ebay", "web", "manual"}
+    shipped = query(clean_db, "SELECT o.shipstation_order_id, o.tracking_number, o.shipment_status FROM orders o "
+                              "WHERE o.shipment_status IS NOT NULL")
+    assert any(s[2] == "shipped" for s in shipped)
+    for order_id, tracking, status in shipped:
+        labels = query(clean_db, "SELECT payload->>'trackingNumber', (payload->>'voided')::boolean "
+                                 "FROM raw_shipstation_shipments WHERE shipstation_order_id = :i", i=order_id)
+        if status == "shipped":
+            assert (tracking, False) in labels
+        else:
+            assert tracking is None and all(voided for _, voided in labels)
     result = run_partition("2026-03-12", ALL_ASSETS)
     assert snapshot(clean_db) == first
     meta = materialization_metadata(result, "raw/shipstation_orders")
