@@ -87,9 +87,13 @@ def test_cli_subprocess_table(pg_dagster_url, runs):
                           capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert runs["bad"][:8] in done.stdout and "failed" in done.stdout and runs["ok"][:8] not in done.stdout
-    bad = subprocess.run([sys.executable, "-m", "y3d_pipeline.cli", "runs", "--since", "yesterday-ish"],
-                         capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
-    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    args = argparse.Namespace(since="yesterday-ish", status=None, job=None, limit=10, json=False)
+    assert runs_cli.run(args) == 2 and "--since" in capsys.readouterr().err
+    args = argparse.Namespace(since="1h", status="done", job=None, limit=10, json=False)
+    assert runs_cli.run(args) == 2 and "--status" in capsys.readouterr().err
 
 
 def test_helpers():
