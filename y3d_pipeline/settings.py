@@ -18,12 +18,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_SHOPIFY_API_VERSION = "2026-01"
+# Amazon's own domains only. Not amazonaws.com: that would admit any S3 bucket, anyone's; an operator who
+# sees Custom zips served from a bucket adds that bucket's exact host.
 AMAZON_CUSTOMIZATION_HOSTS = (
     "amazon.com",
     "amazon.co.uk",
     "amazon.de",
+    "amazon.fr",
+    "amazon.it",
+    "amazon.es",
     "media-amazon.com",
-    "amazonaws.com",
 )
 
 

@@ -27,6 +27,9 @@ def test_defaults_match_the_contract():
     assert s.AMAZON_MARKETPLACE_IDS == ("A1F83G8C2ARO7P",)
     assert s.Y3D_OPENAI_MODEL == "gpt-4.1-mini"
     assert s.Y3D_WRITEBACK_ENABLED is False
+    assert "amazon.co.uk" in s.AMAZON_CUSTOMIZATION_ALLOWED_HOSTS
+    assert not any("amazonaws" in host for host in s.AMAZON_CUSTOMIZATION_ALLOWED_HOSTS), "any S3 bucket"
+    assert s.AMAZON_CUSTOMIZATION_ALLOW_HTTP is False
     assert not (s.shipstation_configured or s.shopify_configured or s.amazon_configured or s.openai_configured)
 
 
