@@ -362,3 +362,34 @@ def test_invalid_marketplace_record_is_quarantined_and_the_rest_goes_through(cle
     failure = one(clean_db, "SELECT source, source_id, partition_key, reason FROM normalization_failures")
     assert (failure["source"], failure["source_id"], failure["partition_key"]) == ("shopify", "6701", "2026-03-08")
     assert "name" in failure["reason"]
+
+
+def test_asset_check_fails_on_an_unmatched_order_and_passes_once_fixed(clean_db, database_resource,
+                                                                        dagster_instance):
+    import dagster as dg
+
+    from y3d_pipeline.defs.normalization.assets import RECONCILE_CHECK_NAME, normalize_shipstation_orders
+
+    def materialize():
+        result = dg.materialize([normalize_shipstation_orders], partition_key="2026-03-08",
+                                resources={"database": database_resource}, instance=dagster_instance)
+        assert result.success
+        check = next(c for c in result.get_asset_check_evaluations() if c.check_name == RECONCILE_CHECK_NAME)
+        meta = {k: v.value for e in result.get_asset_materialization_events()
+                if e.asset_key.to_user_string() == "normalized/orders" for k, v in e.materialization.metadata.items()}
+        return check, meta
+
+    load_ss(clean_db, ss_order(180050, "1010", "shopify", [ss_item(400071, "99999", sku="OTHER")]))
+    load_shopify(clean_db, shopify_order(6800, "1010", [shopify_line(14071)]),
+                 shopify_order(6801, "1011", [shopify_line(14072)]))
+    check, meta = materialize()
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["order_numbers"].value == "1010"
+    assert "14071" in check.metadata["details"].value
+    assert (meta["matched"], meta["marketplace_only"], meta["unmatched"], meta["ambiguous"]) == (0, 1, 1, 0)
+
+    load_ss(clean_db, ss_order(180050, "1010", "shopify", [ss_item(400071, "14071", sku="OTHER")],
+                               modify="2026-03-08T05:00:00.0000000"))
+    check, meta = materialize()
+    assert check.passed and check.metadata["order_numbers"].value == "none"
+    assert (meta["matched"], meta["unmatched"]) == (1, 0)
