@@ -94,6 +94,7 @@ SELECT o.id, o.order_number, o.marketplace,
 FROM orders o JOIN orders other
   ON other.id <> o.id AND ltrim(other.order_number, '#') = ltrim(o.order_number, '#')
  AND COALESCE(other.marketplace, '') = COALESCE(o.marketplace, '')
+ AND (other.shipstation_order_id IS NULL) <> (o.shipstation_order_id IS NULL)
 WHERE o.order_number IS NOT NULL AND o.order_number <> ''
 GROUP BY o.id, o.order_number, o.marketplace
 ORDER BY 1 LIMIT :max_rows
@@ -142,8 +143,10 @@ def customized_url_without_customization(conn: sa.Connection, *, now: dt.datetim
 
 
 def unreconciled_orders(conn: sa.Connection, *, reconciled: Iterable[str] = RECONCILED_STATUSES) -> list[dict]:
-    """Orders two sources reported whose reconciliation_status is not a reconciled one, and order numbers
-    that exist as two separate orders rows in one marketplace (the sources were never matched)."""
+    """Orders two sources reported whose reconciliation_status is not a reconciled one (``unmatched``,
+    ``ambiguous``, ...), and a marketplace-only row whose order number also exists as a ShipStation row in the
+    same marketplace (the two were never merged). Split ShipStation orders (several ShipStation rows with
+    one number) are not findings by themselves."""
     return _rows(conn, UNRECONCILED_ORDERS_SQL, {"reconciled": list(reconciled)}, ["reconciled"])
 
 

@@ -16,10 +16,10 @@ PERSONALISED = [{"name": "Name", "value": "Tom"}, {"name": "Colour 1", "value": 
 
 
 def _order(conn, number, *, status="awaiting_shipment", created_at=OLD, marketplace="amazon", sources=None,
-           reconciliation_status=None, amazon_order_id=None) -> int:
+           reconciliation_status=None, amazon_order_id=None, shipstation_order_id=None) -> int:
     values = {"order_number": number, "status": status, "marketplace": marketplace, "created_at": created_at,
               "sources": sources or ["shipstation"], "reconciliation_status": reconciliation_status,
-              "amazon_order_id": amazon_order_id}
+              "amazon_order_id": amazon_order_id, "shipstation_order_id": shipstation_order_id}
     return conn.execute(sa.insert(Order.__table__).values(**values).returning(Order.__table__.c.id)).scalar_one()
 
 
@@ -129,21 +129,25 @@ def test_customized_url_without_customization(clean_db, database_resource):
 def test_unreconciled_orders(clean_db, database_resource):
     with clean_db.begin() as conn:
         mismatch = _order(conn, "3001", marketplace="shopify", sources=["shipstation", "shopify"],
-                          reconciliation_status="mismatch")
+                          reconciliation_status="unmatched", shipstation_order_id=1)
         _order(conn, "3002", marketplace="shopify", sources=["shipstation", "shopify"],
-               reconciliation_status="reconciled")
-        dup_a = _order(conn, "3003", marketplace="shopify", sources=["shipstation"])
-        dup_b = _order(conn, "#3003", marketplace="shopify", sources=["shopify"])
+               reconciliation_status="matched", shipstation_order_id=2)
+        dup_a = _order(conn, "3003", marketplace="shopify", sources=["shipstation"], shipstation_order_id=3)
+        dup_b = _order(conn, "#3003", marketplace="shopify", sources=["shopify"],
+                       reconciliation_status="marketplace_only")
+        # A split ShipStation order (two ShipStation rows, one number) is not a finding by itself.
+        _order(conn, "3004", marketplace="ebay", shipstation_order_id=4)
+        _order(conn, "3004", marketplace="ebay", shipstation_order_id=5)
     rows = quality.unreconciled_orders(clean_db.connect())
     assert sorted(r["order_number"] for r in rows) == ["#3003", "3001", "3003"]
     result = _check(qc.orders_reconciled, database_resource)
     assert not result.passed and set(result.metadata["offending_orders"].value) == {"3001", "3003", "#3003"}
     with clean_db.begin() as conn:
         t = Order.__table__
-        conn.execute(sa.update(t).where(t.c.id == mismatch).values(reconciliation_status="reconciled"))
+        conn.execute(sa.update(t).where(t.c.id == mismatch).values(reconciliation_status="matched"))
         conn.execute(sa.delete(t).where(t.c.id == dup_b))
         conn.execute(sa.update(t).where(t.c.id == dup_a).values(sources=["shipstation", "shopify"],
-                                                                 reconciliation_status="reconciled"))
+                                                                 reconciliation_status="matched"))
     assert _check(qc.orders_reconciled, database_resource).passed
 
 
