@@ -372,8 +372,8 @@ class PrintTaskRun:
     def write(self, plan: OrderPlan) -> None:
         if plan.ai_input is not None:
             self._apply_ai(plan)
-        self._count(plan)
         if self.options.dry_run:
+            self._count(plan)
             self.report.tasks_created += sum(len(p.drafts or []) for p in plan.items)
             self.report.orders_processed += 1
             return
@@ -390,6 +390,7 @@ class PrintTaskRun:
                 ai_drafts = [d for p in plan.items if p.needs_ai and p.drafts for d in p.drafts]
                 repo.record_ai_call_outcome(conn, plan.ai_call_id, tasks_created=len(ai_drafts),
                                             review_count=sum(d.needs_review for d in ai_drafts))
+        self._count(plan)  # only orders whose tasks were committed count towards sources and reviews
         self.report.tasks_created += inserted
         self.report.tasks_replaced += updated
         self.report.tasks_removed += deleted
