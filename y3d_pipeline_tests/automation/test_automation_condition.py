@@ -4,10 +4,10 @@ non-partitioned reference asset was never materialized; a backfill of old partit
 
 import dagster as dg
 
+from y3d_pipeline.defs.conditions import follows_upstream
+
 parts = dg.DailyPartitionsDefinition(start_date="2026-01-01", timezone="Europe/London", end_offset=1)
-OPTIONAL = dg.AssetSelection.assets("tags", "shopify_raw")
-CONDITION = dg.AutomationCondition.eager().replace(
-    "any_deps_missing", dg.AutomationCondition.any_deps_missing().ignore(OPTIONAL))
+CONDITION = follows_upstream(dg.AssetKey("tags"), dg.AssetKey("shopify_raw"))
 
 
 @dg.asset(partitions_def=parts)

@@ -7,6 +7,7 @@ from typing import Any
 
 import dagster as dg
 
+from y3d_pipeline.defs.conditions import follows_upstream
 from y3d_pipeline.defs.constants import (
     GROUP_PRINT_QUEUE,
     NORMALIZED_ORDER_ITEMS,
@@ -112,6 +113,7 @@ def report_metadata(report: RunReport, *, model: str | None, ai_configured: bool
     key=PRINT_TASKS,
     deps=[NORMALIZED_ORDER_ITEMS, RAW_AMAZON_CUSTOMIZATIONS],
     partitions_def=daily_partitions,
+    automation_condition=follows_upstream(RAW_AMAZON_CUSTOMIZATIONS),
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=GROUP_PRINT_QUEUE,
     pool=POOL_OPENAI,
