@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -36,10 +37,27 @@ class Invalid(ValueError):
     pass
 
 
+def strip_nul(value: Any) -> Any:
+    """``value`` made storable as PostgreSQL text/jsonb: NUL characters removed from every string and
+    non-finite floats (NaN, Infinity: not JSON) replaced by their text; the same object when nothing changes."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        cleaned = {strip_nul(k): strip_nul(v) for k, v in value.items()}
+        return value if all(a is b for a, b in zip(cleaned.values(), value.values(), strict=True)) \
+            and all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
+    if isinstance(value, list):
+        cleaned_list = [strip_nul(v) for v in value]
+        return value if all(a is b for a, b in zip(cleaned_list, value, strict=True)) else cleaned_list
+    return value
+
+
 def _text(value: Any, field: str, limit: int | None = None) -> str | None:
     if value is None:
         return None
-    text = str(value).strip()
+    text = str(value).replace("\x00", "").strip()
     if not text:
         return None
     max_len = limit if limit is not None else LIMITS.get(field.rsplit(".", 1)[-1], MAX_TEXT)
@@ -52,7 +70,10 @@ def _money(value: float | None, field: str) -> Decimal | None:
     if value is None:
         return None
     try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
+        amount = Decimal(str(value))
+        if not amount.is_finite():
+            raise Invalid(f"{field} is not a finite number: {value!r}")
+        amount = amount.quantize(Decimal("0.01"))
     except InvalidOperation as exc:
         raise Invalid(f"{field} is not a number: {value!r}") from exc
     if abs(amount) > MAX_MONEY:
@@ -63,7 +84,13 @@ def _money(value: float | None, field: str) -> Decimal | None:
 def _weight(value: float | None) -> Decimal | None:
     if value is None:
         return None
-    amount = Decimal(str(value)).quantize(Decimal("0.0001"))
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    if not amount.is_finite():
+        return None
+    amount = amount.quantize(Decimal("0.0001"))
     return amount if abs(amount) < Decimal("100000000") else None
 
 
@@ -162,7 +189,7 @@ def _items(order: Order) -> list[CanonicalItem]:
             raise Invalid(f"{where} (orderItemId {item.order_item_id}) has quantity {item.quantity}")
         if item.quantity > MAX_QUANTITY:
             raise Invalid(f"{where} (orderItemId {item.order_item_id}) has quantity {item.quantity}")
-        options = [o.model_dump(by_alias=True) for o in item.options] if item.options else None
+        options = strip_nul([o.model_dump(by_alias=True) for o in item.options]) if item.options else None
         if options is not None:
             for option in options:
                 if isinstance(option.get("value"), str) and len(option["value"]) > MAX_TEXT:
@@ -205,7 +232,7 @@ def map_order(payload: dict[str, Any]) -> CanonicalOrder | Rejected:
         advanced = order.advanced_options
         items = _items(order)
         customer = _customer(order)
-        ship_to = order.ship_to.model_dump(by_alias=True) if order.ship_to else None
+        ship_to = strip_nul(order.ship_to.model_dump(by_alias=True)) if order.ship_to else None
         if ship_to is not None:
             for key, value in ship_to.items():
                 if isinstance(value, str) and len(value) > 500:

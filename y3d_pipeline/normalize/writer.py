@@ -36,6 +36,7 @@ from y3d_pipeline.normalize.records import (
     SourceKeys,
 )
 from y3d_pipeline.normalize.shipments import apply_shipments
+from y3d_pipeline.normalize.shipstation import strip_nul
 
 PLACEHOLDER_PRODUCT_NAME = "Product needs a name"
 
@@ -360,8 +361,9 @@ def quarantine(conn: sa.Connection, source: str, rejected: list[tuple[Rejected, 
         return 0
     rows = {}
     for record, partition_key in rejected:
-        rows[record.source_id] = {"source": source, "source_id": record.source_id, "partition_key": partition_key,
-                                  "reason": record.reason[:2000], "payload": record.payload}
+        rows[record.source_id] = {"source": source, "source_id": strip_nul(record.source_id),
+                                  "partition_key": partition_key, "reason": strip_nul(record.reason)[:2000],
+                                  "payload": strip_nul(record.payload)}
     stmt = insert(failures_t)
     f = failures_t.c
     stmt = stmt.on_conflict_do_update(

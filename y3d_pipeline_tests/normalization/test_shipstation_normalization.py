@@ -292,3 +292,26 @@ def test_a_newer_order_is_never_replaced_by_an_older_version(clean_db):
     with clean_db.begin() as conn:
         write_orders(conn, [map_order(older)], SHIPSTATION_KEYS, store_marketplaces={})
     assert rows(clean_db, "SELECT status, order_total FROM orders") == [("shipped", Decimal("20.00"))]
+
+
+def test_non_finite_money_and_nul_characters_do_not_abort_the_batch(clean_db):
+    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+
+    class Row:
+        def __init__(self, payload):
+            self.shipstation_order_id = payload["orderId"]
+            self.source_modified_at = dt.datetime(2026, 3, 8, 12, tzinfo=UTC)
+            self.payload = payload
+
+    report = normalize_shipstation_rows(clean_db, [
+        Row(order(1)),
+        Row(order(2, orderTotal=float("nan"))),
+        Row(order(3, orderTotal=float("inf"))),
+        Row(order(4, modifyDate="\x00")),
+        Row(order(5, customerNotes="nul\x00here")),
+    ], stores={})
+    assert report.quarantined == 3 and report.orders_written == 2
+    assert rows(clean_db, "SELECT customer_notes FROM orders WHERE shipstation_order_id = 5") == [("nulhere",)]
+    reasons = dict(rows(clean_db, "SELECT source_id, reason FROM normalization_failures"))
+    assert "not a finite number" in reasons["2"] and "not a finite number" in reasons["3"]
+    assert "modifyDate" in reasons["4"]
