@@ -11,28 +11,25 @@ UI the alert links to.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
 
+from y3d_pipeline.settings import load_settings
+
 log = logging.getLogger(__name__)
 
-WEBHOOK_ENV = "Y3D_ALERT_WEBHOOK_URL"
-UI_BASE_URL_ENV = "Y3D_UI_BASE_URL"
-DEFAULT_UI_BASE_URL = "http://127.0.0.1:3000"
 DEFAULT_TIMEOUT_SECONDS = 5.0
 MAX_LISTED = 20
 
 
 def webhook_url() -> str | None:
-    url = os.environ.get(WEBHOOK_ENV, "").strip()
-    return url or None
+    return load_settings().Y3D_ALERT_WEBHOOK_URL
 
 
 def ui_base_url() -> str:
-    return (os.environ.get(UI_BASE_URL_ENV, "").strip() or DEFAULT_UI_BASE_URL).rstrip("/")
+    return load_settings().Y3D_UI_BASE_URL
 
 
 def run_url(run_id: str, base_url: str | None = None) -> str:
@@ -119,7 +116,7 @@ def post_alert(payload: dict, *, url: str | None = None, timeout: float = DEFAUL
     logger.warning("ALERT: %s", payload.get("text", ""))
     url = url or webhook_url()
     if not url:
-        logger.info("alert not posted: %s is not set", WEBHOOK_ENV)
+        logger.info("alert not posted: Y3D_ALERT_WEBHOOK_URL is not set")
         return False
     try:
         status = _post(url, payload, timeout)

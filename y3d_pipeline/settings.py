@@ -12,7 +12,7 @@ from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     Y3D_OPENAI_MODEL: str = "gpt-4.1-mini"
 
     Y3D_ALERT_WEBHOOK_URL: str | None = None
+    Y3D_UI_BASE_URL: str = "http://127.0.0.1:3000"
+    Y3D_RECONCILE_DAYS: int = Field(default=14, ge=1, le=366)
     Y3D_WRITEBACK_ENABLED: bool = False
 
     @field_validator("DATABASE_URL", "DAGSTER_PG_URL")
@@ -90,6 +92,11 @@ class Settings(BaseSettings):
         if value is None or value.strip() == "":
             return None
         return normalize_postgres_url(value.strip(), variable=info.field_name)
+
+    @field_validator("Y3D_UI_BASE_URL")
+    @classmethod
+    def _ui_base_url(cls, value: str) -> str:
+        return value.strip().rstrip("/") or "http://127.0.0.1:3000"
 
     @field_validator("Y3D_TIMEZONE")
     @classmethod

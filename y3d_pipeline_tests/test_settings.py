@@ -101,3 +101,14 @@ def test_boolean_flags(monkeypatch):
         Settings()
     monkeypatch.setenv("Y3D_WRITEBACK_ENABLED", "true")
     assert Settings().Y3D_WRITEBACK_ENABLED is True
+
+
+def test_reconcile_days_and_ui_url(monkeypatch):
+    assert settings().Y3D_RECONCILE_DAYS == 14
+    monkeypatch.setenv("Y3D_RECONCILE_DAYS", "0")
+    with pytest.raises(ValidationError, match="Y3D_RECONCILE_DAYS"):
+        Settings()
+    monkeypatch.setenv("Y3D_RECONCILE_DAYS", "30")
+    monkeypatch.setenv("Y3D_UI_BASE_URL", "https://dagster.shop.example/")
+    s = Settings()
+    assert s.Y3D_RECONCILE_DAYS == 30 and s.Y3D_UI_BASE_URL == "https://dagster.shop.example"

@@ -27,7 +27,6 @@ Multi-partition ticks yield one RunRequest per partition with a stable run_key
 """
 
 import datetime as dt
-import os
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
@@ -48,8 +47,6 @@ from y3d_pipeline.settings import load_settings
 
 _settings = load_settings()
 SHOP_TIMEZONE = _settings.Y3D_TIMEZONE
-RECONCILE_DAYS_ENV = "Y3D_RECONCILE_DAYS"
-DEFAULT_RECONCILE_DAYS = 14
 YESTERDAY_UNTIL_HOUR = 2  # the 10-minute sync also covers yesterday before 02:00 shop time
 
 
@@ -58,11 +55,7 @@ def source_configured(source: str) -> bool:
 
 
 def reconcile_days() -> int:
-    raw = os.environ.get(RECONCILE_DAYS_ENV, "").strip()
-    try:
-        return max(1, int(raw)) if raw else DEFAULT_RECONCILE_DAYS
-    except ValueError:
-        return DEFAULT_RECONCILE_DAYS
+    return load_settings().Y3D_RECONCILE_DAYS
 
 
 def _local(tick: dt.datetime, tz: ZoneInfo) -> dt.datetime:
@@ -136,7 +129,7 @@ for _source in SYNC_JOBS:
             lambda tick: last_days_partitions(tick, _tz(), _start(), 2)),
         partitioned_sync_schedule(
             _source, f"{_source}_nightly_reconcile", "0 1 * * *",
-            f"{_source}: the last {RECONCILE_DAYS_ENV} (default {DEFAULT_RECONCILE_DAYS}) days before today, "
+            f"{_source}: the last Y3D_RECONCILE_DAYS (default 14) days before today, "
             "nightly (late edits, status changes, shipments).",
             lambda tick: reconcile_partitions(tick, _tz(), _start(), reconcile_days())),
     ]
