@@ -368,10 +368,10 @@ def test_asset_check_fails_on_an_unmatched_order_and_passes_once_fixed(clean_db,
                                                                         dagster_instance):
     import dagster as dg
 
-    from y3d_pipeline.defs.normalization.assets import RECONCILE_CHECK_NAME, normalize_shipstation_orders
+    from y3d_pipeline.defs.normalization.assets import RECONCILE_CHECK_NAME, normalize_orders
 
     def materialize():
-        result = dg.materialize([normalize_shipstation_orders], partition_key="2026-03-08",
+        result = dg.materialize([normalize_orders], partition_key="2026-03-08",
                                 resources={"database": database_resource}, instance=dagster_instance)
         assert result.success
         check = next(c for c in result.get_asset_check_evaluations() if c.check_name == RECONCILE_CHECK_NAME)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from y3d_pipeline.defs.constants import NORMALIZED_ORDERS
-from y3d_pipeline.defs.normalization.assets import RECONCILE_CHECK_NAME, normalize_shipstation_orders
+from y3d_pipeline.defs.normalization.assets import RECONCILE_CHECK_NAME, normalize_orders
 from y3d_pipeline.defs.sources.amazon import store as amazon_store
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_orders
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
@@ -19,7 +19,7 @@ from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 
-ASSETS = [raw_shipstation_orders, raw_shopify_orders, raw_amazon_orders, normalize_shipstation_orders]
+ASSETS = [raw_shipstation_orders, raw_shopify_orders, raw_amazon_orders, normalize_orders]
 DAY, NEXT_DAY = "2026-03-15", "2026-03-16"
 
 
@@ -165,7 +165,7 @@ def test_pending_amazon_order_seen_before_shipstation_merges_into_one_row(fresh_
     fresh_sandbox.set_clock(order.mp_events[0][0] + dt.timedelta(seconds=150))  # Pending, not in ShipStation yet
     assert fetch_amazon_until_sandbox_now(fresh_sandbox, run_day.resources["amazon"], database_resource,
                                           day_start - dt.timedelta(hours=1)) > 0
-    first = orders_metadata(run_day(DAY, [raw_shipstation_orders, raw_shopify_orders, normalize_shipstation_orders]))
+    first = orders_metadata(run_day(DAY, [raw_shipstation_orders, raw_shopify_orders, normalize_orders]))
     assert first["marketplace_only"] >= 1
     row = rows(clean_db, f"SELECT * FROM orders WHERE order_number = '{order.order_number}'")  # noqa: S608
     assert len(row) == 1 and row[0]["shipstation_order_id"] is None

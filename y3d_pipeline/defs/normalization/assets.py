@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from y3d_pipeline.defs.conditions import follows_upstream
 from y3d_pipeline.defs.constants import (
     GROUP_NORMALIZED,
     NORMALIZED_CUSTOMERS,
@@ -32,20 +33,28 @@ DEPS = [RAW_SHIPSTATION_ORDERS, RAW_SHIPSTATION_STORES, RAW_SHIPSTATION_TAGS, RA
 KINDS = {"postgres"}
 
 
+# Today's partition follows a raw refresh; Shopify, Amazon and the reference data may never materialize
+# (unconfigured sources), so only ShipStation orders are required.
+AUTOMATION = follows_upstream(RAW_SHIPSTATION_STORES, RAW_SHIPSTATION_TAGS, RAW_SHOPIFY_ORDERS, RAW_AMAZON_ORDERS)
+
+
 def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(key, deps=DEPS, group_name=GROUP_NORMALIZED, kinds=KINDS, description=description)
+    return dg.AssetSpec(key, deps=DEPS, group_name=GROUP_NORMALIZED, kinds=KINDS, description=description,
+                        automation_condition=AUTOMATION)
 
 
 @dg.multi_asset(
-    name="normalize_shipstation_orders",
+    name="normalize_orders",
     specs=[
         _spec(NORMALIZED_CUSTOMERS, """Buyers (customers), one per natural key: ShipStation customer id,
         else lower-cased e-mail, else name + postcode. Contact details follow the newest order."""),
         _spec(NORMALIZED_PRODUCTS, """Products matched by trimmed SKU, then ShipStation product id. A
         placeholder name only when the source has none, never written over a curated name."""),
-        _spec(NORMALIZED_ORDERS, """One row per ShipStation order (orderId; split orders share orderKey and
-        keep their parent/merged ids), times in UTC, marketplace from the store. Invalid orders are
-        quarantined in normalization_failures instead of stopping the day."""),
+        _spec(NORMALIZED_ORDERS, """One row per real order: ShipStation orders (orderId; split orders share
+        orderKey and keep their parent/merged ids) reconciled with the same order from Shopify or Amazon
+        (marketplace + order number), which adds buyer-entered options and prices; marketplace-only orders
+        get their own row until ShipStation has them. Times in UTC, marketplace from the store. Invalid
+        records are quarantined in normalization_failures instead of stopping the day."""),
         _spec(NORMALIZED_ORDER_ITEMS, """Order lines by ShipStation orderItemId with their personalisation
         options verbatim; adjustment/discount lines are skipped."""),
     ],
@@ -62,10 +71,11 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
                     "matched or marketplace_only); unmatched and ambiguous (e.g. split) orders are named.",
     )],
 )
-def normalize_shipstation_orders(
+def normalize_orders(
     context: dg.AssetExecutionContext, database: DatabaseResource
 ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
-    """Raw ShipStation orders modified in the partition window (+ the sync overlap) → normalized tables."""
+    """Raw orders modified in the partition window (+ the sync overlap) → normalized tables: ShipStation
+    first, then Shopify/Amazon reconciled into the same rows."""
     started = time.monotonic()
     window = context.partition_time_window
     tz = load_settings().timezone

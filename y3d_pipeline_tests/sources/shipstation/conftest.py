@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.defs.normalization.assets import normalize_shipstation_orders
+from y3d_pipeline.defs.normalization.assets import normalize_orders
 from y3d_pipeline.defs.sources.shipstation.assets import (
     raw_shipstation_orders,
     raw_shipstation_shipments,
@@ -15,9 +15,9 @@ from y3d_pipeline.defs.sources.shipstation.assets import (
 )
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 
-ORDER_ASSETS = [raw_shipstation_orders, normalize_shipstation_orders]
+ORDER_ASSETS = [raw_shipstation_orders, normalize_orders]
 ALL_ASSETS = [raw_shipstation_tags, raw_shipstation_stores, raw_shipstation_orders, raw_shipstation_shipments,
-              normalize_shipstation_orders]
+              normalize_orders]
 
 
 @pytest.fixture
