@@ -24,6 +24,9 @@ from y3d_pipeline_tests.plugins.database import truncate_all
 from y3d_pipeline_tests.sources.shipstation.conftest import ORDER_ASSETS, content_snapshot
 
 UTC = dt.UTC
+# KNOWN ISSUE (see _converging_snapshot): reproduce with EXCLUDE_NAME = False and
+# --hypothesis-seed=197896661642155873018523649270209443888 -k converges.
+EXCLUDE_NAME = True
 DAYS = ["2026-03-09", "2026-03-10", "2026-03-11"]
 # No shrinking: every example is several real runs; a failure is reported as drawn (hypothesis prints it).
 FIXTURES_OK = settings(deadline=None, database=None, phases=[Phase.explicit, Phase.generate],
@@ -48,7 +51,7 @@ def _converging_snapshot(engine) -> dict[str, set[tuple]]:
     modified at the same instant (a split pair) carry one ShipStation productId under different names
     ("... - Small" / "... - Medium"), the product's name depends on which partition run wrote last."""
     snap = content_snapshot(engine)
-    snap["products"] = {row[:2] + row[3:] for row in snap["products"]}
+    snap["products"] = {row[:2] + row[3:] for row in snap["products"]} if EXCLUDE_NAME else snap["products"]
     return snap
 
 
