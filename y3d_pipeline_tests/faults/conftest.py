@@ -30,7 +30,7 @@ def pytest_terminal_summary(terminalreporter):
         detail = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
         terminalreporter.write_line(f"{source:<24} {n:>3} hostile/malformed inputs ({detail})")
     terminalreporter.write_line(f"{'total':<24} {total:>3}; {total - known} quarantined, rejected or stored as inert text "
-                                f"(no partition crashed, no valid record lost); {known} known issue(s) as strict xfail")
+                                f"(no partition crashed, no valid record lost); {known} known issue(s) marked xfail")
 
 
 def shipstation_resource(sandbox, **overrides) -> ShipStationResource:
