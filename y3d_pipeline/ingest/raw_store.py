@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,23 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 BATCH_SIZE = 1000
+
+
+def jsonb_safe(value: Any) -> Any:
+    """``value`` made storable as PostgreSQL text/jsonb: NUL characters removed from every string and
+    non-finite floats (NaN, Infinity: not JSON) replaced by their text; the same object when nothing changes."""
+    if isinstance(value, str):
+        return value.replace("\x00", "") if "\x00" in value else value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        cleaned = {jsonb_safe(k): jsonb_safe(v) for k, v in value.items()}
+        return value if all(a is b for a, b in zip(cleaned.values(), value.values(), strict=True)) \
+            and all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
+    if isinstance(value, list):
+        cleaned_list = [jsonb_safe(v) for v in value]
+        return value if all(a is b for a, b in zip(cleaned_list, value, strict=True)) else cleaned_list
+    return value
 
 
 def payload_sha256(payload: Any) -> str:
@@ -61,6 +79,8 @@ def upsert_raw_records(
     (key_column,) = [c.name for c in table.primary_key.columns]
     prepared = []
     for row in _newest_per_key(rows, key_column):
+        # Source text is untrusted: a NUL anywhere would make PostgreSQL reject the whole batch.
+        row = {column: jsonb_safe(value) for column, value in row.items()}
         row["payload_sha256"] = payload_sha256(row["payload"])
         row["fetched_at"] = fetched_at
         prepared.append(row)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
 
 from y3d_pipeline.clients.shipstation import Order, OrderItem
+from y3d_pipeline.ingest.raw_store import jsonb_safe
 from y3d_pipeline.normalize.records import (
     CanonicalCustomer,
     CanonicalItem,
@@ -35,23 +35,6 @@ MAX_QUANTITY = 1_000_000
 
 class Invalid(ValueError):
     pass
-
-
-def strip_nul(value: Any) -> Any:
-    """``value`` made storable as PostgreSQL text/jsonb: NUL characters removed from every string and
-    non-finite floats (NaN, Infinity: not JSON) replaced by their text; the same object when nothing changes."""
-    if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, dict):
-        cleaned = {strip_nul(k): strip_nul(v) for k, v in value.items()}
-        return value if all(a is b for a, b in zip(cleaned.values(), value.values(), strict=True)) \
-            and all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
-    if isinstance(value, list):
-        cleaned_list = [strip_nul(v) for v in value]
-        return value if all(a is b for a, b in zip(cleaned_list, value, strict=True)) else cleaned_list
-    return value
 
 
 def _text(value: Any, field: str, limit: int | None = None) -> str | None:
@@ -189,7 +172,7 @@ def _items(order: Order) -> list[CanonicalItem]:
             raise Invalid(f"{where} (orderItemId {item.order_item_id}) has quantity {item.quantity}")
         if item.quantity > MAX_QUANTITY:
             raise Invalid(f"{where} (orderItemId {item.order_item_id}) has quantity {item.quantity}")
-        options = strip_nul([o.model_dump(by_alias=True) for o in item.options]) if item.options else None
+        options = jsonb_safe([o.model_dump(by_alias=True) for o in item.options]) if item.options else None
         if options is not None:
             for option in options:
                 if isinstance(option.get("value"), str) and len(option["value"]) > MAX_TEXT:
@@ -232,7 +215,7 @@ def map_order(payload: dict[str, Any]) -> CanonicalOrder | Rejected:
         advanced = order.advanced_options
         items = _items(order)
         customer = _customer(order)
-        ship_to = strip_nul(order.ship_to.model_dump(by_alias=True)) if order.ship_to else None
+        ship_to = jsonb_safe(order.ship_to.model_dump(by_alias=True)) if order.ship_to else None
         if ship_to is not None:
             for key, value in ship_to.items():
                 if isinstance(value, str) and len(value) > 500:

@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.db.models import Customer, NormalizationFailure, Order, OrderItem, OrderTag, Product, Tag
+from y3d_pipeline.ingest.raw_store import jsonb_safe
 from y3d_pipeline.normalize.records import (
     CanonicalOrder,
     CanonicalProduct,
@@ -36,7 +37,6 @@ from y3d_pipeline.normalize.records import (
     SourceKeys,
 )
 from y3d_pipeline.normalize.shipments import apply_shipments
-from y3d_pipeline.normalize.shipstation import strip_nul
 
 PLACEHOLDER_PRODUCT_NAME = "Product needs a name"
 
@@ -361,9 +361,9 @@ def quarantine(conn: sa.Connection, source: str, rejected: list[tuple[Rejected, 
         return 0
     rows = {}
     for record, partition_key in rejected:
-        rows[record.source_id] = {"source": source, "source_id": strip_nul(record.source_id),
-                                  "partition_key": partition_key, "reason": strip_nul(record.reason)[:2000],
-                                  "payload": strip_nul(record.payload)}
+        rows[record.source_id] = {"source": source, "source_id": jsonb_safe(record.source_id),
+                                  "partition_key": partition_key, "reason": jsonb_safe(record.reason)[:2000],
+                                  "payload": jsonb_safe(record.payload)}
     stmt = insert(failures_t)
     f = failures_t.c
     stmt = stmt.on_conflict_do_update(

@@ -229,15 +229,11 @@ def test_ai_replies_that_break_the_schema_raise_instead_of_passing(name):
 
 
 # ------------------------------------------------------------------------------- regressions found by this corpus
-# Each was a defect (fixed in c3ac929): a NUL made PostgreSQL reject the whole raw upsert or quarantine insert,
-# and NaN/Infinity money raised decimal.InvalidOperation and aborted the batch.
+# Each was a defect: a NUL made PostgreSQL reject the whole raw upsert or quarantine insert, and NaN/Infinity
+# money raised decimal.InvalidOperation and aborted the batch. Fixed in normalization (c3ac929) and in the
+# shared raw upsert, which now makes every source's payload jsonb-safe.
 
 
-# Not strict: a fix of raw_store.py is in progress (uncommitted at the time of writing); remove the marker
-# once it is committed.
-@pytest.mark.xfail(strict=False, reason="KNOWN ISSUE (ingest/raw_store.py): upsert_raw_records itself still sends a "
-                   "NUL to jsonb, which PostgreSQL rejects for the whole batch; the ShipStation asset now strips NULs "
-                   "before calling it (c3ac929), other callers must too, or the shared upsert should")
 def test_nul_character_in_a_raw_payload_does_not_fail_the_batch(sandbox, clean_db):
     # The shared raw upsert directly (through the assets a failure here costs ~50 s of step-retry delays).
     from y3d_pipeline.db.models import RawShipstationOrder
@@ -248,7 +244,7 @@ def test_nul_character_in_a_raw_payload_does_not_fail_the_batch(sandbox, clean_d
     rows = [{"shipstation_order_id": good["orderId"], "source_modified_at": at, "payload": good},
             {"shipstation_order_id": 800_000_300, "source_modified_at": at,
              "payload": {**good, "orderId": 800_000_300, "customerNotes": "nul\x00here"}}]
-    record_bad_input("shared raw upsert", "KNOWN ISSUE: NUL rejects the batch (callers strip)")
+    record_bad_input("shared raw upsert", "stored as inert text")
     with clean_db.begin() as conn:
         upsert_raw_records(conn, RawShipstationOrder.__table__, rows, fetched_at=at)
     with clean_db.connect() as conn:

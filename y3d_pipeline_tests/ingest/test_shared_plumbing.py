@@ -161,3 +161,18 @@ def test_sync_window_overlaps_and_never_reaches_the_future():
     assert today.end == start + dt.timedelta(hours=5) - dt.timedelta(minutes=2)
     with pytest.raises(ValueError):
         sync_window(start.replace(tzinfo=None), end, now=end)
+
+
+def test_raw_upsert_stores_hostile_text_instead_of_failing_the_batch(clean_db):
+    table = RawShipstationOrder.__table__
+    t0 = dt.datetime(2026, 3, 1, 12, tzinfo=UTC)
+    hostile = _row(7, t0, "awaiting\x00_shipment")
+    hostile["payload"]["customerNotes"] = "nul\x00here"
+    hostile["payload"]["orderTotal"] = float("nan")
+    with clean_db.begin() as conn:
+        counts = upsert_raw_records(conn, table, [hostile, _row(8, t0, "on_hold")], fetched_at=t0)
+        stored = conn.execute(sa.select(table.c.order_status, table.c.payload)
+                              .where(table.c.shipstation_order_id == 7)).one()
+    assert counts.new == 2
+    assert stored.order_status == "awaiting_shipment"
+    assert stored.payload["customerNotes"] == "nulhere" and stored.payload["orderTotal"] == "nan"

@@ -25,7 +25,7 @@ from y3d_pipeline.defs.sources.shipstation.resources import NOT_CONFIGURED_NOTE,
 from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.normalize.shipments import apply_shipments
-from y3d_pipeline.normalize.shipstation import marketplace_from_name, strip_nul
+from y3d_pipeline.normalize.shipstation import marketplace_from_name
 from y3d_pipeline.settings import load_settings
 
 RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
@@ -93,7 +93,7 @@ def raw_shipstation_orders(
             "order_status": model.order_status,
             # an unreadable modifyDate still lands (normalization quarantines it) inside this window
             "source_modified_at": model.modify_date or fallback_modified,
-            "payload": strip_nul(payload),  # jsonb cannot hold \u0000; nothing else is altered
+            "payload": payload,
         })
     with database.engine.begin() as conn:
         counts = upsert_raw_records(conn, RawShipstationOrder.__table__, rows, fetched_at=now)
@@ -155,7 +155,7 @@ def raw_shipstation_shipments(
             "ship_date": model.ship_date,
             # a void is a later change of the same label: it must replace the earlier version
             "source_modified_at": max(created, model.void_date) if model.void_date else created,
-            "payload": strip_nul(payload),
+            "payload": payload,
         })
     with database.engine.begin() as conn:
         counts = upsert_raw_records(conn, RawShipstationShipment.__table__, rows, fetched_at=now)
