@@ -105,12 +105,15 @@ def parse_json(service: str, response: httpx.Response) -> Any:
 
 class _ServerHintOrBackoff(tenacity.wait.wait_base):
     def __init__(self, policy: RetryPolicy):
+        self.policy = policy
         self._backoff = tenacity.wait_exponential_jitter(initial=policy.initial_backoff, max=policy.max_backoff)
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         hint = getattr(exc, "wait_seconds", None)
-        return float(hint) if hint is not None else self._backoff(retry_state)
+        wait = float(hint) if hint is not None else self._backoff(retry_state)
+        remaining = self.policy.max_total_seconds - retry_state.seconds_since_start
+        return max(0.0, min(wait, remaining))
 
 
 class _StopPolicy(tenacity.stop.stop_base):
@@ -124,8 +127,12 @@ class _StopPolicy(tenacity.stop.stop_base):
         exc = retry_state.outcome.exception() if retry_state.outcome else None
         if not getattr(exc, "rate_limited", False):
             self.failures += 1
+        elapsed = retry_state.seconds_since_start
+        # A server asking us to wait past the budget: give up now rather than sleep and fail anyway.
+        hint = getattr(exc, "wait_seconds", None) or 0.0
         return (self.failures >= self.policy.max_attempts
-                or retry_state.seconds_since_start >= self.policy.max_total_seconds)
+                or elapsed >= self.policy.max_total_seconds
+                or elapsed + hint > self.policy.max_total_seconds)
 
 
 def call_with_retries(

@@ -176,3 +176,26 @@ def test_raw_upsert_stores_hostile_text_instead_of_failing_the_batch(clean_db):
     assert counts.new == 2
     assert stored.order_status == "awaiting_shipment"
     assert stored.payload["customerNotes"] == "nulhere" and stored.payload["orderTotal"] == "nan"
+
+
+def test_total_retry_time_is_bounded_even_when_the_server_asks_for_longer():
+    waits: list[float] = []
+
+    def limited():
+        raise RetryableError("429", wait_seconds=1000.0, rate_limited=True)
+
+    with pytest.raises(ApiError, match="gave up after 1 attempts"):
+        call_with_retries(limited, what="x", policy=RetryPolicy(max_total_seconds=30), sleep=waits.append)
+    assert waits == [], "a wait beyond the budget is not slept"
+
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        raise RetryableError("503")
+
+    with pytest.raises(ApiError):
+        call_with_retries(flaky, what="x", policy=RetryPolicy(max_attempts=50, max_total_seconds=5,
+                                                              initial_backoff=4, max_backoff=4),
+                          sleep=waits.append)
+    assert all(w <= 5 for w in waits)
