@@ -16,6 +16,11 @@ POOL_SHOPIFY = "shopify"
 POOL_AMAZON = "amazon"
 POOL_OPENAI = "openai"
 
+# Step retries of the API-calling assets, on top of the clients' own request retries: a whole step is
+# re-tried only when a source stayed down past the client's retry budget.
+SOURCE_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
+                                     jitter=dg.Jitter.PLUS_MINUS)
+
 # Run tag carrying the source a run syncs; dagster.yaml allows one concurrent run per value.
 TAG_SOURCE = "y3d/source"
 TAG_OUTCOME = "y3d/outcome"

@@ -14,6 +14,7 @@ from y3d_pipeline.defs.constants import (
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
     RAW_SHIPSTATION_ORDERS,
+    SOURCE_RETRY_POLICY,
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import DatabaseResource
@@ -23,7 +24,6 @@ from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.settings import load_settings
 
 log = logging.getLogger(__name__)
-RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 NOT_CONFIGURED_NOTE = ("Amazon SP-API not configured: set AMAZON_LWA_CLIENT_ID, AMAZON_LWA_CLIENT_SECRET and "
                        "AMAZON_LWA_REFRESH_TOKEN")
 CHECK_CUSTOMIZATIONS = "customizations_processed"
@@ -41,7 +41,7 @@ def _partition_label(context: dg.AssetExecutionContext) -> str:
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=POOL_AMAZON,
     kinds={"amazon", "postgres"},
-    retry_policy=RETRY_POLICY,
+    retry_policy=SOURCE_RETRY_POLICY,
     description="""Amazon orders changed in the partition's days (SP-API Orders v0 `getOrders` by
 `LastUpdatedAfter/Before`, one hour of overlap, the end held at least two minutes before now as Amazon
 requires), each with its items from `getOrderItems` (incl. `BuyerInfo.BuyerCustomizedInfo.CustomizedURL`) under
@@ -103,7 +103,7 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=POOL_AMAZON,
     kinds={"amazon", "postgres"},
-    retry_policy=RETRY_POLICY,
+    retry_policy=SOURCE_RETRY_POLICY,
     check_specs=[dg.AssetCheckSpec(
         CHECK_CUSTOMIZATIONS, asset=RAW_AMAZON_CUSTOMIZATIONS,
         description="Every Amazon Custom file of the window was downloaded and parsed (failed or rejected "

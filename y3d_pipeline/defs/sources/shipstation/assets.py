@@ -18,6 +18,7 @@ from y3d_pipeline.defs.constants import (
     RAW_SHIPSTATION_SHIPMENTS,
     RAW_SHIPSTATION_STORES,
     RAW_SHIPSTATION_TAGS,
+    SOURCE_RETRY_POLICY,
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import DatabaseResource
@@ -28,7 +29,6 @@ from y3d_pipeline.normalize.shipments import apply_shipments
 from y3d_pipeline.normalize.shipstation import marketplace_from_name
 from y3d_pipeline.settings import load_settings
 
-RETRY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 KINDS = {"shipstation", "postgres"}
 
 
@@ -56,7 +56,7 @@ def _unmodeled(fetched: Any) -> bool:
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=POOL_SHIPSTATION,
     kinds=KINDS,
-    retry_policy=RETRY,
+    retry_policy=SOURCE_RETRY_POLICY,
     description="""Every ShipStation order modified during the shop's day (plus a one-hour overlap before
     it, cut at now), exactly as ShipStation returned it, one row per orderId in raw_shipstation_orders.
     A stored order is only replaced by a newer modifyDate. Requests are US Pacific wall-clock windows
@@ -124,7 +124,7 @@ def raw_shipstation_orders(
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=POOL_SHIPSTATION,
     kinds=KINDS,
-    retry_policy=RETRY,
+    retry_policy=SOURCE_RETRY_POLICY,
     description="""ShipStation shipments (labels) by ship date, one row per shipmentId in
     raw_shipstation_shipments; fills orders.shipped_at, tracking_number, carrier_code and shipment_status
     (the newest non-voided label wins; voided labels don't count). Ship dates are Pacific calendar days,
@@ -184,7 +184,7 @@ def raw_shipstation_shipments(
     group_name=GROUP_SHIPSTATION,
     pool=POOL_SHIPSTATION,
     kinds=KINDS,
-    retry_policy=RETRY,
+    retry_policy=SOURCE_RETRY_POLICY,
     description="""The ShipStation account's tags (GET /accounts/listtags) in the tags table, so order
     tag ids (order_tags) carry names and colours.""",
 )
@@ -219,7 +219,7 @@ def raw_shipstation_tags(
     group_name=GROUP_SHIPSTATION,
     pool=POOL_SHIPSTATION,
     kinds=KINDS,
-    retry_policy=RETRY,
+    retry_policy=SOURCE_RETRY_POLICY,
     description="""The ShipStation stores (GET /stores): store id → marketplace (amazon, etsy, ebay, web for
     Shopify, manual, ...), used to fill orders.marketplace; existing orders are re-labelled when a store's
     marketplace changes.""",

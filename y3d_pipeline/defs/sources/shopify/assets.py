@@ -7,7 +7,13 @@ import dagster as dg
 
 from y3d_pipeline.clients.shopify import ShopifyOrder
 from y3d_pipeline.db.models import RawShopifyOrder
-from y3d_pipeline.defs.constants import GROUP_SHOPIFY, POOL_SHOPIFY, RAW_SHOPIFY_ORDERS, RAW_SHOPIFY_PRODUCTS
+from y3d_pipeline.defs.constants import (
+    GROUP_SHOPIFY,
+    POOL_SHOPIFY,
+    RAW_SHOPIFY_ORDERS,
+    RAW_SHOPIFY_PRODUCTS,
+    SOURCE_RETRY_POLICY,
+)
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.shopify.catalog import stored_shopify_products, upsert_catalog
@@ -16,7 +22,6 @@ from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.settings import load_settings
 
-RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS)
 CHECK_LINE_ITEMS = "line_items_present"
 PRODUCTS_CURSOR_KEY = "cursor_next_updated_at"
 
@@ -47,7 +52,7 @@ def _orders_without_items(orders: list[ShopifyOrder]) -> list[str]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=POOL_SHOPIFY,
     kinds={"shopify", "postgres"},
-    retry_policy=RETRY_POLICY,
+    retry_policy=SOURCE_RETRY_POLICY,
     check_specs=[dg.AssetCheckSpec(CHECK_LINE_ITEMS, asset=RAW_SHOPIFY_ORDERS,
                                    description="Every Shopify order fetched for the window has line items.")],
     description="""Shopify orders changed in the partition's days (Admin GraphQL, by `updatedAt`, one hour of
@@ -128,7 +133,7 @@ def _previous_cursor(context: dg.AssetExecutionContext) -> dt.datetime | None:
     group_name=GROUP_SHOPIFY,
     pool=POOL_SHOPIFY,
     kinds={"shopify", "postgres"},
-    retry_policy=RETRY_POLICY,
+    retry_policy=SOURCE_RETRY_POLICY,
     description="""Shopify's product catalogue into `products` (one row per Shopify product) and
 `product_variants` (SKU, title, price per variant). Incremental by `updatedAt`: each run asks only for
 products changed since the newest one the previous run saw (the first run, or a database without Shopify
