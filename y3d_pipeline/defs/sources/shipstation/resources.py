@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 from y3d_pipeline.clients.http import RetryPolicy
 from y3d_pipeline.clients.shipstation import DEFAULT_BASE_URL, MAX_PAGE_SIZE, ShipStationClient
 from y3d_pipeline.defs.resources import env_var_if_set
+from y3d_pipeline.settings import load_settings
 
 
 class ShipStationResource(dg.ConfigurableResource):
@@ -51,7 +50,7 @@ def shipstation_resource_from_env() -> ShipStationResource:
     return ShipStationResource(
         api_key=env_var_if_set("SHIPSTATION_API_KEY"),
         api_secret=env_var_if_set("SHIPSTATION_API_SECRET"),
-        base_url=os.environ.get("SHIPSTATION_BASE_URL", "").strip() or DEFAULT_BASE_URL,
+        base_url=load_settings().SHIPSTATION_BASE_URL,
     )
 
 
