@@ -36,6 +36,8 @@ class SandboxState:
             "getOrders": TokenBucket(0.0167, 20, self.clock.monotonic, lambda: self.rate_limit_scale),
             "getOrderItems": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
             "getOrder": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
+            "searchOrders": TokenBucket(0.0056, 20, self.clock.monotonic, lambda: self.rate_limit_scale),
+            "getOrder (2026-01-01)": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
         }
         self.shopify_bucket = LeakyCostBucket(50.0, self.clock.monotonic, lambda: self.rate_limit_scale)
         self.reset(regenerate=False)
