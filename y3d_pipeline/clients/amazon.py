@@ -525,11 +525,13 @@ class AmazonClient:
         by_id: dict[str, AmazonOrder] = {}
         seen_tokens: set[str] = set()
         token_issued_at = 0.0
+        bucket = self.buckets["searchOrders"]
         while True:
-            if "paginationToken" in params and self.clock() - token_issued_at >= \
+            # The token's age when it will be sent, after the pacing wait (searchOrders sustains ~1 request/180 s).
+            if "paginationToken" in params and self.clock() - token_issued_at + bucket.seconds_until_token() >= \
                     PAGINATION_TOKEN_LIFETIME.total_seconds():
-                raise ApiError(f"{SERVICE} searchOrders: the pagination token is older than 24 hours (Amazon "
-                               "expires it); run a shorter window")
+                raise ApiError(f"{SERVICE} searchOrders: the pagination token would be older than 24 hours when "
+                               "sent (Amazon expires it); run a shorter window")
             body = self._get("searchOrders", SEARCH_ORDERS_PATH, params)
             self.stats.pages += 1
             if body.get("lastUpdatedBefore"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 
@@ -20,6 +20,8 @@ from y3d_pipeline.sandbox.options import FaultSpec, SandboxOptions
 from y3d_pipeline.sandbox.ratelimit import FixedWindowLimiter, LeakyCostBucket, TokenBucket
 
 Handler = Callable[[Request], Awaitable[Response]]
+JOURNAL_SIZE = 500
+JOURNAL_BODY_LIMIT = 256 * 1024
 
 
 class SandboxState:
@@ -76,6 +78,8 @@ class SandboxState:
         self.amazon_token_counter = 0
         self.requests: Counter[str] = Counter()
         self.statuses: dict[str, Counter[str]] = defaultdict(Counter)
+        # What clients sent (for tests that hold requests to the official API definitions).
+        self.journal: deque[dict] = deque(maxlen=JOURNAL_SIZE)
         self.openai_calls = 0
 
     def stats(self) -> dict:
@@ -178,10 +182,22 @@ class StatsMiddleware:
             return
         state = self.state
         state.requests[api] += 1
+        entry = {"api": api, "method": scope["method"], "path": scope["path"],
+                 "query": scope.get("query_string", b"").decode("latin-1"), "body": "", "status": None}
+        state.journal.append(entry)
+        body = bytearray()
+
+        async def recording_receive():
+            message = await receive()
+            if message["type"] == "http.request" and len(body) < JOURNAL_BODY_LIMIT:
+                body.extend(message.get("body", b"")[:JOURNAL_BODY_LIMIT - len(body)])
+                entry["body"] = body.decode("utf-8", "replace")
+            return message
 
         async def counting_send(message) -> None:
             if message["type"] == "http.response.start":
                 state.statuses[api][str(message["status"])] += 1
+                entry["status"] = message["status"]
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        await self.app(scope, recording_receive, counting_send)

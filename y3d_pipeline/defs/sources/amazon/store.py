@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.amazon import InvalidRecord, OrdersPage
+from y3d_pipeline.clients.amazon import API_V0, InvalidRecord, OrdersPage
 from y3d_pipeline.db.models import (
     AmazonCustomization,
     NormalizationFailure,
@@ -71,9 +71,27 @@ def quarantine(conn: sa.Connection, records: Iterable[InvalidRecord], *, partiti
     return count
 
 
+def _richer_copy_stored(conn: sa.Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Ids of v0 rows whose order is stored from v2026-01-01 with the same or a newer modification time: v0 (no
+    Restricted Data Token) carries less of the same order, so it must not replace that copy."""
+    v0 = {r["amazon_order_id"]: r["source_modified_at"] for r in rows if r["api_version"] == API_V0}
+    if not v0:
+        return set()
+    table = RawAmazonOrder.__table__
+    stored = conn.execute(sa.select(table.c.amazon_order_id, table.c.source_modified_at).where(
+        table.c.amazon_order_id.in_(list(v0)), table.c.api_version != API_V0))
+    return {order_id for order_id, modified in stored if modified >= v0[order_id]}
+
+
 def store_orders(conn: sa.Connection, page: OrdersPage, *, fetched_at: dt.datetime,
                  partition_key: str | None) -> tuple[UpsertCounts, int]:
-    counts = upsert_raw_records(conn, RawAmazonOrder.__table__, order_rows(page), fetched_at=fetched_at)
+    """Upsert the page's orders into ``raw_amazon_orders`` (one row per Amazon order id whichever API version
+    fetched it) and quarantine its invalid records."""
+    rows = order_rows(page)
+    keep = _richer_copy_stored(conn, rows)
+    counts = upsert_raw_records(conn, RawAmazonOrder.__table__,
+                                [r for r in rows if r["amazon_order_id"] not in keep], fetched_at=fetched_at)
+    counts.unchanged += len(keep)
     return counts, quarantine(conn, page.invalid, partition_key=partition_key)
 
 
