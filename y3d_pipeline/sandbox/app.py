@@ -24,7 +24,7 @@ from y3d_pipeline.sandbox.shopify import ShopifyApi
 CONTROL = "/_sandbox"
 CONFIG_FIELDS = {"rate_limit_scale": float, "openai_latency_ms": int, "openai_wrong_quantity_rate": float,
                  "openai_malformed_rate": float, "amazon_token_expires_in": int,
-                 "shopify_read_all_orders": bool}
+                 "shopify_read_all_orders": bool, "shopify_protected_customer_data": bool}
 
 
 async def _json_body(request: Request) -> dict:

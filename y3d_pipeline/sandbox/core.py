@@ -70,6 +70,7 @@ class SandboxState:
         self.openai_malformed_rate = options.openai_malformed_rate
         self.amazon_token_expires_in = options.amazon_token_expires_in
         self.shopify_read_all_orders = options.shopify_read_all_orders
+        self.shopify_protected_customer_data = options.shopify_protected_customer_data
         self.shipstation_limiter.reset()
         for bucket in self.amazon_buckets.values():
             bucket.reset()
@@ -98,6 +99,7 @@ class SandboxState:
             "openai_malformed_rate": self.openai_malformed_rate,
             "amazon_token_expires_in": self.amazon_token_expires_in,
             "shopify_read_all_orders": self.shopify_read_all_orders,
+            "shopify_protected_customer_data": self.shopify_protected_customer_data,
             "clock_running": self.clock.running,
         }
 

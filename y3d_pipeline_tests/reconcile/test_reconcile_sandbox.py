@@ -31,7 +31,7 @@ def run_day(fresh_sandbox, database_resource, dagster_instance):
         "shipstation": ShipStationResource(api_key=env["SHIPSTATION_API_KEY"], api_secret=env["SHIPSTATION_API_SECRET"],
                                            base_url=env["SHIPSTATION_BASE_URL"], initial_backoff_seconds=0.05),
         "shopify": ShopifyResource(store=env["SHOPIFY_STORE"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                                   base_url=env["SHOPIFY_BASE_URL"], extended_order_fields=False),
+                                   base_url=env["SHOPIFY_BASE_URL"]),
         "amazon": AmazonResource(client_id=env["AMAZON_LWA_CLIENT_ID"], client_secret=env["AMAZON_LWA_CLIENT_SECRET"],
                                  refresh_token=env["AMAZON_LWA_REFRESH_TOKEN"], token_url=env["AMAZON_LWA_TOKEN_URL"],
                                  sp_api_base_url=env["AMAZON_SP_API_BASE_URL"],
