@@ -101,13 +101,19 @@ class TokenBucket:
         self._refill()
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
+    @property
+    def margin(self) -> float:
+        """Extra wait once the bucket ran dry: Amazon counts from when our requests arrive, not from when we
+        measured, so a token that is just whole here may not be there yet; a 429 would cost a whole refill."""
+        return min(1.0, 0.05 / self.rate)
+
     def acquire(self, sleep: Callable[[float], None]) -> float:
         """Take one token, sleeping first if none is free; returns the seconds slept."""
         waited = 0.0
         wait = self.seconds_until_token()
         while wait > 0:
-            sleep(wait)
-            waited += wait
+            sleep(wait + self.margin)
+            waited += wait + self.margin
             wait = self.seconds_until_token()
         self.tokens -= 1
         return waited

@@ -252,3 +252,24 @@ def test_a_pagination_token_that_would_expire_before_its_turn_is_not_used() -> N
         with pytest.raises(ApiError, match="24 hours"):
             client.search_orders(START, dt.datetime(2026, 3, 20, tzinfo=dt.UTC))
     assert client.stats.pages == 1 and not slept
+
+
+def test_token_bucket_paces_from_the_documented_plan() -> None:
+    ticks = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        ticks[0] += seconds
+
+    bucket = TokenBucket(0.5, 2, clock=lambda: ticks[0])
+    for _ in range(4):
+        bucket.acquire(sleep)
+    # a token's time (1 / 0.5 rps) plus the margin for Amazon counting from when the request arrives
+    assert bucket.margin == pytest.approx(0.1)
+    assert slept == [pytest.approx(2.1), pytest.approx(2.0)]
+    bucket.drain()
+    assert bucket.seconds_until_token() == pytest.approx(2.0)
+    bucket.set_rate(1.0)
+    assert bucket.seconds_until_token() == pytest.approx(1.0)
+    assert TokenBucket(0.0056, 20).margin == 1.0  # searchOrders: at most a second on a ~180 s wait
