@@ -409,6 +409,15 @@ class AmazonClient:
                                  sleep=self.sleep)
 
     # ------------------------------------------------------------------------------------------ orders
+    def _keep_newest(self, order: AmazonOrder, by_id: dict[str, AmazonOrder]) -> None:
+        """One order per id across pages (pages can repeat orders): the newest modification wins."""
+        current = by_id.get(order.amazon_order_id)
+        if current is not None:
+            self.stats.duplicates_dropped += 1
+            if current.last_update_date > order.last_update_date:
+                return
+        by_id[order.amazon_order_id] = order
+
     def clamp_end(self, end: dt.datetime) -> tuple[dt.datetime, bool]:
         """``end`` cut to ``now - settle`` and floored to a whole second; (value, whether it was cut)."""
         latest = self.now().astimezone(dt.UTC) - self.settle
@@ -451,12 +460,7 @@ class AmazonClient:
                     result.invalid.append(InvalidRecord(source_id, f"invalid SP-API order: {exc}"[:1000],
                                                         raw if isinstance(raw, dict) else {"value": raw}))
                     continue
-                current = by_id.get(order.amazon_order_id)
-                if current is not None:
-                    self.stats.duplicates_dropped += 1
-                    if current.last_update_date > order.last_update_date:
-                        continue
-                by_id[order.amazon_order_id] = order
+                self._keep_newest(order, by_id)
             token = payload.get("NextToken")
             if not token:
                 break
@@ -508,12 +512,7 @@ class AmazonClient:
                 str(source_id).strip() if isinstance(source_id, str) and source_id.strip() else "<missing orderId>",
                 f"invalid SP-API order: {exc}"[:1000], raw if isinstance(raw, dict) else {"value": raw}))
             return
-        current = by_id.get(order.amazon_order_id)
-        if current is not None:
-            self.stats.duplicates_dropped += 1
-            if current.last_update_date > order.last_update_date:
-                return
-        by_id[order.amazon_order_id] = order
+        self._keep_newest(order, by_id)
 
     def search_orders(self, updated_after: dt.datetime, updated_before: dt.datetime) -> OrdersPage:
         """v2026 searchOrders: every order with ``updated_after <= lastUpdatedTime <= updated_before`` (the end

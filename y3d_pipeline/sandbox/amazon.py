@@ -283,6 +283,30 @@ class AmazonApi:
             payload["CreatedBefore"] = query["before"]
         return json_response({"payload": payload})
 
+    def _time_window(self, params, two_minutes_ago: datetime, created: tuple[str, str],
+                     updated: tuple[str, str]) -> tuple[str, datetime, datetime]:
+        """("created"|"updated", after, before) of a request naming exactly one family of bounds (both versions
+        share the rules; only the parameter names' case differs). A missing end is now - 2 minutes."""
+        created_after = self._param_time(params, created[0])
+        updated_after = self._param_time(params, updated[0])
+        if (created_after is None) == (updated_after is None):
+            raise InvalidInput(f"Exactly one of {created[0]} and {updated[0]} must be provided.")
+        if created_after is not None and params.get(updated[1]):
+            raise InvalidInput(f"{updated[1]} cannot be used with {created[0]}.")
+        if updated_after is not None and params.get(created[1]):
+            raise InvalidInput(f"{created[1]} cannot be used with {updated[0]}.")
+        field, (after_name, before_name) = ("updated", updated) if updated_after is not None else ("created", created)
+        after = updated_after if updated_after is not None else created_after
+        assert after is not None
+        before = self._param_time(params, before_name)
+        if before is None:
+            before = _seconds(two_minutes_ago)
+        elif before > two_minutes_ago:
+            raise InvalidInput(f"{before_name} must be at least two minutes before the time of the request.")
+        if before < after:
+            raise InvalidInput(f"{before_name} must be equal to or after {after_name}.")
+        return field, after, before
+
     def _new_query(self, params, two_minutes_ago: datetime) -> dict:
         order_ids = [i for i in (params.get("AmazonOrderIds") or "").split(",") if i]
         if order_ids:
@@ -290,27 +314,8 @@ class AmazonApi:
                 raise InvalidInput("AmazonOrderIds must contain at most 50 values")
             return {"field": "ids", "ids": order_ids, "after": "1970-01-01T00:00:00Z",
                     "before": iso_z(two_minutes_ago), "max": 100, "statuses": []}
-        created_after = self._param_time(params, "CreatedAfter")
-        updated_after = self._param_time(params, "LastUpdatedAfter")
-        if created_after is None and updated_after is None:
-            raise InvalidInput("One of CreatedAfter or LastUpdatedAfter is required.")
-        if created_after is not None and updated_after is not None:
-            raise InvalidInput("CreatedAfter and LastUpdatedAfter cannot both be specified.")
-        if updated_after is not None and params.get("CreatedBefore"):
-            raise InvalidInput("CreatedBefore cannot be used with LastUpdatedAfter.")
-        if created_after is not None and params.get("LastUpdatedBefore"):
-            raise InvalidInput("LastUpdatedBefore cannot be used with CreatedAfter.")
-        field = "updated" if updated_after is not None else "created"
-        before_name = "LastUpdatedBefore" if field == "updated" else "CreatedBefore"
-        after = updated_after if updated_after is not None else created_after
-        assert after is not None
-        before = self._param_time(params, before_name)
-        if before is None:
-            before = _seconds(two_minutes_ago)
-        elif before > two_minutes_ago:
-            raise InvalidInput(f"{before_name} must be at least two minutes before the current time.")
-        if before < after:
-            raise InvalidInput(f"{before_name} must be equal to or after the {field.title()}After date.")
+        field, after, before = self._time_window(params, two_minutes_ago, ("CreatedAfter", "CreatedBefore"),
+                                                 ("LastUpdatedAfter", "LastUpdatedBefore"))
         if field == "created" and after > two_minutes_ago:
             raise InvalidInput("CreatedAfter must be no later than two minutes before the current time.")
         try:
@@ -463,27 +468,8 @@ class AmazonApi:
 
     def _search_query(self, values: dict[str, str], now: datetime) -> dict:
         """The canonical query of a first searchOrders request (what a token must be repeated with)."""
-        two_minutes_ago = now - timedelta(minutes=2)
-        created_after = self._param_time(values, "createdAfter")
-        updated_after = self._param_time(values, "lastUpdatedAfter")
-        if (created_after is None) == (updated_after is None):
-            raise InvalidInput("Exactly one of createdAfter and lastUpdatedAfter must be provided.")
-        if created_after is not None and ("lastUpdatedBefore" in values):
-            raise InvalidInput("lastUpdatedBefore cannot be used with createdAfter.")
-        if updated_after is not None and ("createdBefore" in values):
-            raise InvalidInput("createdBefore cannot be used with lastUpdatedAfter.")
-        field = "updated" if updated_after is not None else "created"
-        before_name = "lastUpdatedBefore" if field == "updated" else "createdBefore"
-        after = updated_after if updated_after is not None else created_after
-        assert after is not None
-        before = self._param_time(values, before_name)
-        if before is None:
-            before = _seconds(two_minutes_ago)
-        elif before > two_minutes_ago:
-            raise InvalidInput(f"{before_name} must be at least two minutes before the time of the request.")
-        if before < after:
-            after_name = "lastUpdatedAfter" if field == "updated" else "createdAfter"
-            raise InvalidInput(f"{before_name} must be equal to or after {after_name}.")
+        field, after, before = self._time_window(values, now - timedelta(minutes=2), ("createdAfter", "createdBefore"),
+                                                 ("lastUpdatedAfter", "lastUpdatedBefore"))
         return {"field": field, "after": iso_z(after), "before": iso_z(before),
                 "statuses": self._csv(values, "fulfillmentStatuses", ALL_FULFILLMENT_STATUSES),
                 "markets": self._csv(values, "marketplaceIds", max_items=50),
