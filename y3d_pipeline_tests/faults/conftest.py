@@ -8,6 +8,7 @@ import dagster as dg
 import pytest
 
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
+from y3d_pipeline_tests.resources import shipstation_resource as sandbox_shipstation_resource
 from y3d_pipeline_tests.sources.shipstation.conftest import ORDER_ASSETS
 
 # source -> outcome ("quarantined", "flagged", "accepted") -> count; filled by the bad-input tests.
@@ -34,11 +35,8 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def shipstation_resource(sandbox, **overrides) -> ShipStationResource:
-    env = sandbox.env()
-    settings = {"api_key": env["SHIPSTATION_API_KEY"], "api_secret": env["SHIPSTATION_API_SECRET"],
-                "base_url": env["SHIPSTATION_BASE_URL"], "initial_backoff_seconds": 0.01,
-                "max_retry_seconds": 30.0, **overrides}
-    return ShipStationResource(**settings)
+    knobs = {"initial_backoff_seconds": 0.01, "max_retry_seconds": 30.0, **overrides}
+    return sandbox_shipstation_resource(sandbox.env(), **knobs)
 
 
 @pytest.fixture
