@@ -47,6 +47,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from y3d_pipeline.clients.http import ApiError, RetryableError, RetryPolicy, call_with_retries
+from y3d_pipeline.redaction import scrub
 
 USER_AGENT = "y3d-pipeline/1.0 (amazon-custom-downloader)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -58,9 +59,13 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 class CustomizationError(Exception):
     """Base class. ``status`` is what ``amazon_customizations.status`` records for it:
-    ``rejected`` (unsafe input, never retried) or ``failed`` (retried on later runs up to a limit)."""
+    ``rejected`` (unsafe input, never retried) or ``failed`` (retried on later runs up to a limit).
+    The message is stored and logged, so it is scrubbed of secrets."""
 
     status = "failed"
+
+    def __init__(self, message: str = ""):
+        super().__init__(scrub(message))
 
 
 class UrlRejectedError(CustomizationError):

@@ -52,6 +52,7 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
+from y3d_pipeline.redaction import register_basic_auth
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +316,7 @@ class ShipStationClient:
             raise ValueError("ShipStation needs SHIPSTATION_API_KEY and SHIPSTATION_API_SECRET")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        register_basic_auth(api_key, api_secret)
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.retry_policy = retry_policy or RetryPolicy()

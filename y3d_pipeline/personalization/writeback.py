@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from y3d_pipeline.personalization.hashing import content_hash
+from y3d_pipeline.redaction import scrub
 
 EDITABLE_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 OPTION_TEXT, OPTION_COLOUR_1, OPTION_COLOUR_2 = "Name or Text", "Colour 1", "Colour 2"
@@ -186,7 +187,7 @@ def run_writeback(orders: list[OrderPush], client: Any, *, dry_run: bool) -> Wri
         except Exception as exc:  # one order's failure never stops the others
             report.orders_failed.append({"order_number": order.order_number,
                                          "shipstation_order_id": order.shipstation_order_id,
-                                         "reason": f"{type(exc).__name__}: {str(exc)[:300]}"})
+                                         "reason": scrub(f"{type(exc).__name__}: {str(exc)[:300]}")})
             continue
         report.orders_pushed += 1
         report.items_pushed += sum(1 for i in order.items if i.resolved)

@@ -4,11 +4,14 @@ placeholder tasks flagged for review, and nothing crashes."""
 from __future__ import annotations
 
 import dagster as dg
+import httpx2  # the openai SDK's HTTP library
 import openai
 from pydantic import Field
 
+from y3d_pipeline.clients.http import ScrubbingTransport
 from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
 from y3d_pipeline.personalization.ai import PersonalizationExtractor
+from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
 
 
@@ -45,9 +48,13 @@ class OpenAIResource(dg.ConfigurableResource):
     def extractor(self) -> PersonalizationExtractor | None:
         if not self.configured:
             return None
+        register_secret(self.connection.api_key)
         # SDK retries off: PersonalizationExtractor retries itself, honouring retry-after, and counts it.
+        # The SDK puts error bodies into its exception texts: the transport scrubs them of secrets first.
         client = openai.OpenAI(api_key=self.connection.api_key, base_url=self.connection.base_url or None,
-                               timeout=self.timeout_seconds, max_retries=0)
+                               timeout=self.timeout_seconds, max_retries=0,
+                               http_client=openai.DefaultHttpxClient(
+                                   transport=ScrubbingTransport(httpx2.HTTPTransport())))
         return PersonalizationExtractor(client, self.model, max_attempts=self.max_attempts,
                                         max_wait_seconds=self.max_wait_seconds)
 

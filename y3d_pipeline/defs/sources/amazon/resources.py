@@ -14,6 +14,7 @@ from y3d_pipeline.clients.amazon import AmazonClient
 from y3d_pipeline.clients.amazon_custom import DownloadPolicy
 from y3d_pipeline.clients.http import RetryPolicy
 from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
 
 MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
@@ -81,6 +82,7 @@ class AmazonResource(dg.ConfigurableResource):
             raise RuntimeError("Amazon SP-API is not configured: set AMAZON_LWA_CLIENT_ID, "
                                "AMAZON_LWA_CLIENT_SECRET and AMAZON_LWA_REFRESH_TOKEN")
         c = self.connection
+        register_secret(c.client_secret, c.refresh_token)
         return AmazonClient(
             client_id=c.client_id or "", client_secret=c.client_secret or "",
             refresh_token=c.refresh_token or "", token_url=c.token_url, base_url=c.sp_api_base_url,

@@ -8,6 +8,7 @@ from pydantic import Field
 from y3d_pipeline.clients.http import RetryPolicy
 from y3d_pipeline.clients.shopify import DEFAULT_COST_BUDGET, ShopifyClient
 from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION, load_settings
 
 NOT_CONFIGURED_NOTE = "Shopify not configured: set SHOPIFY_STORE and SHOPIFY_ACCESS_TOKEN"
@@ -64,6 +65,7 @@ class ShopifyResource(dg.ConfigurableResource):
         """A new plain client (close it, or use it as a context manager)."""
         if not self.configured:
             raise RuntimeError(NOT_CONFIGURED_NOTE)
+        register_secret(self.connection.access_token)
         return ShopifyClient(
             base_url=self.endpoint_base,
             access_token=self.connection.access_token or "",
