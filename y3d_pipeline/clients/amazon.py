@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from y3d_pipeline.clients.http import (
     ApiError,
+    InvalidRecord,
     RequestStats,
     RetryableError,
     RetryPolicy,
@@ -39,6 +40,7 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
+from y3d_pipeline.ingest.storable import check_timestamp
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +145,10 @@ class AmazonOrder(BaseModel):
     @field_validator("last_update_date", mode="before")
     @classmethod
     def _aware(cls, value: Any) -> dt.datetime:
-        return _utc(value)
+        try:
+            return check_timestamp(_utc(value), "LastUpdateDate")
+        except OverflowError:
+            raise ValueError("LastUpdateDate is out of range") from None
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> AmazonOrder:
@@ -162,15 +167,10 @@ class AmazonOrderItem(BaseModel):
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> AmazonOrderItem:
-        url = ((raw.get("BuyerInfo") or {}).get("BuyerCustomizedInfo") or {}).get("CustomizedURL")
+        buyer = raw.get("BuyerInfo") if isinstance(raw.get("BuyerInfo"), dict) else {}
+        customized = buyer.get("BuyerCustomizedInfo") if isinstance(buyer.get("BuyerCustomizedInfo"), dict) else {}
+        url = customized.get("CustomizedURL")
         return cls(order_item_id=raw.get("OrderItemId"), customized_url=url or None, payload=raw)
-
-
-@dataclass
-class InvalidRecord:
-    source_id: str
-    reason: str
-    payload: dict[str, Any]
 
 
 @dataclass
@@ -338,13 +338,16 @@ class AmazonClient:
                     result.effective_end = _utc(payload["LastUpdatedBefore"])
                 except ValueError:
                     pass
-            for raw in payload.get("Orders") or []:
+            orders = payload.get("Orders") or []
+            if not isinstance(orders, list):
+                raise ApiError(f"{SERVICE} getOrders returned Orders that is not a list")
+            for raw in orders:
                 try:
+                    if not isinstance(raw, dict):
+                        raise TypeError(f"the order is a {type(raw).__name__}, not an object")
                     order = AmazonOrder.from_api(raw)
-                except (ValidationError, ValueError, TypeError) as exc:
-                    source_id = str((raw or {}).get("AmazonOrderId") or "<missing AmazonOrderId>")
-                    result.invalid.append(InvalidRecord(source_id, f"invalid SP-API order: {exc}"[:1000],
-                                                        raw if isinstance(raw, dict) else {"value": raw}))
+                except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+                    result.invalid.append(_invalid_order(raw, exc))
                     continue
                 current = by_id.get(order.amazon_order_id)
                 if current is not None:
@@ -372,7 +375,10 @@ class AmazonClient:
         while True:
             body = self._get("getOrderItems", path, params)
             payload = body.get("payload") or {}
-            items.extend(item for item in payload.get("OrderItems") or [] if isinstance(item, dict))
+            page_items = payload.get("OrderItems") or [] if isinstance(payload, dict) else None
+            if not isinstance(page_items, list):
+                raise InvalidOrderItems(f"getOrderItems returned OrderItems that is not a list for {amazon_order_id}")
+            items.extend(item for item in page_items if isinstance(item, dict))
             token = payload.get("NextToken")
             if not token or token in seen_tokens:
                 break
@@ -383,6 +389,30 @@ class AmazonClient:
     def get_orders_with_items(self, updated_after: dt.datetime, updated_before: dt.datetime) -> OrdersPage:
         """getOrders, then getOrderItems per order; items land in ``payload["OrderItems"]``."""
         page = self.get_orders(updated_after, updated_before)
+        usable = []
         for order in page.orders:
-            order.payload = {**order.payload, "OrderItems": self.get_order_items(order.amazon_order_id)}
+            try:
+                order.payload = {**order.payload, "OrderItems": self.get_order_items(order.amazon_order_id)}
+            except InvalidOrderItems as exc:
+                page.invalid.append(InvalidRecord(order.amazon_order_id, str(exc), order.payload))
+                continue
+            usable.append(order)
+        page.orders = usable
         return page
+
+
+class InvalidOrderItems(ValueError):
+    """getOrderItems answered for one order with something that is not a list of items."""
+
+
+def _invalid_order(raw: Any, exc: Exception) -> InvalidRecord:
+    """Where a getOrders record is broken, by field name, never by value (values are customer data)."""
+    if isinstance(exc, ValidationError):
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    else:
+        reason = str(exc)[:300]
+    reason = f"invalid SP-API order: {reason}"[:1000]
+    order_id = raw.get("AmazonOrderId") if isinstance(raw, dict) else None
+    if isinstance(order_id, str) and order_id.strip():
+        return InvalidRecord(order_id[:60], reason, raw)
+    return InvalidRecord.without_id(raw, reason)

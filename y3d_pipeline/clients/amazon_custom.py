@@ -55,6 +55,7 @@ import httpx
 from pydantic import BaseModel, Field
 
 from y3d_pipeline.clients.http import ApiError, RetryableError, RetryPolicy, call_with_retries
+from y3d_pipeline.ingest.storable import unstorable_text
 from y3d_pipeline.redaction import scrub
 
 USER_AGENT = "y3d-pipeline/1.0 (amazon-custom-downloader)"
@@ -521,12 +522,17 @@ def read_customization_json(content: bytes, *, order_item_id: str | None = None,
         if len(raw) > limits.max_json_bytes:
             raise ZipBombError(f"JSON entry expands beyond {limits.max_json_bytes} bytes")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UnparseableError(f"{chosen.filename!r} is not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(data, dict):
         raise UnparseableError(f"{chosen.filename!r} holds a JSON {type(data).__name__}, not an object")
     return ZipJson(name=chosen.filename, data=data, entries=[i.filename for i in infos], ignored_unsafe=unsafe)
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not, and "nan" would become a buyer's text.
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -763,8 +769,29 @@ def parse_customization(doc: dict) -> Customization:
         for key, value in summary.items():
             if merged.get(key) is None and value is not None:
                 merged[key] = value
-    return Customization(layout=primary[0], layouts=[name for name, _ in layouts], surfaces=primary[1],
-                         **merged)
+    customization = Customization(layout=primary[0], layouts=[name for name, _ in layouts], surfaces=primary[1],
+                                  **merged)
+    _refuse_unprintable(customization)
+    return customization
+
+
+def _refuse_unprintable(customization: Customization) -> None:
+    """What the buyer chose is printed: a NUL or half an emoji in it is not a guess we make for them."""
+    def strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+        if isinstance(value, str):
+            yield where, value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from strings(key, where)
+                yield from strings(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item, where)
+
+    for where, text in strings(customization.model_dump(), "customization"):
+        problem = unstorable_text(text)
+        if problem:
+            raise UnparseableError(f"{where.removeprefix('customization.')} contains {problem}")
 
 
 # ------------------------------------------------------------------------------------------------ facade

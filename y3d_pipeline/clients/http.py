@@ -27,6 +27,24 @@ T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
+@dataclass
+class InvalidRecord:
+    """A record an API returned that cannot be used as it is: the caller quarantines it with ``reason``
+    (ids and field names, never payload values) and its ``payload``, and goes on with the rest."""
+
+    source_id: str
+    reason: str
+    payload: Any
+
+    @classmethod
+    def without_id(cls, payload: Any, reason: str) -> InvalidRecord:
+        """A record with no usable id: keyed by its content (``unreadable:<hash>``), so a repeat is one row."""
+        from y3d_pipeline.ingest.raw_store import payload_sha256
+
+        wrapped = payload if isinstance(payload, dict) else {"value": payload}
+        return cls(f"unreadable:{payload_sha256(wrapped)[:16]}", reason, wrapped)
+
+
 class ApiError(Exception):
     """A request failed for good (non-retryable status, or retries exhausted). The message is scrubbed."""
 
