@@ -34,11 +34,11 @@ def pytest_terminal_summary(terminalreporter):
             continue
         stage_total = sum(sum(o.values()) for o in entries.values())
         total += stage_total
-        terminalreporter.write_line(f"{stage:<26} {stage_total:>4} hostile/malformed inputs")
+        terminalreporter.write_line(f"{stage:<34} {stage_total:>4} hostile/malformed inputs")
         for source, outcomes in sorted(entries.items()):
             detail = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
             terminalreporter.write_line(f"    {source:<32} {sum(outcomes.values()):>4} ({detail})")
-    terminalreporter.write_line(f"{'total':<26} {total:>4}: each quarantined or rejected with a reason, or stored as "
+    terminalreporter.write_line(f"{'total':<34} {total:>4}: each quarantined or rejected with a reason, or stored as "
                                 "inert text; no partition failed, no valid record of a batch was lost")
 
 

@@ -244,7 +244,7 @@ def test_nul_character_in_a_raw_payload_does_not_fail_the_batch(sandbox, clean_d
     rows = [{"shipstation_order_id": good["orderId"], "source_modified_at": at, "payload": good},
             {"shipstation_order_id": 800_000_300, "source_modified_at": at,
              "payload": {**good, "orderId": 800_000_300, "customerNotes": "nul\x00here"}}]
-    record_bad_input("raw store", "shipstation", "stored as inert text")
+    record_bad_input("raw store", "raw_shipstation_orders", "stored as inert text")
     with clean_db.begin() as conn:
         upsert_raw_records(conn, RawShipstationOrder.__table__, rows, fetched_at=at)
     with clean_db.connect() as conn:

@@ -13,6 +13,7 @@ import pytest
 
 from y3d_pipeline.clients import amazon_custom as ac
 from y3d_pipeline.clients.http import RetryPolicy
+from y3d_pipeline_tests.faults.conftest import record_bad_input
 from y3d_pipeline_tests.local_http import LocalHttpServer, reply, trickle
 
 TOTAL = 2.0  # the policy's total deadline in these tests
@@ -57,6 +58,7 @@ def test_total_deadline_holds_against_a_trickling_server(respond):
             ac.download(f"{server.url}/c/1.zip", _policy(), client=client)
         elapsed = time.monotonic() - started
     assert elapsed < TOTAL + MARGIN, f"the download ran {elapsed:.1f} s past a {TOTAL} s deadline"
+    record_bad_input("customization download and parse", "trickling server", "failed with a reason")
 
 
 def test_deadline_is_for_the_whole_download_not_each_attempt():
@@ -112,3 +114,4 @@ def test_a_malformed_redirect_is_a_customization_error(location):
             ac.fetch_customization(f"{server.url}/c/1.zip", _policy(), order_item_id="111", client=client)
     assert str(failed.value)
     assert all(r.path == "/c/1.zip" for r in server.requests), "a malformed redirect was followed"
+    record_bad_input("customization download and parse", "malformed redirect", "rejected")
