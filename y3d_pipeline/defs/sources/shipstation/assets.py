@@ -20,7 +20,7 @@ from y3d_pipeline.defs.constants import (
     RAW_SHIPSTATION_TAGS,
     SOURCE_RETRY_POLICY,
 )
-from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.partitions import daily_partitions, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.shipstation.resources import NOT_CONFIGURED_NOTE, ShipStationResource
 from y3d_pipeline.ingest.raw_store import upsert_raw_records
@@ -51,16 +51,11 @@ def _unmodeled(fetched: Any) -> bool:
     return fetched.model is None
 
 
-def _partition_label(context: dg.AssetExecutionContext) -> str:
-    keys = context.partition_key_range
-    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
-
-
 def _quarantine(conn: sa.Connection, context: dg.AssetExecutionContext, source: str, records: list[Any]) -> int:
     """Records the fetch or the raw upsert could not keep: into normalization_failures, ids in the log."""
     if not records:
         return 0
-    label = _partition_label(context)
+    label = partition_label(context)
     count = quarantine(conn, source, [(record, label) for record in records])
     context.log.warning(f"{source}: {count} record(s) quarantined in normalization_failures: "
                         + ", ".join(record.source_id for record in records[:20]))

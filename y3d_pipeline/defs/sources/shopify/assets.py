@@ -14,7 +14,7 @@ from y3d_pipeline.defs.constants import (
     RAW_SHOPIFY_PRODUCTS,
     SOURCE_RETRY_POLICY,
 )
-from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.partitions import daily_partitions, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.shopify.catalog import stored_shopify_products, upsert_catalog
 from y3d_pipeline.defs.sources.shopify.resources import NOT_CONFIGURED_NOTE, ShopifyResource
@@ -80,8 +80,7 @@ def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResour
         stats = client.stats
     rows = [{"shopify_order_id": o.legacy_resource_id, "order_name": o.name, "source_modified_at": o.updated_at,
              "payload": o.payload} for o in orders]
-    keys = context.partition_key_range
-    label = keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
+    label = partition_label(context)
     with database.engine.begin() as conn:
         counts = upsert_raw_records(conn, RawShopifyOrder.__table__, rows, fetched_at=now)
         unusable = [*client.invalid, *counts.refused]
