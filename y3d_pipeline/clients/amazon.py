@@ -50,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from y3d_pipeline.clients.http import (
     ApiError,
+    InvalidRecord,
     RequestStats,
     RetryableError,
     RetryPolicy,
@@ -57,6 +58,7 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
+from y3d_pipeline.ingest.storable import check_timestamp
 from y3d_pipeline.settings import AMAZON_ORDERS_API_2026, AMAZON_ORDERS_API_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -186,7 +188,10 @@ class AmazonOrder(BaseModel):
     @field_validator("last_update_date", mode="before")
     @classmethod
     def _aware(cls, value: Any) -> dt.datetime:
-        return _utc(value)
+        try:
+            return check_timestamp(_utc(value), "LastUpdateDate")
+        except OverflowError:
+            raise ValueError("LastUpdateDate is out of range") from None
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> AmazonOrder:
@@ -263,15 +268,10 @@ class AmazonOrderItem(BaseModel):
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> AmazonOrderItem:
-        url = ((raw.get("BuyerInfo") or {}).get("BuyerCustomizedInfo") or {}).get("CustomizedURL")
+        buyer = raw.get("BuyerInfo") if isinstance(raw.get("BuyerInfo"), dict) else {}
+        customized = buyer.get("BuyerCustomizedInfo") if isinstance(buyer.get("BuyerCustomizedInfo"), dict) else {}
+        url = customized.get("CustomizedURL")
         return cls(order_item_id=raw.get("OrderItemId"), customized_url=url or None, payload=raw)
-
-
-@dataclass
-class InvalidRecord:
-    source_id: str
-    reason: str
-    payload: dict[str, Any]
 
 
 @dataclass
@@ -452,13 +452,16 @@ class AmazonClient:
                     result.effective_end = _utc(payload["LastUpdatedBefore"])
                 except ValueError:
                     pass
-            for raw in payload.get("Orders") or []:
+            orders = payload.get("Orders") or []
+            if not isinstance(orders, list):
+                raise ApiError(f"{SERVICE} getOrders returned Orders that is not a list")
+            for raw in orders:
                 try:
+                    if not isinstance(raw, dict):
+                        raise TypeError(f"the order is a {type(raw).__name__}, not an object")
                     order = AmazonOrder.from_api(raw)
-                except (ValidationError, ValueError, TypeError) as exc:
-                    source_id = str((raw or {}).get("AmazonOrderId") or "<missing AmazonOrderId>")
-                    result.invalid.append(InvalidRecord(source_id, f"invalid SP-API order: {exc}"[:1000],
-                                                        raw if isinstance(raw, dict) else {"value": raw}))
+                except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+                    result.invalid.append(_invalid_order(raw, exc))
                     continue
                 self._keep_newest(order, by_id)
             token = payload.get("NextToken")
@@ -481,7 +484,10 @@ class AmazonClient:
         while True:
             body = self._get("getOrderItems", path, params)
             payload = body.get("payload") or {}
-            items.extend(item for item in payload.get("OrderItems") or [] if isinstance(item, dict))
+            page_items = payload.get("OrderItems") or [] if isinstance(payload, dict) else None
+            if not isinstance(page_items, list):
+                raise InvalidOrderItems(f"getOrderItems returned OrderItems that is not a list for {amazon_order_id}")
+            items.extend(item for item in page_items if isinstance(item, dict))
             token = payload.get("NextToken")
             if not token or token in seen_tokens:
                 break
@@ -492,8 +498,15 @@ class AmazonClient:
     def get_orders_with_items(self, updated_after: dt.datetime, updated_before: dt.datetime) -> OrdersPage:
         """getOrders, then getOrderItems per order; items land in ``payload["OrderItems"]``."""
         page = self.get_orders(updated_after, updated_before)
+        usable = []
         for order in page.orders:
-            order.payload = {**order.payload, "OrderItems": self.get_order_items(order.amazon_order_id)}
+            try:
+                order.payload = {**order.payload, "OrderItems": self.get_order_items(order.amazon_order_id)}
+            except InvalidOrderItems as exc:
+                page.invalid.append(InvalidRecord(order.amazon_order_id, str(exc), order.payload))
+                continue
+            usable.append(order)
+        page.orders = usable
         return page
 
     # -------------------------------------------------------------------------------- orders, v2026-01-01
@@ -506,11 +519,8 @@ class AmazonClient:
             if not isinstance(raw, dict):
                 raise ValueError(f"an order is a {type(raw).__name__}, not an object")
             order = AmazonOrder.from_v2026(raw)
-        except (ValidationError, ValueError, TypeError) as exc:
-            source_id = raw.get("orderId") if isinstance(raw, dict) else None
-            result.invalid.append(InvalidRecord(
-                str(source_id).strip() if isinstance(source_id, str) and source_id.strip() else "<missing orderId>",
-                f"invalid SP-API order: {exc}"[:1000], raw if isinstance(raw, dict) else {"value": raw}))
+        except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+            result.invalid.append(_invalid_order(raw, exc, id_field="orderId"))
             return
         self._keep_newest(order, by_id)
 
@@ -601,3 +611,20 @@ class AmazonClient:
             "MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": iso_z(start),
             "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1})
         return bool((body.get("payload") or {}).get("Orders"))
+
+class InvalidOrderItems(ValueError):
+    """getOrderItems answered for one order with something that is not a list of items."""
+
+
+def _invalid_order(raw: Any, exc: Exception, *, id_field: str = "AmazonOrderId") -> InvalidRecord:
+    """Where an order record (v0 ``AmazonOrderId``, v2026 ``orderId``) is broken, by field name, never by value
+    (values are customer data)."""
+    if isinstance(exc, ValidationError):
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    else:
+        reason = str(exc)[:300]
+    reason = f"invalid SP-API order: {reason}"[:1000]
+    order_id = raw.get(id_field) if isinstance(raw, dict) else None
+    if isinstance(order_id, str) and order_id.strip():
+        return InvalidRecord(order_id[:60], reason, raw)
+    return InvalidRecord.without_id(raw, reason)

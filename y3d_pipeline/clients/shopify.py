@@ -38,13 +38,22 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from y3d_pipeline.clients.http import (
     ApiError,
+    InvalidRecord,
     RequestStats,
     RetryableError,
     RetryPolicy,
@@ -54,6 +63,7 @@ from y3d_pipeline.clients.http import (
     raise_for_status,
     retry_after_seconds,
 )
+from y3d_pipeline.ingest.storable import BIGINT_MAX, check_timestamp
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION
 
 log = logging.getLogger(__name__)
@@ -289,6 +299,11 @@ class QueryTooExpensive(Exception):
 
 
 # ------------------------------------------------------------------------------------------ models
+# As our columns hold them: a larger id or a placeholder date (year 9999) fails its record, not the page.
+LegacyId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(lambda v: check_timestamp(v, "timestamp"))]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
@@ -322,10 +337,10 @@ class ShopifyOrder(_Model):
     """An order with all its line items; ``payload`` is the node as served, line items merged in one list."""
 
     id: str
-    legacy_resource_id: int = Field(validation_alias=AliasChoices("legacyResourceId", "legacy_resource_id"))
+    legacy_resource_id: LegacyId = Field(validation_alias=AliasChoices("legacyResourceId", "legacy_resource_id"))
     name: str
-    created_at: AwareDatetime = Field(validation_alias=AliasChoices("createdAt", "created_at"))
-    updated_at: AwareDatetime = Field(validation_alias=AliasChoices("updatedAt", "updated_at"))
+    created_at: Timestamp = Field(validation_alias=AliasChoices("createdAt", "created_at"))
+    updated_at: Timestamp = Field(validation_alias=AliasChoices("updatedAt", "updated_at"))
     cancelled_at: AwareDatetime | None = Field(default=None, validation_alias=AliasChoices("cancelledAt",
                                                                                             "cancelled_at"))
     line_items: list[ShopifyLineItem]
@@ -363,6 +378,17 @@ class ShopifyProduct(_Model):
         payload = {**node, "variants": {"nodes": variants}}
         return cls.model_validate({**node, "variants": [ShopifyVariant.model_validate(v) for v in variants],
                                    "payload": payload})
+
+
+def _invalid_order(node: Any, exc: Exception) -> InvalidRecord:
+    """An order node that does not parse: its id (if it has one) and where it is broken, never its values."""
+    source_id = str(node.get("legacyResourceId") or node.get("id") or "?")[:60] if isinstance(node, dict) else "?"
+    if isinstance(exc, ValidationError):
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    else:
+        where = f"malformed order ({type(exc).__name__})"
+    return InvalidRecord(source_id, f"invalid Shopify order: {where}"[:1000],
+                         node if isinstance(node, dict) else {"value": node})
 
 
 def dedupe_newest(orders: list[ShopifyOrder]) -> tuple[list[ShopifyOrder], int]:
@@ -416,6 +442,7 @@ class ShopifyClient:
         self.products_page_size = products_page_size or page_size_for_budget(product_node, self.cost_budget)
         self.policy = policy or RetryPolicy()
         self.stats = ShopifyStats()
+        self.invalid: list[InvalidRecord] = []  # orders that cannot be used as served: the caller quarantines them
         self._sleep = sleep
         self._monotonic = monotonic
         self._throttle: ThrottleStatus | None = None
@@ -574,8 +601,11 @@ class ShopifyClient:
             self.stats.pages += 1
             orders = []
             for node in connection["nodes"]:
-                node = self._complete_line_items(node)
-                orders.append(ShopifyOrder.from_node(node))
+                try:
+                    node = self._complete_line_items(node)
+                    orders.append(ShopifyOrder.from_node(node))
+                except (ValidationError, ValueError, TypeError, AttributeError, KeyError) as exc:
+                    self.invalid.append(_invalid_order(node, exc))
             yield orders
             page_info = connection["pageInfo"]
             if not page_info["hasNextPage"]:

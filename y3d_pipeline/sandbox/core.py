@@ -105,7 +105,13 @@ class SandboxState:
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        content = text.encode()
+    except UnicodeEncodeError:
+        # A lone UTF-16 surrogate (a truncated emoji) has no UTF-8 form: real JSON serializers send it as a
+        # "\ud83d" escape, which is what the pipeline must then cope with.
+        content = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
     return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 

@@ -15,9 +15,8 @@ from y3d_pipeline.defs.sources.amazon import store as amazon_store
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_orders
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
-from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders
-from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
+from y3d_pipeline_tests.resources import amazon_resource, shipstation_resource, shopify_resource
 
 ASSETS = [raw_shipstation_orders, raw_shopify_orders, raw_amazon_orders, normalize_orders]
 DAY, NEXT_DAY = "2026-03-15", "2026-03-16"
@@ -28,14 +27,9 @@ def run_day(fresh_sandbox, database_resource, dagster_instance):
     env = fresh_sandbox.env()
     resources = {
         "database": database_resource,
-        "shipstation": ShipStationResource(api_key=env["SHIPSTATION_API_KEY"], api_secret=env["SHIPSTATION_API_SECRET"],
-                                           base_url=env["SHIPSTATION_BASE_URL"], initial_backoff_seconds=0.05),
-        "shopify": ShopifyResource(store=env["SHOPIFY_STORE"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                                   base_url=env["SHOPIFY_BASE_URL"]),
-        "amazon": AmazonResource(client_id=env["AMAZON_LWA_CLIENT_ID"], client_secret=env["AMAZON_LWA_CLIENT_SECRET"],
-                                 refresh_token=env["AMAZON_LWA_REFRESH_TOKEN"], token_url=env["AMAZON_LWA_TOKEN_URL"],
-                                 sp_api_base_url=env["AMAZON_SP_API_BASE_URL"],
-                                 marketplace_ids=env["AMAZON_MARKETPLACE_IDS"].split(",")),
+        "shipstation": shipstation_resource(env, initial_backoff_seconds=0.05),
+        "shopify": shopify_resource(env),
+        "amazon": amazon_resource(env),
     }
 
     def run(day: str, assets=ASSETS) -> dg.ExecuteInProcessResult:
@@ -204,10 +198,10 @@ def test_one_amazon_order_whichever_orders_api_version_fetched_it(versions, fres
     # Paid (Unshipped) but not imported by ShipStation yet: the normalized row is the marketplace's record alone.
     paid_at = next(at for at, status in order.mp_events if status != "pending")
     fresh_sandbox.set_clock(max(paid_at, order.mp_events[0][0]) + dt.timedelta(seconds=150))
-    base = run_day.resources["amazon"]
+    env = fresh_sandbox.env()
     snapshots = []
     for version in versions:
-        resource = AmazonResource(**{**base.model_dump(), "orders_api_version": version})
+        resource = amazon_resource(env, api_version=version)
         assert fetch_amazon_until_sandbox_now(fresh_sandbox, resource, database_resource,
                                               day_start - dt.timedelta(hours=1)) > 0
         run_day(DAY, [normalize_orders])

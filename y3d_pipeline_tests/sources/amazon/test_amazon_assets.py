@@ -25,6 +25,7 @@ from y3d_pipeline.defs.sources.amazon.assets import (
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.sandbox.data import COLOUR_VARIANTS
+from y3d_pipeline_tests.resources import amazon_resource as sandbox_amazon_resource
 
 PARTITION = "2026-03-10"
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -36,16 +37,7 @@ def canonical(label: str | None) -> str | None:
 
 
 def amazon_resource(sandbox, *, configured: bool = True, api_version: str = "2026-01-01") -> AmazonResource:
-    env = sandbox.env()
-    creds = dict(client_id=env["AMAZON_LWA_CLIENT_ID"], client_secret=env["AMAZON_LWA_CLIENT_SECRET"],
-                 refresh_token=env["AMAZON_LWA_REFRESH_TOKEN"]) if configured else {}
-    return AmazonResource(
-        **creds, token_url=env["AMAZON_LWA_TOKEN_URL"], sp_api_base_url=env["AMAZON_SP_API_BASE_URL"],
-        marketplace_ids=env["AMAZON_MARKETPLACE_IDS"].split(","),
-        customization_allowed_hosts=env["AMAZON_CUSTOMIZATION_ALLOWED_HOSTS"].split(","),
-        customization_allow_http=env["AMAZON_CUSTOMIZATION_ALLOW_HTTP"] == "true",
-        orders_api_version=api_version,
-    )
+    return sandbox_amazon_resource(sandbox.env(), configured=configured, api_version=api_version)
 
 
 def run(assets, sandbox, database_resource, instance, *, configured: bool = True, partition: str = PARTITION,

@@ -19,6 +19,7 @@ from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.db.models import Product, ProductVariant, RawShopifyOrder
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders, raw_shopify_products
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource, shopify_resource_from_env
+from y3d_pipeline_tests.resources import shopify_resource
 
 UTC = dt.UTC
 EVER = (dt.datetime(2000, 1, 1, tzinfo=UTC), dt.datetime(2030, 1, 1, tzinfo=UTC))
@@ -31,8 +32,7 @@ def _client(sb, **kwargs) -> ShopifyClient:
 
 def _resource(sb, **kwargs) -> ShopifyResource:
     env = sb.env()
-    return ShopifyResource(store=env["SHOPIFY_STORE"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                           base_url=env["SHOPIFY_BASE_URL"], **kwargs)
+    return shopify_resource(env, **kwargs)
 
 
 def _rows(engine, table) -> list[tuple]:
@@ -208,7 +208,7 @@ def test_products_twice_are_identical_and_incremental(fresh_sandbox, database_re
 @pytest.mark.parametrize("asset", [raw_shopify_orders, raw_shopify_products])
 def test_not_configured_reports_and_succeeds(asset, database_resource, dagster_instance):
     kwargs = {"partition_key": PARTITION} if asset.partitions_def else {}
-    result = _materialize([asset], ShopifyResource(), database_resource, dagster_instance, **kwargs)
+    result = _materialize([asset], shopify_resource(None), database_resource, dagster_instance, **kwargs)
     meta = _metadata(result, asset.key)
     assert meta["configured"] is False and "SHOPIFY_STORE" in meta["note"]
 
