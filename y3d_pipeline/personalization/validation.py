@@ -6,20 +6,30 @@ Review reasons are written for the person at the printer: they say what is wrong
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
+from y3d_pipeline.personalization.buyer_text import emoji_in, output_problems
+from y3d_pipeline.personalization.hashing import content_hash
 from y3d_pipeline.personalization.models import ItemRow, OrderRow, Personalization, TaskDraft
 from y3d_pipeline.personalization.palette import Palette
 
 DEFAULT_MAX_TEXT_LENGTH = 60
 PLACEHOLDER_TEXT = None  # a placeholder has no text: the UI shows the review reason instead
+# Bump when what the readers or checks accept changes: pending tasks written under other rules are re-read.
+RULES_VERSION = "readers-v2"
+ON_HOLD_REASON = "Order is on hold in ShipStation: check before printing"
+MAX_TASK_QUANTITY = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class ValidationRules:
     palette: Palette
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the palette, the length limit or the rules change: the queue is then re-checked."""
+        return content_hash(RULES_VERSION, list(self.palette.colours), self.max_text_length)[:16]
 
 
 def is_regkey(sku: str | None, name: str | None) -> bool:
@@ -53,23 +63,10 @@ def normalize_text(text: str | None, *, regkey: bool = False) -> str | None:
     return cleaned
 
 
-_EMOJI_RANGES = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0xFE00, 0xFE0F), (0x200D, 0x200D))
-
-
-def emoji_in(text: str) -> list[str]:
-    found = []
-    for ch in text:
-        code = ord(ch)
-        if any(lo <= code <= hi for lo, hi in _EMOJI_RANGES) or unicodedata.category(ch) == "So":
-            if ch not in found and code not in (0xFE0F, 0x200D):
-                found.append(ch)
-    return found
-
-
-def text_problems(text: str | None, max_length: int) -> list[str]:
+def text_problems(text: str | None, max_length: int, quantity: int = 1) -> list[str]:
     if text is None or not text.strip():
         return ["No personalisation text found"]
-    problems = []
+    problems = [f"Text '{text}': {p}" for p in output_problems(text, quantity)]
     emoji = emoji_in(text)
     if emoji:
         problems.append(f"Text contains emoji {''.join(emoji)} which cannot be printed")
@@ -95,7 +92,9 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
     parsed_total = sum(p.quantity for p in personalizations)
     shared = list(item_reasons or [])
     if parsed_total != item.quantity:
-        shared.insert(0, f"QUANTITY_MISMATCH ordered={item.quantity} parsed={parsed_total}")
+        shared.insert(0, f"QUANTITY_MISMATCH ordered={item.quantity} parsed={parsed_total:,}")
+    if order.status == "on_hold":
+        shared.append(ON_HOLD_REASON)
 
     drafts: list[TaskDraft] = []
     for index, p in enumerate(personalizations):
@@ -104,9 +103,12 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
         if quantity < 1:
             reasons.append(f"Quantity {quantity} is not a positive number; set to 1")
             quantity = 1
+        elif quantity > MAX_TASK_QUANTITY:
+            reasons.append(f"Quantity {quantity:,} is impossible; set to {item.quantity}")
+            quantity = item.quantity
         text = normalize_text(p.custom_text, regkey=regkey)
         if source != "placeholder":
-            reasons.extend(text_problems(text, rules.max_text_length))
+            reasons.extend(text_problems(text, rules.max_text_length, item.quantity))
         colours = []
         for value in (p.color_1, p.color_2):
             colour, problem = rules.palette.normalize(value)
@@ -123,7 +125,7 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
             order_id=order.id, order_item_id=item.id, product_id=item.product_id, task_index=index,
             custom_text=text, color_1=colours[0], color_2=colours[1], quantity=quantity,
             needs_review=needs_review, review_reason=_join(reasons), annotation=p.annotation,
-            source=source, input_hash=input_hash, ship_by_date=order.ship_by_date,
+            source=source, input_hash=input_hash, ship_by_date=order.ship_by_date, rules_hash=rules.fingerprint,
         ))
     return drafts
 
