@@ -347,6 +347,19 @@ class TaskWriter:
                       new=_task_values(task), source=task.source)
         task.tracked = False
 
+    def as_last_written(self, task: ExistingTask) -> ExistingTask:
+        """The task as the pipeline last wrote it (from the history), with its current status: the baseline
+        for saying what the buyer changed, whatever a person did to the row since."""
+        last = self.conn.execute(
+            sa.select(_history).where(_history.c.task_id == task.id,
+                                      _history.c.change.in_(("created", "updated", "reopened")))
+            .order_by(_history.c.id.desc()).limit(1)).mappings().first()
+        if last is None:
+            return task
+        return ExistingTask(task.id, task.order_item_id, task.task_index, task.status, task.input_hash,
+                            custom_text=last["new_custom_text"], color_1=last["new_color_1"],
+                            color_2=last["new_color_2"], quantity=last["new_quantity"] or task.quantity)
+
     def mark_checked(self, task_ids: list[int], input_hash: str) -> None:
         """These tasks were compared with inputs ``input_hash`` now (only rows that differ are touched)."""
         if not task_ids:

@@ -490,7 +490,8 @@ class PrintTaskRun:
         item, drafts = item_plan.item, item_plan.drafts
         existing = {t.task_index: t for t in item.existing_tasks}
         if item_plan.mode == "protect":
-            reason = describe_change(plan.order, item.existing_tasks, drafts,
+            baseline = [writer.as_last_written(t) for t in item.existing_tasks]
+            reason = describe_change(plan.order, baseline, drafts,
                                      item_plan.ai_reason or plan.unresolved_reason or plan.ai_error)
             for task in item.existing_tasks:
                 if task.status != "cancelled":
