@@ -73,7 +73,8 @@ PLACEHOLDER_VALUES = {
     "not sure", "unsure", "don't mind", "dont mind",
 }
 _PLACEHOLDER_PATTERNS = (
-    re.compile(r"^(no|not|none)\b.{0,40}\b(required|needed|necessary|wanted|thanks|thank you|please|needed thanks)$"),
+    re.compile(r"^(no|not|none)\b.{0,40}\b(required|requested|needed|necessary|wanted|thanks|thank you|please)"
+               r"( on this item)?$"),
     re.compile(r"^see (the )?(notes?|messages?|below|above|chat|email)\b"),
     re.compile(r"^(i )?(will|i'll|ill|i will) (message|send|email|contact|confirm)\b"),
     re.compile(r"^(message|contact) (me|you|seller)\b"),
@@ -126,7 +127,11 @@ def tokens(text: str) -> list[Token]:
 
 def find_span(needle: str, haystacks: list[str]) -> str | None:
     """The buyer's own characters for ``needle``: the first place its words appear, in order and
-    contiguous, in one of ``haystacks`` (compared folded). None when the words are not there."""
+    contiguous, in one of ``haystacks`` (compared folded). None when the words are not there.
+
+    Accents, apostrophes, hyphens and "&" are the buyer's; letter case is the needle's when it differs
+    only in case (the buyer may have asked for capitals), otherwise the buyer's.
+    """
     wanted = [t.folded for t in tokens(needle)]
     if not wanted:
         return None
@@ -135,7 +140,10 @@ def find_span(needle: str, haystacks: list[str]) -> str | None:
         folded = [t.folded for t in found]
         for start in range(len(found) - len(wanted) + 1):
             if folded[start:start + len(wanted)] == wanted:
-                return haystack[found[start].start:found[start + len(wanted) - 1].end]
+                span = haystack[found[start].start:found[start + len(wanted) - 1].end]
+                same_letters = unicodedata.normalize("NFC", needle.strip()).casefold() == \
+                    unicodedata.normalize("NFC", span).casefold()
+                return needle.strip() if same_letters else span
     return None
 
 
@@ -310,6 +318,10 @@ def output_problems(text: str, quantity: int, context: frozenset[str] = frozense
         problems.append("it contains quotes")
     if any(ch in _BRACKETS for ch in text):
         problems.append("it contains brackets")
+    if quantity > 1 and (len(lines) > 1 or re.search(r"[,/;+&]|\band\b", folded)):
+        problems.append(f"it may hold several texts for the {quantity} items")
+    elif re.fullmatch(r"[^\W\d_][\w'’-]*\s*,\s*[^\W\d_][\w'’-]*", text.strip()):
+        problems.append("it reads like 'Surname, First name' or a list")
     if re.search(r"(^|\n)\s*[^\W\d_][\w ]{0,24}:", text) or ":" in text:
         problems.append("it contains a label or ':'")
     instruction = _OUTPUT_INSTRUCTIONS.search(folded)

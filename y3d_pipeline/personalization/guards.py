@@ -122,8 +122,17 @@ def _uncovered(fields: list[str], printed: list[str], quantities: set[int]) -> l
     return missing
 
 
+def _stated_counts(fields: list[str]) -> set[int]:
+    """Numbers the buyer wrote as counts ("x2", "2 of", "3x")."""
+    counts = set()
+    for field in fields:
+        for match in buyer_text._MULTIPLIER.finditer(buyer_text.fold(field)):
+            counts.update(int(n) for n in re.findall(r"\d+", match.group(0)))
+    return counts
+
+
 def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization], *,
-                 palette: Palette) -> list[Personalization]:
+                 palette: Palette, notes_involved: bool = False) -> list[Personalization]:
     """The model's personalizations for ``item``, traced to the buyer's input and flagged where they fail."""
     sources = input_texts(order, item)
     fields = text_fields(order, item)
@@ -132,6 +141,7 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
     context = readers.colour_context(*[o["value"] for o in readers.ai_input_options(order, item)
                                        if "colo" in o["name"].lower()])
     checked: list[Personalization] = []
+    shared: list[str] = []
     for p in answer:
         reasons: list[str] = []
         text = p.custom_text.strip() if p.custom_text and p.custom_text.strip() else None
@@ -151,20 +161,30 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
             colours.append(value)
         quantity = p.quantity
         if quantity > item.quantity or quantity > MAX_TASK_QUANTITY:
-            reasons.append(f"AI quantity {quantity:,} is impossible for {item.quantity} ordered")
+            # the whole answer for the item is suspect: every task of it is flagged
+            shared.append(f"AI quantity {quantity:,} is impossible for {item.quantity} ordered")
             quantity = item.quantity if len(answer) == 1 else 1
         checked.append(Personalization(
             text, colours[0], colours[1], quantity, needs_review=p.needs_review,
             review_reasons=[*([p.review_reason] if p.review_reason else []), *reasons], annotation=p.annotation))
 
     printed = [p.custom_text for p in checked if p.custom_text]
-    shared: list[str] = []
     split = _split_of_one_line(fields, printed) if len(checked) > 1 else None
     if split:
         shared.append(f"AI split '{split}' into separate tasks: check it is not one text for each item")
     missing = _uncovered(fields, printed, {item.quantity} | {p.quantity for p in checked})
     if missing:
         shared.append("the order also says " + ", ".join(f"'{m}'" for m in missing[:5]) + ", which no task prints")
+    counts = _stated_counts(fields)
+    quantities = [p.quantity for p in checked]
+    if counts - set(quantities) - {item.quantity}:
+        shared.append(f"the buyer wrote a count of {', '.join(map(str, sorted(counts)))} but {item.quantity} "
+                      f"{'was' if item.quantity == 1 else 'were'} ordered")
+    if len(set(quantities)) > 1 and not counts:
+        shared.append("AI shared the quantity unevenly (" + ", ".join(
+            f"{p.custom_text or '?'} x{p.quantity}" for p in checked) + "): check how many of each")
+    if notes_involved:
+        shared.append("the buyer's notes talk about the personalisation: check the answer follows them")
     for p in checked:
         p.review_reasons.extend(shared)
     return checked

@@ -148,6 +148,7 @@ class NeedsAi:
 
     reason: str
     extra_options: list[dict[str, str]] = field(default_factory=list)
+    notes_involved: bool = False  # the buyer's notes talk about the personalisation
 
 
 @dataclass(slots=True)
@@ -340,18 +341,24 @@ def notes_need_reading(order: OrderRow) -> str | None:
 
 def read_item(order: OrderRow, item: ItemRow) -> Reading:
     """Resolution order: Amazon Custom file → item options → eBay note blocks → the AI."""
+    reading = _read_item(order, item)
     notes_reason = notes_need_reading(order)
+    if notes_reason and isinstance(reading, Resolution | NeedsAi):
+        reason = notes_reason if isinstance(reading, Resolution) else f"{reading.reason}; {notes_reason}"
+        extra = reading.extra_options if isinstance(reading, NeedsAi) else []
+        return NeedsAi(reason, extra, notes_involved=True)
+    return reading
+
+
+def _read_item(order: OrderRow, item: ItemRow) -> Reading:
     custom = item.amazon_custom
     if custom is not None and custom.status == "processed":
-        reading = from_amazon_custom(item, custom)
-        if notes_reason and isinstance(reading, Resolution):
-            return NeedsAi(notes_reason, amazon_ai_options(custom))
-        return reading
+        return from_amazon_custom(item, custom)
     from_options = from_item_options(order, item)
     if from_options is None and "ebay" in (order.marketplace or "").lower():
         from_options = from_ebay_notes(order, item)
     if isinstance(from_options, Resolution):
-        return NeedsAi(notes_reason) if notes_reason else from_options
+        return from_options
     if has_customized_url(order, item) or custom is not None:
         # Amazon Custom: the file is the truth and the AI cannot read it; wait for it to be parsed.
         if custom is not None and custom.status in ("failed", "rejected"):
@@ -360,7 +367,7 @@ def read_item(order: OrderRow, item: ItemRow) -> Reading:
         return Deferred("Amazon Custom file not downloaded yet")
     if from_options is not None:
         return from_options
-    return NeedsAi(notes_reason or "no personalisation field the readers know")
+    return NeedsAi("no personalisation field the readers know")
 
 
 def ai_input_options(order: OrderRow, item: ItemRow) -> list[dict[str, Any]]:
