@@ -78,16 +78,21 @@ _PLACEHOLDER_PATTERNS = (
     re.compile(r"^see (the )?(notes?|messages?|below|above|chat|email)\b"),
     re.compile(r"^(i )?(will|i'll|ill|i will) (message|send|email|contact|confirm)\b"),
     re.compile(r"^(message|contact) (me|you|seller)\b"),
+    re.compile(r"^no (name|names|text|wording|writing|words|personali[sz]ation)\b"),
 )
 _MULTIPLIER = re.compile(
     r"(?<![a-z0-9])[x×]\s?\d+(?![0-9])|(?<![0-9.,])\d+\s?[x×](?![a-z0-9])|"
     r"\b\d+\s*(of|off|pcs|pieces|copies|keyrings?|keychains?|times)\b|"
-    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|both|all) (of|off)\b|\bx\s?(two|three|four|five)\b")
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|both|all) (of|off)\b|\bx\s?(two|three|four|five)\b|"
+    r"\b(on|for) (both|each|all)( of them)?\b|\bone each\b")
 _QUOTES = "\"“”„«»‹›"
 _APOSTROPHES = "'’ʼ‘`´"
 _BRACKETS = "()[]{}<>"
 _HYPHENS = "-‐‑"
 _DASHES = "–—"
+_SPAN_LEAD = set("#@(\"'“‘«")
+_SPAN_TRAIL = set("!?)\"'”’»")
+_SYMBOLS = set("*#@_=~^|\\<>{}[]$%§°")
 _WORD = re.compile(r"[^\W_]+(?:['’ʼ][^\W_]+)*|&|\+")
 _PLATE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9 ]{2,10}")
 _EMOJI_RANGES = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0xFE00, 0xFE0F), (0x200D, 0x200D))
@@ -140,7 +145,17 @@ def find_span(needle: str, haystacks: list[str]) -> str | None:
         folded = [t.folded for t in found]
         for start in range(len(found) - len(wanted) + 1):
             if folded[start:start + len(wanted)] == wanted:
-                span = haystack[found[start].start:found[start + len(wanted) - 1].end]
+                begin, end = found[start].start, found[start + len(wanted) - 1].end
+                needle_tokens = tokens(needle.strip())
+                lead = needle.strip()[:needle_tokens[0].start]
+                trail = needle.strip()[needle_tokens[-1].end:]
+                # "#TeamBride", "Happy Birthday!": the needle's own edge marks, when the buyer typed them
+                # too (a stray full stop or comma the buyer typed is not carried over)
+                if lead and set(lead) <= _SPAN_LEAD and haystack[max(0, begin - len(lead)):begin] == lead:
+                    begin -= len(lead)
+                if trail and set(trail) <= _SPAN_TRAIL and haystack[end:end + len(trail)] == trail:
+                    end += len(trail)
+                span = haystack[begin:end]
                 same_letters = unicodedata.normalize("NFC", needle.strip()).casefold() == \
                     unicodedata.normalize("NFC", span).casefold()
                 return needle.strip() if same_letters else span
@@ -160,7 +175,7 @@ def emoji_in(text: str) -> list[str]:
 def clean_lines(value: str) -> list[str]:
     """NFC, tabs and runs of spaces collapsed, blank lines dropped."""
     text = unicodedata.normalize("NFC", value).replace("\r\n", "\n").replace("\r", "\n")
-    lines = [re.sub(r"[ \t\u00a0]+", " ", line).strip() for line in text.split("\n")]
+    lines = [re.sub(r"[ \u00a0]+", " ", line).strip() for line in text.split("\n")]
     return [line for line in lines if line]
 
 
@@ -188,6 +203,17 @@ def colour_words(text: str, context: frozenset[str] | set[str] = frozenset()) ->
                 continue
             found.append(phrase)
     return found
+
+
+def colour_context(*values: str | None) -> frozenset[str]:
+    """The colour words an item's colour fields name (folded), for telling "Olivia Brown" the name from
+    "Olivia Brown" the colour."""
+    found: set[str] = set()
+    for value in values:
+        if value:
+            found.update(colour_words(value, context=frozenset(SURNAME_COLOURS)))
+            found.update(w for w in fold(value).split() if w in SURNAME_COLOURS)
+    return frozenset(found)
 
 
 def font_words(text: str) -> list[str]:
@@ -236,8 +262,8 @@ def _char_problem(line: str, *, allow_and: bool, regkey: bool) -> str | None:
             return "a label or separator ':'"
         if emoji_in(ch):
             continue  # printable question for a person, flagged later; not a reading problem
-        if ch in ",;/|+":
-            return f"a list separator '{ch}'"
+        if ch in ",;/|+\t":
+            return f"a list separator '{ch}'".replace("'\t'", "(tab)")
         return f"the character '{ch}'"
     return None
 
@@ -311,14 +337,21 @@ def output_problems(text: str, quantity: int, context: frozenset[str] = frozense
         problems.append(f"'{text}' is not a text to print")
     if _MULTIPLIER.search(folded):
         problems.append("it contains a quantity")
-    elif quantity > 1 and re.search(rf"(?<![\d.,]){quantity}(?![\d.,])", folded):
+    elif quantity > 1 and re.search(rf"(?<![\d.,]){quantity}(?!\d|[.,]\d)", folded):
         problems.append(f"it contains the number {quantity}, the ordered quantity")
+    if re.search(r"(^|\s)\d{1,2}[.)]\s", text):
+        problems.append("it contains a numbered list")
+    symbols = sorted({ch for ch in text if ch in _SYMBOLS})
+    if symbols:
+        problems.append(f"it contains the symbol(s) {' '.join(symbols)}")
     if any(ch in _QUOTES for ch in text) or any(
             re.search(r"(^|\s)['‘’`]|['‘`](\s|$)", line) for line in lines):
         problems.append("it contains quotes")
     if any(ch in _BRACKETS for ch in text):
         problems.append("it contains brackets")
-    if quantity > 1 and (len(lines) > 1 or re.search(r"[,/;+&]|\band\b", folded)):
+    if "?" in text:
+        problems.append("it reads like a question")
+    if quantity > 1 and (len(lines) > 1 or re.search(r"[,/;+&\t]|\band\b", text, re.I)):
         problems.append(f"it may hold several texts for the {quantity} items")
     elif re.fullmatch(r"[^\W\d_][\w'’-]*\s*,\s*[^\W\d_][\w'’-]*", text.strip()):
         problems.append("it reads like 'Surname, First name' or a list")

@@ -47,10 +47,21 @@ def _stop_words() -> set[str]:
 _STOP = _stop_words()
 
 
+def _listing_blocks(order: OrderRow, item: ItemRow) -> list[str]:
+    listing = (item.line_item_key or "").split("-")[0]
+    return [b["text"] for b in readers.ebay_blocks(order.customer_notes) if listing and b["item"] == listing]
+
+
 def input_texts(order: OrderRow, item: ItemRow) -> list[str]:
-    """Everything the buyer wrote for this item: option values, Amazon Custom text, the order's notes."""
+    """Everything the buyer wrote for this item: option values, Amazon Custom text, the order's notes (of
+    eBay note blocks, only this listing's: another listing's name is not this item's)."""
     texts = [o["value"] for o in readers.ai_input_options(order, item) if o["value"].strip()]
-    if order.customer_notes:
+    if readers.ebay_blocks(order.customer_notes):
+        texts += _listing_blocks(order, item)
+        outside = readers.notes_outside_blocks(order.customer_notes)
+        if outside:
+            texts.append(outside)
+    elif order.customer_notes:
         texts.append(order.customer_notes)
     return texts
 
@@ -65,9 +76,7 @@ def text_fields(order: OrderRow, item: ItemRow) -> list[str]:
                 or readers._line_number(key) is not None or option["name"].startswith("Amazon Custom ") \
                 and "colour" not in key and "font" not in key:
             fields.append(option["value"])
-    if item.line_item_key:
-        listing = item.line_item_key.split("-")[0]
-        fields += [b["text"] for b in readers.ebay_blocks(order.customer_notes) if b["item"] == listing]
+    fields += _listing_blocks(order, item)
     return [f for f in fields if f.strip()]
 
 
@@ -132,14 +141,12 @@ def _stated_counts(fields: list[str]) -> set[int]:
 
 
 def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization], *,
-                 palette: Palette, notes_involved: bool = False) -> list[Personalization]:
+                 palette: Palette, must_review: str | None = None) -> list[Personalization]:
     """The model's personalizations for ``item``, traced to the buyer's input and flagged where they fail."""
     sources = input_texts(order, item)
     fields = text_fields(order, item)
     colour_sources = [*sources, item.name or "", item.sku or ""]
     asked = colours_asked_for(colour_sources, palette)
-    context = readers.colour_context(*[o["value"] for o in readers.ai_input_options(order, item)
-                                       if "colo" in o["name"].lower()])
     checked: list[Personalization] = []
     shared: list[str] = []
     for p in answer:
@@ -151,8 +158,7 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
                 text = "\n".join(s for s in spans if s)
             else:
                 reasons.append(f"AI text '{text}' not found in the order")
-            reasons += [f"AI text '{text}': {problem}"
-                        for problem in buyer_text.output_problems(text, item.quantity, context)]
+            # whether the text is printable as it stands is checked for every source in validation
         colours: list[str | None] = []
         for value in (p.color_1, p.color_2):
             colour, _problem = palette.normalize(value)
@@ -183,8 +189,8 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
     if len(set(quantities)) > 1 and not counts:
         shared.append("AI shared the quantity unevenly (" + ", ".join(
             f"{p.custom_text or '?'} x{p.quantity}" for p in checked) + "): check how many of each")
-    if notes_involved:
-        shared.append("the buyer's notes talk about the personalisation: check the answer follows them")
+    if must_review:
+        shared.append(must_review)
     for p in checked:
         p.review_reasons.extend(shared)
     return checked

@@ -123,17 +123,6 @@ def _first(opts: dict[str, str], keys: set[str]) -> str | None:
     return None
 
 
-def colour_context(*values: str | None) -> frozenset[str]:
-    """The colour words the item's colour fields name (folded), for telling "Olivia Brown" the name from
-    "Olivia Brown" the colour."""
-    found: set[str] = set()
-    for value in values:
-        if value:
-            found.update(buyer_text.colour_words(value, context=frozenset(buyer_text.SURNAME_COLOURS)))
-            found.update(w for w in buyer_text.fold(value).split() if w in buyer_text.SURNAME_COLOURS)
-    return frozenset(found)
-
-
 @dataclass(slots=True)
 class Resolution:
     """Resolved without the AI: the personalizations to validate, and where they came from."""
@@ -148,7 +137,7 @@ class NeedsAi:
 
     reason: str
     extra_options: list[dict[str, str]] = field(default_factory=list)
-    notes_involved: bool = False  # the buyer's notes talk about the personalisation
+    review: str | None = None  # any answer must be checked by a person, for this reason
 
 
 @dataclass(slots=True)
@@ -266,7 +255,7 @@ def amazon_ai_options(custom: AmazonCustom) -> list[dict[str, str]]:
 
 def from_amazon_custom(item: ItemRow, custom: AmazonCustom) -> Reading:
     """A processed Amazon Custom file: the buyer's exact input, read like any other text field."""
-    context = colour_context(custom.color_1, custom.color_2)
+    context = buyer_text.colour_context(custom.color_1, custom.color_2)
     fields = _amazon_text_areas(custom)
     if not fields:
         return NeedsPerson("Amazon Custom file has no text (an image, or the text became an image)")
@@ -296,10 +285,13 @@ def from_item_options(order: OrderRow, item: ItemRow) -> Reading | None:
     colour_fields = [v for k, v in opts.items() if k in COLOUR_1_KEYS | COLOUR_2_KEYS and v.strip()]
     if sum(1 for k in opts if k in COLOUR_1_KEYS and opts[k].strip()) > 1 and len(
             {buyer_text.fold(v) for k, v in opts.items() if k in COLOUR_1_KEYS and v.strip()}) > 1:
-        return NeedsAi("several different colour fields")
-    reading = _read_fields(text_fields, item.quantity, regkey=_regkey(item), context=colour_context(*colour_fields))
+        return NeedsAi("several different colour fields",
+                       review="the order's colour fields disagree: check the colour chosen")
+    reading = _read_fields(text_fields, item.quantity, regkey=_regkey(item), context=buyer_text.colour_context(*colour_fields))
     if reading.problem:
-        return NeedsAi(reading.problem)
+        conflict = reading.problem.startswith("several text fields")
+        return NeedsAi(reading.problem, review="the order's text fields disagree: check the text chosen"
+                       if conflict else None)
     font = _first(opts, FONT_KEYS)
     annotation = f"Font: {font.strip()}" if font else None
     return Resolution(_personalizations(reading, item.quantity, color_1, color_2, annotation))
@@ -315,13 +307,15 @@ def from_ebay_notes(order: OrderRow, item: ItemRow) -> Reading | None:
     ebay_item_id = item.line_item_key.split("-")[0]
     matches = [b for b in blocks if b["item"] == ebay_item_id]
     if len(matches) != 1:
-        return NeedsAi(f"{len(matches)} eBay note blocks for this listing")
+        return NeedsAi(f"{len(matches)} eBay note blocks for this listing",
+                       review=f"the buyer's notes have {len(matches)} blocks for this listing: check which is "
+                              "this item's" if matches else None)
     block = matches[0]
     variation = block.get("variation") or ""
     found = re.search(r"colou?r\s*=\s*([^,;|]+)", variation, re.I)
     colour = found.group(1).strip() if found else _first(options_map(input_options(order, item)), COLOUR_1_KEYS)
     reading = buyer_text.read_text(block["text"], item.quantity, regkey=_regkey(item),
-                                   context=colour_context(colour))
+                                   context=buyer_text.colour_context(colour))
     if reading.problem:
         return NeedsAi(f"eBay note text: {reading.problem}")
     return Resolution(_personalizations(reading, item.quantity, colour, None, "From eBay buyer notes"))
@@ -346,7 +340,8 @@ def read_item(order: OrderRow, item: ItemRow) -> Reading:
     if notes_reason and isinstance(reading, Resolution | NeedsAi):
         reason = notes_reason if isinstance(reading, Resolution) else f"{reading.reason}; {notes_reason}"
         extra = reading.extra_options if isinstance(reading, NeedsAi) else []
-        return NeedsAi(reason, extra, notes_involved=True)
+        return NeedsAi(reason, extra, review="the buyer's notes talk about the personalisation: check the answer "
+                                             "follows them")
     return reading
 
 

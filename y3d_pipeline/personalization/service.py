@@ -139,7 +139,7 @@ class ItemPlan:
     drafts: list[TaskDraft] | None = None  # None until resolved (or when there is nothing to write)
     needs_ai: bool = False
     ai_reason: str | None = None
-    notes_involved: bool = False
+    must_review: str | None = None  # a reason any AI answer for the item is flagged with
     deferred: bool = False
 
 
@@ -284,7 +284,7 @@ class PrintTaskRun:
         elif isinstance(reading, readers.NeedsAi):
             item_plan.needs_ai = True
             item_plan.ai_reason = reading.reason
-            item_plan.notes_involved = reading.notes_involved
+            item_plan.must_review = reading.review
             self.report.items_sent_to_ai += 1
             self.report.ai_reasons[_reason_kind(reading.reason)] += 1
         elif isinstance(reading, readers.NeedsPerson):
@@ -458,7 +458,7 @@ class PrintTaskRun:
                     order, item_plan, f"{read_as}; the AI reply had no personalization for this item")
                 continue
             checked = guards.check_answer(order, item, result.personalizations, palette=self.rules.palette,
-                                          notes_involved=item_plan.notes_involved)
+                                          must_review=item_plan.must_review)
             item_plan.drafts = self._build(order, item, checked, SOURCE_AI, item_plan.input_hash)
 
     # ------------------------------------------------------------------ writes

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from y3d_pipeline.personalization.buyer_text import emoji_in, output_problems
+from y3d_pipeline.personalization.buyer_text import colour_context, emoji_in, output_problems
 from y3d_pipeline.personalization.hashing import content_hash
 from y3d_pipeline.personalization.models import ItemRow, OrderRow, Personalization, TaskDraft
 from y3d_pipeline.personalization.palette import Palette
@@ -63,10 +63,13 @@ def normalize_text(text: str | None, *, regkey: bool = False) -> str | None:
     return cleaned
 
 
-def text_problems(text: str | None, max_length: int, quantity: int = 1) -> list[str]:
+def text_problems(text: str | None, max_length: int, quantity: int = 1,
+                  colours: frozenset[str] = frozenset(), *, as_given: str | None = None) -> list[str]:
+    """Why ``text`` (normalised) cannot be printed; ``as_given`` is the text before normalisation (a tab
+    or a doubled space may be all that separates two names)."""
     if text is None or not text.strip():
         return ["No personalisation text found"]
-    problems = [f"Text '{text}': {p}" for p in output_problems(text, quantity)]
+    problems = [f"Text '{text}': {p}" for p in output_problems(as_given or text, quantity, colours)]
     emoji = emoji_in(text)
     if emoji:
         problems.append(f"Text contains emoji {''.join(emoji)} which cannot be printed")
@@ -108,7 +111,8 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
             quantity = item.quantity
         text = normalize_text(p.custom_text, regkey=regkey)
         if source != "placeholder":
-            reasons.extend(text_problems(text, rules.max_text_length, item.quantity))
+            reasons.extend(text_problems(text, rules.max_text_length, item.quantity,
+                                         colour_context(p.color_1, p.color_2), as_given=p.custom_text))
         colours = []
         for value in (p.color_1, p.color_2):
             colour, problem = rules.palette.normalize(value)
