@@ -25,8 +25,10 @@ from y3d_pipeline.personalization.writeback import BLOCK_START, OUR_OPTIONS
 
 TEXT_KEYS = {"name or text", "name", "text", "personalization", "personalisation", "personalized text",
              "personalised text", "custom text", "custom name", "your name", "name/text", "engraving",
-             "name to print", "personalization text", "personalisation text", "personalized details",
-             "personalised details", "custom message", "message to print", "wording"}
+             "name to print", "personalization text", "personalisation text", "custom message", "message to print",
+             "wording"}
+# Not here: the legacy AI write-back's "Personalized Details" ("Olivia (Pink / White), ..."), a summary for
+# the AI (or a person) to read, never a text to print as it stands.
 COLOUR_1_KEYS = {"colour 1", "color 1", "colour", "color", "primary colour", "primary color", "main colour",
                  "main color", "colour1", "color1", "text colour", "text color", "first colour", "first color",
                  "keyring colour", "keyring color", "filament colour", "filament color"}
