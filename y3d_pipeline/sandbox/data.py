@@ -770,6 +770,7 @@ class ShopData:
                     "quantity": item.quantity,
                     "adjustment": item.adjustment,
                     "amazon_custom_layout": item.amazon_custom.layout if item.amazon_custom else None,
+                    "amazon_custom_text": item.amazon_custom.text if item.amazon_custom else None,
                     "personalisations": [p.as_dict() for p in item.personalisations],
                     "written": item.written,
                     "messy_shape": item.messy,

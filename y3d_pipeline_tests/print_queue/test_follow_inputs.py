@@ -271,3 +271,25 @@ def test_task_history_from_the_command_line(runner_without_ai, clean_db, app_db_
     with clean_db.connect() as conn:
         assert [r["change"] for r in repo.task_history(conn, [str(order_id)])] == ["created", "updated"]
     assert PrintTask.__table__.c.order_item_id.nullable
+
+
+def test_amazon_custom_downloads_keep_trying_until_the_ship_by_date(clean_db):
+    from y3d_pipeline.db.models import AmazonCustomization
+    from y3d_pipeline.defs.sources.amazon import store
+
+    now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
+    customs = AmazonCustomization.__table__
+    for name, ship_in_days, last_try_hours_ago in (("due", 2, 7), ("waiting", 2, 0.1), ("too-late", -1, 7)):
+        order_id, [item] = add_order(clean_db, marketplace="amazon", order_number=f"206-{name}",
+                                     items=[{"line_item_key": name}])
+        update_order(clean_db, order_id, ship_by_date=now + dt.timedelta(days=ship_in_days))
+        with clean_db.begin() as conn:
+            conn.execute(sa.insert(customs).values(
+                amazon_order_id=f"206-{name}", amazon_order_item_id=name, order_item_id=item, status="failed",
+                customized_url=f"https://x/{name}.zip", retry_count=8,
+                last_attempt_at=now - dt.timedelta(hours=last_try_hours_ago)))
+    with clean_db.connect() as conn:
+        due = store.due_retries(conn, store.DEFAULT_MAX_RETRIES, exclude=[], now=now)
+    # eight failures already: still tried while the order can ship, after a wait that grew to 6 h
+    assert [c.amazon_order_item_id for c in due] == ["due"]
+
