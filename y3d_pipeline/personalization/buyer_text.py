@@ -162,6 +162,19 @@ def find_span(needle: str, haystacks: list[str]) -> str | None:
     return None
 
 
+def invisible_in(text: str) -> list[str]:
+    """Control and format characters (NUL, right-to-left overrides, zero-width spaces) other than line
+    breaks, tabs and the joiners inside emoji: never printable, sometimes hostile."""
+    return sorted({ch for ch in text if unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t\u200d\ufe0f"})
+
+
+def strip_invisible(text: str | None) -> str | None:
+    if text is None:
+        return None
+    bad = set(invisible_in(text))
+    return "".join(ch for ch in text if ch not in bad) if bad else text
+
+
 def emoji_in(text: str) -> list[str]:
     found = []
     for ch in text:

@@ -8,7 +8,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from y3d_pipeline.personalization.buyer_text import colour_context, emoji_in, output_problems
+from y3d_pipeline.personalization.buyer_text import (
+    colour_context,
+    emoji_in,
+    invisible_in,
+    output_problems,
+    strip_invisible,
+)
 from y3d_pipeline.personalization.hashing import content_hash
 from y3d_pipeline.personalization.models import ItemRow, OrderRow, Personalization, TaskDraft
 from y3d_pipeline.personalization.palette import Palette
@@ -54,7 +60,7 @@ def normalize_text(text: str | None, *, regkey: bool = False) -> str | None:
     """
     if text is None:
         return None
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.strip().splitlines()]
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in strip_invisible(text).strip().splitlines()]
     cleaned = "\n".join(line for line in lines if line)
     if regkey and _PLATE.fullmatch(cleaned):
         return cleaned.upper()  # a plate typed in lower case; names on a plate keyring keep Title Case
@@ -70,6 +76,10 @@ def text_problems(text: str | None, max_length: int, quantity: int = 1,
     if text is None or not text.strip():
         return ["No personalisation text found"]
     problems = [f"Text '{text}': {p}" for p in output_problems(as_given or text, quantity, colours)]
+    invisible = invisible_in(as_given or text)
+    if invisible:
+        codes = ", ".join(f"U+{ord(ch):04X}" for ch in invisible)
+        problems.append(f"Text had invisible control characters ({codes}), removed: check the text")
     emoji = emoji_in(text)
     if emoji:
         problems.append(f"Text contains emoji {''.join(emoji)} which cannot be printed")
@@ -79,7 +89,7 @@ def text_problems(text: str | None, max_length: int, quantity: int = 1,
 
 
 def _join(reasons: list[str]) -> str | None:
-    unique = list(dict.fromkeys(r.strip() for r in reasons if r and r.strip()))
+    unique = list(dict.fromkeys(strip_invisible(r).strip() for r in reasons if r and r.strip()))
     return "; ".join(unique)[:1000] if unique else None
 
 
@@ -128,7 +138,8 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
         drafts.append(TaskDraft(
             order_id=order.id, order_item_id=item.id, product_id=item.product_id, task_index=index,
             custom_text=text, color_1=colours[0], color_2=colours[1], quantity=quantity,
-            needs_review=needs_review, review_reason=_join(reasons), annotation=p.annotation,
+            needs_review=needs_review, review_reason=_join(reasons),
+            annotation=strip_invisible(p.annotation)[:1000] if p.annotation else None,
             source=source, input_hash=input_hash, ship_by_date=order.ship_by_date, rules_hash=rules.fingerprint,
         ))
     return drafts

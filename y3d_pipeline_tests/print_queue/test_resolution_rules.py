@@ -174,3 +174,15 @@ def test_ai_reply_parses_with_or_without_a_fence_and_rejects_garbage():
     assert parse_reply(f"```json\n{body}\n```").items[0].personalizations[0].custom_text == "Ava"
     with pytest.raises(ValueError):
         parse_reply('{"items": [{"item_id": "7"')
+
+
+def test_options_our_write_back_pushed_are_not_buyer_input():
+    from y3d_pipeline.personalization.service import item_input_hash
+
+    buyer = opts(Personalization="olivia x2", Color="Pink")
+    pushed = buyer + opts(**{"Name or Text": "Olivia", "Colour 1": "Pink", "Colour 2": ""})
+    before, after = order(), order()
+    after.internal_notes = "[y3d packing list]\nPACKING LIST (Order #1001):\n1. ...\n[/y3d packing list sync=ab12]"
+    assert item_input_hash(before, item(2, options=buyer)) == item_input_hash(after, item(2, options=pushed))
+    # no write-back block: "Name or Text" is the buyer's (Amazon's own option name), and it disagrees
+    assert isinstance(readers.read_item(before, item(2, options=pushed)), readers.NeedsAi)
