@@ -334,7 +334,7 @@ class TaskWriter:
             sa.select(_history).where(_history.c.task_id == task.id).order_by(_history.c.id.desc()).limit(1)
         ).mappings().first()
         self.conn.execute(sa.update(_tasks).where(_tasks.c.id == task.id)
-                          .values(written_fingerprint=None, updated_at=_tasks.c.updated_at))
+                          .values(written_fingerprint=None, retry_at=None, updated_at=_tasks.c.updated_at))
         previous = None
         if last is not None:
             previous = ExistingTask(task.id, task.order_item_id, task.task_index, last["new_status"], None,
@@ -360,13 +360,19 @@ class TaskWriter:
                             custom_text=last["new_custom_text"], color_1=last["new_color_1"],
                             color_2=last["new_color_2"], quantity=last["new_quantity"] or task.quantity)
 
-    def mark_checked(self, task_ids: list[int], input_hash: str) -> None:
-        """These tasks were compared with inputs ``input_hash`` now (only rows that differ are touched)."""
+    def mark_checked(self, task_ids: list[int], input_hash: str, *, rules_hash: str | None = None) -> None:
+        """These tasks were compared with inputs ``input_hash`` (and, for the pipeline's own pending tasks,
+        under rules ``rules_hash``) now; only rows that differ are touched."""
         if not task_ids:
             return
         self.conn.execute(sa.update(_tasks).where(
             _tasks.c.id.in_(task_ids), _tasks.c.checked_input_hash.is_distinct_from(input_hash),
         ).values(checked_input_hash=input_hash, checked_at=sa.func.now(), updated_at=_tasks.c.updated_at))
+        if rules_hash is not None:
+            self.conn.execute(sa.update(_tasks).where(
+                _tasks.c.id.in_(task_ids), _tasks.c.rules_hash.is_distinct_from(rules_hash),
+                _tasks.c.written_fingerprint == fingerprint_sql(),
+            ).values(rules_hash=rules_hash, updated_at=_tasks.c.updated_at))
 
     def mark_order_checked(self) -> None:
         """Every task of the order whose order, item or Amazon Custom file changed since its last check has

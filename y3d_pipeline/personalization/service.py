@@ -118,6 +118,7 @@ class RunReport:
     ai_tokens_in: int = 0
     ai_tokens_out: int = 0
     preview: list[dict[str, Any]] = field(default_factory=list)
+    cleared: list[dict[str, Any]] = field(default_factory=list)  # dry run of clear_all: what it would delete
 
     @property
     def outcome(self) -> str:
@@ -489,6 +490,31 @@ class PrintTaskRun:
                      "text": d.custom_text, "colour_1": d.color_1, "colour_2": d.color_2, "qty": d.quantity,
                      "source": d.source, "why": item_plan.why, "review": d.review_reason or ""} for d in drafts)
 
+    def _count_dry_run(self, plan: OrderPlan) -> None:
+        """What a real run would do to the queue (nothing is written)."""
+        tasks = self.report.tasks
+        tasks["cancelled"] += sum(t.status == "pending" for t in plan.orphans)
+        for item_plan in plan.items:
+            existing, drafts = item_plan.item.existing_tasks, item_plan.drafts
+            if item_plan.mode == "protect":
+                tasks["protected"] += sum(t.status != "cancelled" for t in existing)
+                continue
+            if drafts is None:
+                continue
+            pending = [t for t in existing if t.status in ("pending", "cancelled")]
+            if item_plan.why == "clear_all":
+                cleared = [t for t in existing if t.status == "pending"]
+                tasks["removed"] += len(cleared)
+                tasks["created"] += len(drafts)
+                if len(self.report.cleared) < 200:
+                    self.report.cleared.extend(
+                        {"order": plan.order.order_number, "item": t.order_item_id, "index": t.task_index,
+                         "text": t.custom_text, "qty": t.quantity} for t in cleared)
+                continue
+            tasks["updated"] += min(len(pending), len(drafts))
+            tasks["created"] += max(0, len(drafts) - len(existing))
+            tasks["removed"] += max(0, len(pending) - len(drafts))
+
     def _write_item(self, writer: repo.TaskWriter, plan: OrderPlan, item_plan: ItemPlan) -> None:
         item, drafts = item_plan.item, item_plan.drafts
         existing = {t.task_index: t for t in item.existing_tasks}
@@ -502,7 +528,8 @@ class PrintTaskRun:
             writer.mark_checked([t.id for t in item.existing_tasks], item_plan.input_hash)
             return
         if drafts is None:  # waiting (Amazon Custom file) or unreadable without placeholders: keep what is there
-            writer.mark_checked([t.id for t in item.existing_tasks], item_plan.input_hash)
+            writer.mark_checked([t.id for t in item.existing_tasks], item_plan.input_hash,
+                                rules_hash=self.rules.fingerprint)
             return
         forced = item_plan.mode == "refresh" and item_plan.why in ("force_recreate", "clear_all")
         if item_plan.why == "clear_all":
@@ -536,9 +563,7 @@ class PrintTaskRun:
             self._apply_ai(plan)
         if self.options.dry_run:
             self._count(plan)
-            self.report.tasks["created"] += sum(len(p.drafts or []) for p in plan.items if p.mode != "protect")
-            self.report.tasks["protected"] += sum(len(p.item.existing_tasks) for p in plan.items
-                                                  if p.mode == "protect")
+            self._count_dry_run(plan)
             if plan.has_work:
                 self.report.orders_processed += 1
             return

@@ -209,7 +209,8 @@ def test_clear_all_rebuilds_pending_tasks_everywhere_and_keeps_started_work(runn
     before = {t["id"] for t in tasks(clean_db)}
 
     preview, _, _ = runner_without_ai.run(partition=LATER, config={"clear_all": True, "dry_run": True})
-    assert preview["tasks_created"] == 1 and {t["id"] for t in tasks(clean_db)} == before
+    assert (preview["tasks_removed"], preview["tasks_created"]) == (1, 1) and {t["id"] for t in tasks(clean_db)} == before
+    assert [(c["text"], c["qty"]) for c in preview["clear_all_would_delete"]] == [("Ava", 1)]
 
     metadata, _, _ = runner_without_ai.run(partition=LATER, config={"clear_all": True})
     assert metadata["tasks_removed"] == 1 and metadata["tasks_created"] == 1

@@ -119,6 +119,8 @@ def report_metadata(report: RunReport, *, model: str | None, ai_configured: bool
         metadata["order_ids_skipped"] = dg.MetadataValue.json(report.order_refs_skipped)
     if report.dry_run:
         metadata["items_awaiting_ai"] = report.items_awaiting_ai
+        if report.cleared:
+            metadata["clear_all_would_delete"] = dg.MetadataValue.json(report.cleared)
         if report.preview:
             header = "| order | item | # | text | colour 1 | colour 2 | qty | source | why | review |\n|" + "---|" * 10
             rows = [f"| {p['order']} | {p['item']} | {p['index']} | {p['text'] or ''} | {p['colour_1'] or ''} | "
