@@ -178,6 +178,18 @@ def _line_number(key: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def _each_plain(numbered: list[tuple[int, str, str]], *, regkey: bool,
+                context: frozenset[str]) -> tuple[tuple[str, ...], str | None]:
+    """Each numbered field read as one plain text, in number order; or why one of them is not."""
+    texts = []
+    for _, key, value in sorted(numbered):
+        reading = buyer_text.read_text(value, 1, regkey=regkey, context=context)
+        if reading.problem:
+            return (), f"'{key}': {reading.problem}"
+        texts.append(reading.texts[0])
+    return tuple(texts), None
+
+
 def _read_fields(fields: list[tuple[str, str]], quantity: int, *, regkey: bool,
                  context: frozenset[str]) -> buyer_text.TextReading:
     """Text fields of one item (key, value), in the order the source gave them."""
@@ -193,23 +205,13 @@ def _read_fields(fields: list[tuple[str, str]], quantity: int, *, regkey: bool,
         numbers = sorted(n for n, _, _ in units)
         if quantity < 2 or len(units) != quantity or numbers != list(range(1, quantity + 1)):
             return buyer_text.TextReading(problem=f"{len(units)} numbered text fields for {quantity} item(s)")
-        texts = []
-        for _, key, value in sorted(units):
-            reading = buyer_text.read_text(value, 1, regkey=regkey, context=context)
-            if reading.problem:
-                return buyer_text.TextReading(problem=f"'{key}': {reading.problem}")
-            texts.append(reading.texts[0])
-        return buyer_text.TextReading(tuple(texts), per_unit=True)
+        texts, problem = _each_plain(units, regkey=regkey, context=context)
+        return buyer_text.TextReading(problem=problem) if problem else buyer_text.TextReading(texts, per_unit=True)
     if lines:
         if plain:
             return buyer_text.TextReading(problem="both line fields and other text fields")
-        texts = []
-        for _, key, value in sorted(lines):
-            reading = buyer_text.read_text(value, 1, regkey=regkey, context=context)
-            if reading.problem:
-                return buyer_text.TextReading(problem=f"'{key}': {reading.problem}")
-            texts.append(reading.texts[0])
-        return buyer_text.TextReading(("\n".join(texts),))
+        texts, problem = _each_plain(lines, regkey=regkey, context=context)
+        return buyer_text.TextReading(problem=problem) if problem else buyer_text.TextReading(("\n".join(texts),))
     distinct = list(dict.fromkeys(buyer_text.fold(v) for _, v in plain))
     if len(distinct) > 1:
         names = ", ".join(f"'{k}'" for k, _ in plain)
