@@ -197,8 +197,10 @@ def _read_fields(fields: list[tuple[str, str]], quantity: int, *, regkey: bool,
     if not fields:
         return buyer_text.TextReading(problem="no personalisation text given")
     units = [(n, k, v) for k, v in fields if (n := _unit_number(k)) is not None]
+    if quantity == 1 and len(units) == 1 == len(fields) and units[0][0] == 1:
+        units = []  # "Name 1" on a single item is just its name
     lines = [(n, k, v) for k, v in fields if (n := _line_number(k)) is not None]
-    plain = [(k, v) for k, v in fields if _unit_number(k) is None and _line_number(k) is None]
+    plain = [(k, v) for k, v in fields if (_unit_number(k) is None or not units) and _line_number(k) is None]
     if units and (plain or lines):
         return buyer_text.TextReading(problem="both a per-item field and other text fields")
     if units:
