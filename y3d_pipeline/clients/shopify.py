@@ -20,9 +20,9 @@ Throttling (``extensions.cost.throttleStatus``)
     ``RetryableError(wait_seconds=(requested - available) / restoreRate, rate_limited=True)`` and
     ``call_with_retries`` waits and repeats it; 5xx, truncated bodies and dropped connections are retried
     the same way (a bare 429 waits ``Retry-After`` or 2 s). Any other GraphQL error is an ``ApiError``
-    naming the operation, except that an orders query refused only for the extended fields (customer,
-    shipping address, extra totals: protected customer data) is repeated without them, and the sync notes
-    it. The ``X-Shopify-API-Version`` actually served is kept (``served_api_version``; a pinned version
+    naming the operation, except that an orders query refused only for Shopify's protected customer data
+    (``ACCESS_DENIED`` on the buyer's name, email, phone, address lines: the fields the Admin schema marks
+    ``isProtected``) is repeated without those fields (``ORDERS_QUERY_BASIC``), and the sync notes it. The ``X-Shopify-API-Version`` actually served is kept (``served_api_version``; a pinned version
     that is no longer supported falls forward, which is logged).
 
 Orders sorted by ``UPDATED_AT`` can move while we page (an order updated meanwhile jumps to the end), so a
@@ -73,18 +73,20 @@ LINE_ITEM_FIELDS = f"""id sku name quantity
         customAttributes {{ key value }}
         originalUnitPriceSet {{ {MONEY} }}"""
 
-ORDER_FIELDS = f"""id legacyResourceId name createdAt updatedAt cancelledAt
-      displayFinancialStatus displayFulfillmentStatus email phone currencyCode
-      totalPriceSet {{ {MONEY} }}"""
-
-# Buyer and address details and the other totals. Reading ``customer`` and ``shippingAddress`` needs
-# Shopify's protected customer data access; without it turn these off (``extended_order_fields=False``).
-ORDER_EXTENDED_FIELDS = f"""
-      customer {{ id legacyResourceId firstName lastName displayName }}
-      shippingAddress {{ name company address1 address2 city province provinceCode zip countryCodeV2 phone }}
+# Shopify's protected customer data (the Admin schema's ``isProtected`` fields: the buyer's name, email, phone and
+# address lines) is served only to apps with protected customer data approval; everything else about the order,
+# the buyer's id and the address's city and country included, is not protected.
+_ORDER_FIELDS = f"""id legacyResourceId name createdAt updatedAt cancelledAt
+      displayFinancialStatus displayFulfillmentStatus currencyCode
+      totalPriceSet {{ {MONEY} }}
       subtotalPriceSet {{ {MONEY} }}
       totalTaxSet {{ {MONEY} }}
-      totalShippingPriceSet {{ {MONEY} }}"""
+      totalShippingPriceSet {{ {MONEY} }}
+      customer {{ id legacyResourceId%(customer)s }}
+      shippingAddress {{ company city province provinceCode countryCodeV2%(address)s }}%(order)s"""
+ORDER_FIELDS = _ORDER_FIELDS % {"customer": " firstName lastName displayName",
+                                "address": " name address1 address2 zip phone", "order": "\n      email phone"}
+ORDER_FIELDS_UNPROTECTED = _ORDER_FIELDS % {"customer": "", "address": "", "order": ""}
 
 _ORDERS_TEMPLATE = """query Orders($first: Int!, $after: String, $query: String!, $lineItemsFirst: Int!) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
@@ -98,8 +100,9 @@ _ORDERS_TEMPLATE = """query Orders($first: Int!, $after: String, $query: String!
     }
   }
 }"""
-ORDERS_QUERY = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS + ORDER_EXTENDED_FIELDS, "item": LINE_ITEM_FIELDS}
-ORDERS_QUERY_BASIC = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS, "item": LINE_ITEM_FIELDS}
+ORDERS_QUERY = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS, "item": LINE_ITEM_FIELDS}
+# The fallback for an app without protected customer data approval: not one protected field.
+ORDERS_QUERY_BASIC = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS_UNPROTECTED, "item": LINE_ITEM_FIELDS}
 
 ORDER_LINE_ITEMS_QUERY = f"""query OrderLineItems($id: ID!, $first: Int!, $after: String) {{
   order(id: $id) {{
@@ -138,8 +141,7 @@ PRODUCT_VARIANTS_QUERY = f"""query ProductVariants($id: ID!, $first: Int!, $afte
 
 # Requested cost of one node, by Shopify's rules (object 1, scalar 0), for page sizing.
 LINE_ITEM_NODE_COST = 6  # node, variant, product, customAttributes, originalUnitPriceSet, shopMoney
-ORDER_NODE_COST = 3  # node, totalPriceSet, shopMoney
-ORDER_EXTENDED_COST = 8  # customer, shippingAddress, 3 x (priceSet, shopMoney)
+ORDER_NODE_COST = 11  # node, 4 x (priceSet, shopMoney), customer, shippingAddress (either query)
 PRODUCT_NODE_COST = 1
 VARIANT_NODE_COST = 1
 
@@ -148,9 +150,8 @@ def connection_cost(first: int, node_cost: float) -> float:
     return 2 + first * node_cost
 
 
-def orders_query_cost(first: int, line_items_first: int, *, extended: bool) -> float:
-    order_cost = ORDER_NODE_COST + (ORDER_EXTENDED_COST if extended else 0)
-    return connection_cost(first, order_cost + connection_cost(line_items_first, LINE_ITEM_NODE_COST))
+def orders_query_cost(first: int, line_items_first: int) -> float:
+    return connection_cost(first, ORDER_NODE_COST + connection_cost(line_items_first, LINE_ITEM_NODE_COST))
 
 
 def products_query_cost(first: int, variants_first: int) -> float:
@@ -261,12 +262,13 @@ class ShopifyStats:
         }
 
 
-EXTENDED_FIELD_NAMES = ("customer", "shippingAddress", "subtotalPriceSet", "totalTaxSet", "totalShippingPriceSet")
+PROTECTED_FIELD_NAMES = ("email", "phone", "firstName", "lastName", "displayName", "name", "address1", "address2",
+                         "zip")
 
 
 class ExtendedFieldsUnavailable(ApiError):
-    """The shop or app does not serve the extended order fields (no protected customer data access, or an
-    API without them): the orders sync falls back to the basic field set."""
+    """The app may not read Shopify's protected customer data (``ACCESS_DENIED`` on the buyer's name, email,
+    phone or address lines): the orders sync falls back to the query without protected fields."""
 
 
 def _about_extended_fields(error: Any) -> bool:
@@ -275,7 +277,8 @@ def _about_extended_fields(error: Any) -> bool:
     code = (error.get("extensions") or {}).get("code")
     path = [str(p) for p in error.get("path") or []]
     message = str(error.get("message", ""))
-    names_it = any(name in path or f"'{name}'" in message or f"{name} " in message for name in EXTENDED_FIELD_NAMES)
+    names_it = any(name in path or f"'{name}'" in message or f"the {name} field" in message
+                   for name in PROTECTED_FIELD_NAMES)
     return names_it or code == "ACCESS_DENIED"
 
 
@@ -405,8 +408,7 @@ class ShopifyClient:
         self.cost_budget = min(float(cost_budget), MAX_QUERY_COST)
         self.line_items_page_size = line_items_page_size
         self.line_items_follow_up_page_size = line_items_follow_up_page_size
-        order_node = (ORDER_NODE_COST + (ORDER_EXTENDED_COST if extended_order_fields else 0)
-                      + connection_cost(line_items_page_size, LINE_ITEM_NODE_COST))
+        order_node = ORDER_NODE_COST + connection_cost(line_items_page_size, LINE_ITEM_NODE_COST)
         self.orders_page_size = orders_page_size or page_size_for_budget(order_node, self.cost_budget)
         self.variants_page_size = variants_page_size
         self.variants_follow_up_page_size = variants_follow_up_page_size
@@ -562,7 +564,8 @@ class ShopifyClient:
             try:
                 data = self._page("Orders", query, variables, "first")
             except ExtendedFieldsUnavailable as exc:
-                log.warning("%s; continuing without customer, shipping address and extra totals", exc)
+                log.warning("%s; continuing without the protected customer data (buyer name, email, phone, address "
+                            "lines)", exc)
                 self.extended_order_fields = False
                 self.extended_fields_note = str(exc)
                 query = ORDERS_QUERY_BASIC

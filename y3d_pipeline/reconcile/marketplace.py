@@ -4,7 +4,26 @@ A :class:`MarketplaceOrder` holds only what reconciliation takes from the market
 order number (Shopify ``name`` "#1001" → "1001"; Amazon ``AmazonOrderId``), its status mapped to
 ShipStation's vocabulary (used only while no ShipStation order exists), prices, and per line item the
 buyer-entered personalisation as options ``[{"name": key, "value": value}]`` (Shopify ``customAttributes``;
-Amazon ``BuyerInfo.BuyerCustomizedInfo.CustomizedURL`` as a ``CustomizedURL`` option).
+the Amazon Custom URL as a ``CustomizedURL`` option).
+
+Amazon orders come in the shape of the Orders API version that fetched them (v2026-01-01 ``orderId``/
+``orderItems``, or v0 ``AmazonOrderId``/``OrderItems``); both read into the same record, field for field:
+
+=========================  ===========================================  ======================================
+record                     v2026-01-01                                  v0
+=========================  ===========================================  ======================================
+status                     ``fulfillment.fulfillmentStatus``            ``OrderStatus``
+order_date / modified_at   ``createdTime`` / ``lastUpdatedTime``        ``PurchaseDate`` / ``LastUpdateDate``
+ship_by_date               ``fulfillment.shipByWindow.latestDateTime``  ``LatestShipDate``
+customer name / email      ``buyer.buyerName`` / ``buyer.buyerEmail``   ``BuyerInfo.BuyerName`` / ``BuyerEmail``
+order total, currency      ``proceeds.grandTotal``                      ``OrderTotal``
+shipping service           ``fulfillment.fulfillmentServiceLevel``      ``ShipmentServiceLevelCategory`` (same
+                                                                        values, in v2026's spelling)
+item unit price            ``product.price.unitPrice``                  ``ItemPrice`` / ``QuantityOrdered``
+item sku, title            ``product.sellerSku``, ``product.title``     ``SellerSKU``, ``Title``
+Custom URL option          ``product.customization.customizedUrl``      ``BuyerInfo.BuyerCustomizedInfo
+                                                                        .CustomizedURL`` (RDT only)
+=========================  ===========================================  ======================================
 """
 
 from __future__ import annotations
@@ -167,15 +186,36 @@ def map_shopify(payload: dict[str, Any]) -> MarketplaceOrder:
         requested_shipping_service=None, items=items)
 
 
+def _dig(node: Any, *keys: str) -> Any:
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _amazon_status(raw: Any) -> str | None:
+    text = str(raw or "")
+    return AMAZON_STATUSES.get(text.lower().replace(" ", "").replace("_", ""), text.lower() or None)
+
+
+def _service_level(category: Any) -> str | None:
+    """v0's ShipmentServiceLevelCategory ("FreeEconomy") in v2026's fulfillmentServiceLevel spelling
+    ("FREE_ECONOMY"), so both versions give an order the same value."""
+    text = _text(category, 100)
+    if text is None or "_" in text or text.isupper():
+        return text
+    return "".join(f"_{c}" if c.isupper() and n else c for n, c in enumerate(text)).upper()
+
+
 def map_amazon(payload: dict[str, Any]) -> MarketplaceOrder:
-    """A raw SP-API order (getOrders + ``OrderItems`` from getOrderItems) → a marketplace record."""
+    """A raw SP-API order of either Orders API version → a marketplace record (see the module docstring)."""
     if not isinstance(payload, dict):
         raise Invalid("payload is not an object")
+    if "orderId" in payload:
+        return _map_amazon_2026(payload)
     order_id = _text(payload.get("AmazonOrderId"), 50)
     if not order_id:
         raise Invalid("AmazonOrderId is missing")
-    raw_status = str(payload.get("OrderStatus") or "")
-    status = AMAZON_STATUSES.get(raw_status.lower().replace(" ", ""), raw_status.lower() or None)
+    status = _amazon_status(payload.get("OrderStatus"))
     total = payload.get("OrderTotal") or {}
     buyer = payload.get("BuyerInfo") or {}
     items = []
@@ -209,7 +249,50 @@ def map_amazon(payload: dict[str, Any]) -> MarketplaceOrder:
         customer_email=(_text(buyer.get("BuyerEmail"), 320) or "").lower() or None,
         currency=currency.upper() if currency and len(currency) == 3 else None,
         order_total=_money(total.get("Amount"), "OrderTotal"),
-        requested_shipping_service=_text(payload.get("ShipServiceLevel"), 500), items=items)
+        requested_shipping_service=_service_level(payload.get("ShipmentServiceLevelCategory")), items=items)
+
+
+def _map_amazon_2026(payload: dict[str, Any]) -> MarketplaceOrder:
+    order_id = _text(payload.get("orderId"), 50)
+    if not order_id:
+        raise Invalid("orderId is missing")
+    fulfillment = payload.get("fulfillment") if isinstance(payload.get("fulfillment"), dict) else {}
+    grand_total = _dig(payload, "proceeds", "grandTotal") or {}
+    buyer = payload.get("buyer") if isinstance(payload.get("buyer"), dict) else {}
+    nodes = payload.get("orderItems")
+    if not isinstance(nodes, list):
+        raise Invalid("orderItems is not a list")
+    items = []
+    for position, node in enumerate(nodes):
+        where = f"orderItems[{position}]"
+        if not isinstance(node, dict):
+            raise Invalid(f"{where} is not an object")
+        item_id = _text(node.get("orderItemId"), 255)
+        if not item_id:
+            raise Invalid(f"{where} has no orderItemId")
+        quantity = node.get("quantityOrdered")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+            raise Invalid(f"{where} has quantityOrdered {quantity!r}")
+        product = node.get("product") if isinstance(node.get("product"), dict) else {}
+        url = _dig(product, "customization", "customizedUrl")
+        items.append(MarketplaceItem(
+            item_id=item_id, position=position, sku=_text(product.get("sellerSku"), 255),
+            name=_text(product.get("title")), quantity=quantity or None,
+            unit_price=_money(_dig(product, "price", "unitPrice", "amount"), f"{where}.product.price.unitPrice"),
+            options=[{"name": "CustomizedURL", "value": str(url)}] if url else []))
+    currency = _text(grand_total.get("currencyCode"), 3) if isinstance(grand_total, dict) else None
+    return MarketplaceOrder(
+        source=AMAZON, source_order_id=order_id, order_number=order_id,
+        status=_amazon_status(fulfillment.get("fulfillmentStatus")),
+        order_date=_time(payload.get("createdTime"), "createdTime"),
+        modified_at=_time(payload.get("lastUpdatedTime"), "lastUpdatedTime", required=True),  # type: ignore[arg-type]
+        ship_by_date=_time(_dig(fulfillment, "shipByWindow", "latestDateTime"), "fulfillment.shipByWindow"),
+        customer_name=_text(buyer.get("buyerName"), 500),
+        customer_email=(_text(buyer.get("buyerEmail"), 320) or "").lower() or None,
+        currency=currency.upper() if currency and len(currency) == 3 else None,
+        order_total=_money(grand_total.get("amount") if isinstance(grand_total, dict) else None,
+                           "proceeds.grandTotal"),
+        requested_shipping_service=_text(fulfillment.get("fulfillmentServiceLevel"), 500), items=items)
 
 
 def _option_key(name: Any) -> str:

@@ -121,6 +121,10 @@ class SandboxServer:
     def now(self) -> datetime:
         return parse_iso_utc(self._call("GET", "/clock")["now"])
 
+    def requests(self, api: str | None = None) -> list[dict]:
+        """The last requests clients sent to ``api`` (method, path, query, body, status), oldest first."""
+        return self._call("GET", "/requests", params={"api": api} if api else None)["requests"]
+
     def advance_clock(self, seconds: float) -> datetime:
         return parse_iso_utc(self._call("POST", "/clock", json={"advance_seconds": seconds})["now"])
 

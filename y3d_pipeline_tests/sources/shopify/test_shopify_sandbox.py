@@ -1,7 +1,8 @@
 """Shopify client and assets against the local sandbox (real HTTP, real graphql-core schema) and real PostgreSQL.
 
-The sandbox's Shopify schema has no ``Order.customer`` / ``shippingAddress`` / subtotal, tax and shipping
-totals, so these tests run with ``extended_order_fields=False``.
+The production path (``extended_order_fields=True``: the buyer, shipping address and money sets, protected
+customer data included) is what these tests run; a shop without protected customer data approval is the
+sandbox's ``shopify_protected_customer_data`` switch.
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ EVER = (dt.datetime(2000, 1, 1, tzinfo=UTC), dt.datetime(2030, 1, 1, tzinfo=UTC)
 
 def _client(sb, **kwargs) -> ShopifyClient:
     env = sb.env()
-    return ShopifyClient(base_url=env["SHOPIFY_BASE_URL"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                         extended_order_fields=False, **kwargs)
+    return ShopifyClient(base_url=env["SHOPIFY_BASE_URL"], access_token=env["SHOPIFY_ACCESS_TOKEN"], **kwargs)
 
 
 def _resource(sb, **kwargs) -> ShopifyResource:
     env = sb.env()
     return ShopifyResource(store=env["SHOPIFY_STORE"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                           base_url=env["SHOPIFY_BASE_URL"], extended_order_fields=False, **kwargs)
+                           base_url=env["SHOPIFY_BASE_URL"], **kwargs)
 
 
 def _rows(engine, table) -> list[tuple]:
@@ -246,13 +246,42 @@ def test_bad_token_is_a_clear_error(fresh_sandbox):
     assert fresh_sandbox.stats()["statuses"]["shopify"] == {"401": 1}
 
 
-def test_resource_from_env_falls_back_without_extended_fields(sandbox_env, database_resource, clean_db,
-                                                               dagster_instance, fresh_sandbox):
-    shopify = shopify_resource_from_env()  # the deployed wiring: EnvVar credentials, extended fields asked
+def test_resource_from_env_reads_the_buyer_and_address(sandbox_env, database_resource, clean_db, dagster_instance,
+                                                       fresh_sandbox):
+    shopify = shopify_resource_from_env()  # the deployed wiring: EnvVar credentials, protected fields asked
     assert shopify.configured
     result = _materialize([raw_shopify_orders], shopify, database_resource, dagster_instance,
                           partition_key=PARTITION)
     meta = _metadata(result, raw_shopify_orders.key)
-    assert meta["extended_order_fields"] is False and "customer" in meta["extended_fields_note"]
-    assert meta["orders"] == len(_rows(clean_db, RawShopifyOrder.__table__)) > 0
+    assert meta["extended_order_fields"] is True and "extended_fields_note" not in meta
+    stored = [r.payload for r in _rows_of(clean_db)]
+    assert meta["orders"] == len(stored) > 0
+    assert all(p["customer"]["displayName"] and p["shippingAddress"]["address1"] and p["totalShippingPriceSet"]
+               for p in stored)
+    assert any(p["email"] for p in stored)
     assert meta["api_version"] == meta["api_version_served"] == "2026-01"
+
+
+def test_without_protected_customer_data_approval_the_sync_falls_back(sandbox_env, database_resource, clean_db,
+                                                                      dagster_instance, fresh_sandbox):
+    """Shopify answers ACCESS_DENIED for protected fields to an app without approval; the client asks again
+    without any protected field, keeping everything else (money sets, buyer id, city and country)."""
+    fresh_sandbox.config(shopify_protected_customer_data=False)
+    result = _materialize([raw_shopify_orders], shopify_resource_from_env(), database_resource, dagster_instance,
+                          partition_key=PARTITION)
+    meta = _metadata(result, raw_shopify_orders.key)
+    assert meta["extended_order_fields"] is False and "not approved" in meta["extended_fields_note"]
+    stored = [r.payload for r in _rows_of(clean_db)]
+    assert meta["orders"] == len(stored) > 0
+    for payload in stored:
+        assert "email" not in payload and "phone" not in payload
+        assert set(payload["customer"]) == {"id", "legacyResourceId"}
+        assert set(payload["shippingAddress"]) == {"company", "city", "province", "provinceCode", "countryCodeV2"}
+        assert payload["totalShippingPriceSet"]["shopMoney"]["amount"]
+    answers = [r for r in fresh_sandbox.requests("shopify") if '"operationName":"Orders"' in r["body"].replace(" ", "")]
+    assert len(answers) >= 2  # refused once with the protected fields, then answered without them
+
+
+def _rows_of(engine):
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(RawShopifyOrder.__table__)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from y3d_pipeline.clients.amazon import AmazonClient
+from y3d_pipeline.clients.amazon import API_2026, AmazonClient
 from y3d_pipeline.clients.amazon_custom import DownloadPolicy
 from y3d_pipeline.clients.http import RetryPolicy
 from y3d_pipeline.defs.resources import env_var_if_set
@@ -17,7 +17,7 @@ from y3d_pipeline.settings import load_settings
 
 
 class AmazonResource(dg.ConfigurableResource):
-    """Amazon SP-API (Orders v0) and Amazon Custom file downloads."""
+    """Amazon SP-API Orders (v2026-01-01, or v0 until Amazon removes it) and Amazon Custom file downloads."""
 
     client_id: str | None = None
     client_secret: str | None = None
@@ -25,6 +25,7 @@ class AmazonResource(dg.ConfigurableResource):
     token_url: str = "https://api.amazon.com/auth/o2/token"
     sp_api_base_url: str = "https://sellingpartnerapi-eu.amazon.com"
     marketplace_ids: list[str] = ["A1F83G8C2ARO7P"]
+    orders_api_version: str = API_2026  # AMAZON_ORDERS_API_VERSION: "2026-01-01" or "v0"
     overlap_minutes: int = 60
     settle_seconds: int = 180  # Amazon needs >= 120 s; the rest is margin for clock differences
     timeout_seconds: float = 30.0
@@ -48,6 +49,7 @@ class AmazonResource(dg.ConfigurableResource):
             client_id=self.client_id or "", client_secret=self.client_secret or "",
             refresh_token=self.refresh_token or "", token_url=self.token_url, base_url=self.sp_api_base_url,
             marketplace_ids=self.marketplace_ids, timeout=self.timeout_seconds,
+            api_version=self.orders_api_version,
             policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
         )
 
@@ -65,6 +67,7 @@ def amazon_resource_from_env() -> AmazonResource:
         token_url=settings.AMAZON_LWA_TOKEN_URL,
         sp_api_base_url=settings.AMAZON_SP_API_BASE_URL,
         marketplace_ids=list(settings.AMAZON_MARKETPLACE_IDS),
+        orders_api_version=settings.AMAZON_ORDERS_API_VERSION,
         customization_allowed_hosts=list(settings.AMAZON_CUSTOMIZATION_ALLOWED_HOSTS),
         customization_allow_http=settings.AMAZON_CUSTOMIZATION_ALLOW_HTTP,
     )

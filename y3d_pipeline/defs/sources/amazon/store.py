@@ -3,7 +3,8 @@
 * ``store_orders``: SP-API orders (with their items) → ``raw_amazon_orders``; invalid records are
   quarantined in ``normalization_failures`` (source ``amazon_sp_api``).
 * ``sync_customizations``: every order item in the window with a ``CustomizedURL`` (ShipStation item options
-  and SP-API ``BuyerCustomizedInfo``) → download + parse → ``amazon_customizations``.
+  and the stored SP-API order: v2026 ``product.customization.customizedUrl`` or v0 ``BuyerCustomizedInfo``)
+  → download + parse → ``amazon_customizations``.
   Processed rows with the same URL are skipped, ``rejected`` rows (unsafe URL, oversized file, zip bomb)
   are never retried, ``failed`` rows are retried on later runs until the order's ship-by date (with a
   growing wait), or ``retry_count`` tries when that date is unknown; a changed URL starts over.
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.amazon import InvalidRecord, OrdersPage
+from y3d_pipeline.clients.amazon import API_V0, InvalidRecord, OrdersPage
 from y3d_pipeline.db.models import (
     AmazonCustomization,
     NormalizationFailure,
@@ -50,6 +51,7 @@ def order_rows(page: OrdersPage) -> list[dict[str, Any]]:
     return [{
         "amazon_order_id": order.amazon_order_id,
         "order_status": order.order_status,
+        "api_version": order.api_version,
         "source_modified_at": order.last_update_date,
         "payload": order.payload,
     } for order in page.orders]
@@ -71,9 +73,27 @@ def quarantine(conn: sa.Connection, records: Iterable[InvalidRecord], *, partiti
     return count
 
 
+def _richer_copy_stored(conn: sa.Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Ids of v0 rows whose order is stored from v2026-01-01 with the same or a newer modification time: v0 (no
+    Restricted Data Token) carries less of the same order, so it must not replace that copy."""
+    v0 = {r["amazon_order_id"]: r["source_modified_at"] for r in rows if r["api_version"] == API_V0}
+    if not v0:
+        return set()
+    table = RawAmazonOrder.__table__
+    stored = conn.execute(sa.select(table.c.amazon_order_id, table.c.source_modified_at).where(
+        table.c.amazon_order_id.in_(list(v0)), table.c.api_version != API_V0))
+    return {order_id for order_id, modified in stored if modified >= v0[order_id]}
+
+
 def store_orders(conn: sa.Connection, page: OrdersPage, *, fetched_at: dt.datetime,
                  partition_key: str | None) -> tuple[UpsertCounts, int]:
-    counts = upsert_raw_records(conn, RawAmazonOrder.__table__, order_rows(page), fetched_at=fetched_at)
+    """Upsert the page's orders into ``raw_amazon_orders`` (one row per Amazon order id whichever API version
+    fetched it) and quarantine its invalid records."""
+    rows = order_rows(page)
+    keep = _richer_copy_stored(conn, rows)
+    counts = upsert_raw_records(conn, RawAmazonOrder.__table__,
+                                [r for r in rows if r["amazon_order_id"] not in keep], fetched_at=fetched_at)
+    counts.unchanged += len(keep)
     return counts, quarantine(conn, page.invalid, partition_key=partition_key)
 
 
@@ -114,14 +134,27 @@ def shipstation_candidates(payload: dict[str, Any]) -> list[Candidate]:
     return found
 
 
+def _dig(node: Any, *keys: str) -> Any:
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
 def sp_api_candidates(payload: dict[str, Any]) -> list[Candidate]:
-    order_id = str(payload.get("AmazonOrderId") or "").strip()
+    """Items with a Custom URL in a stored SP-API order of either version: v2026-01-01
+    ``orderItems[].product.customization.customizedUrl``, v0 ``OrderItems[].BuyerInfo.BuyerCustomizedInfo
+    .CustomizedURL`` (only there when fetched with a Restricted Data Token)."""
+    if "orderId" in payload:
+        order_id, items, item_key = payload.get("orderId"), payload.get("orderItems"), "orderItemId"
+        url_path: tuple[str, ...] = ("product", "customization", "customizedUrl")
+    else:
+        order_id, items, item_key = payload.get("AmazonOrderId"), payload.get("OrderItems"), "OrderItemId"
+        url_path = ("BuyerInfo", "BuyerCustomizedInfo", "CustomizedURL")
+    order_id = str(order_id or "").strip()
     found = []
-    for item in payload.get("OrderItems") or []:
-        if not isinstance(item, dict):
-            continue
-        url = ((item.get("BuyerInfo") or {}).get("BuyerCustomizedInfo") or {}).get("CustomizedURL")
-        key = item.get("OrderItemId")
+    for item in items if isinstance(items, list) else []:
+        url = _dig(item, *url_path)
+        key = _dig(item, item_key)
         if isinstance(url, str) and url.strip() and order_id and key not in (None, ""):
             found.append(Candidate(order_id, str(key).strip(), url.strip(), "sp_api"))
     return found
