@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
 
     # Commands owned by other parts of the project register themselves: (module, command name).
-    for module_name, command in (("y3d_pipeline.sandbox.cli", "sandbox"), ("y3d_pipeline.runlog.cli", "runs")):
+    for module_name, command in (("y3d_pipeline.sandbox.cli", "sandbox"), ("y3d_pipeline.runlog.cli", "runs"),
+                                 ("y3d_pipeline.personalization.cli", "tasks")):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     OPENAI_BASE_URL: str | None = None
     Y3D_OPENAI_MODEL: str = "gpt-4.1-mini"
 
+    # Legacy populate-print-queue knobs, read as the defaults of print-task runs (run config overrides them).
+    CREATE_PLACEHOLDER_ON_AI_ERROR: bool = True
+    ORDER_PROCESSING_LIMIT: int | None = Field(default=None, ge=0)
+    AI_CALL_DELAY_MS: int = Field(default=0, ge=0, le=60_000)
+
     Y3D_ALERT_WEBHOOK_URL: str | None = None
     Y3D_UI_BASE_URL: str = "http://127.0.0.1:3000"
     Y3D_RECONCILE_DAYS: int = Field(default=14, ge=1, le=366)
@@ -158,10 +163,17 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and value.strip() == "" else value
 
     @field_validator("SHOPIFY_STORE", "AMAZON_LWA_CLIENT_ID", "Y3D_ALERT_WEBHOOK_URL", "OPENAI_BASE_URL",
-                     "SHOPIFY_BASE_URL", mode="before")
+                     "SHOPIFY_BASE_URL", "ORDER_PROCESSING_LIMIT", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and value.strip() == "" else value
+
+    @field_validator("CREATE_PLACEHOLDER_ON_AI_ERROR", "AI_CALL_DELAY_MS", mode="before")
+    @classmethod
+    def _blank_is_default(cls, value, info):
+        if isinstance(value, str) and value.strip() == "":
+            return cls.model_fields[info.field_name].default
+        return value
 
     @cached_property
     def timezone(self) -> ZoneInfo:

@@ -40,6 +40,11 @@ NAMING_CONVENTION = {
 
 PRINT_TASK_STATUSES = ("pending", "in_progress", "completed", "cancelled")
 PRINT_TASK_SOURCES = ("amazon_customization", "item_options", "ai", "placeholder")
+# created/updated/removed: the pipeline (re)wrote the task; flagged: marked for review without touching its
+# content; cancelled/completed/reopened: status moved by the pipeline; edited_outside: the pipeline noticed
+# that a person had changed the row since it last wrote it.
+PRINT_TASK_CHANGES = ("created", "updated", "removed", "flagged", "cancelled", "completed", "reopened",
+                      "edited_outside")
 CUSTOMIZATION_STATUSES = ("pending", "processed", "failed", "rejected")
 
 TZ = DateTime(timezone=True)
@@ -367,7 +372,9 @@ class PrintTask(TimestampMixin, Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    order_item_id: Mapped[int] = mapped_column(ForeignKey("order_items.id", ondelete="CASCADE"))
+    # SET NULL: an item removed from its order leaves its tasks behind, to be cancelled (pending) or flagged
+    # (started work) by the next print-tasks run rather than silently vanishing from the queue.
+    order_item_id: Mapped[int | None] = mapped_column(ForeignKey("order_items.id", ondelete="SET NULL"))
     product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
     task_index: Mapped[int] = mapped_column(Integer)
     custom_text: Mapped[str | None] = mapped_column(Text)
@@ -381,6 +388,15 @@ class PrintTask(TimestampMixin, Base):
     source: Mapped[str] = mapped_column(Text)
     input_hash: Mapped[str | None] = mapped_column(String(64))
     ship_by_date: Mapped[dt.datetime | None]
+    # What the pipeline last compared the task with (the item's inputs) and when.
+    checked_input_hash: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[dt.datetime | None]
+    # md5 of the task's content and status as the pipeline last wrote it; NULL once a person changed the row
+    # (or for rows the pipeline never wrote). Only rows still matching it are ever rewritten.
+    written_fingerprint: Mapped[str | None] = mapped_column(String(32))
+    rules_hash: Mapped[str | None] = mapped_column(String(16))
+    retry_at: Mapped[dt.datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     __table_args__ = (
         UniqueConstraint("order_item_id", "task_index"),
@@ -391,6 +407,45 @@ class PrintTask(TimestampMixin, Base):
         Index(None, "status"),
         Index(None, "needs_review"),
         Index(None, "ship_by_date"),
+    )
+
+
+class PrintTaskHistory(Base):
+    """Every change to a print task: what it was, what it became, why and in which run.
+
+    No foreign keys: the history outlives the task, its item and its order.
+    """
+
+    __tablename__ = "print_task_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    task_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    order_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    order_item_id: Mapped[int | None] = mapped_column(BigInteger)
+    order_number: Mapped[str | None] = mapped_column(Text, index=True)
+    task_index: Mapped[int | None] = mapped_column(Integer)
+    change: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    old_status: Mapped[str | None] = mapped_column(Text)
+    new_status: Mapped[str | None] = mapped_column(Text)
+    old_custom_text: Mapped[str | None] = mapped_column(Text)
+    new_custom_text: Mapped[str | None] = mapped_column(Text)
+    old_color_1: Mapped[str | None] = mapped_column(Text)
+    new_color_1: Mapped[str | None] = mapped_column(Text)
+    old_color_2: Mapped[str | None] = mapped_column(Text)
+    new_color_2: Mapped[str | None] = mapped_column(Text)
+    old_quantity: Mapped[int | None] = mapped_column(Integer)
+    new_quantity: Mapped[int | None] = mapped_column(Integer)
+    old_needs_review: Mapped[bool | None]
+    new_needs_review: Mapped[bool | None]
+    old_review_reason: Mapped[str | None] = mapped_column(Text)
+    new_review_reason: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), index=True)
+
+    __table_args__ = (
+        CheckConstraint(_in("change", PRINT_TASK_CHANGES), name="change_known"),
     )
 
 

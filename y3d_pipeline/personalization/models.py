@@ -17,10 +17,39 @@ SOURCES = (SOURCE_AMAZON, SOURCE_OPTIONS, SOURCE_AI, SOURCE_PLACEHOLDER)
 
 @dataclass(slots=True)
 class ExistingTask:
+    """A print task as stored, with what the pipeline knows about it.
+
+    ``ours``: the row still holds exactly what the pipeline last wrote (its fingerprint matches); a task a
+    person edited, reviewed or started is not ours and is never rewritten.
+    """
+
     id: int
+    order_item_id: int | None
     task_index: int
     status: str
     input_hash: str | None
+    checked_input_hash: str | None = None
+    ours: bool = False
+    custom_text: str | None = None
+    color_1: str | None = None
+    color_2: str | None = None
+    quantity: int = 1
+    needs_review: bool = False
+    review_reason: str | None = None
+    annotation: str | None = None
+    source: str | None = None
+    rules_hash: str | None = None
+    retry_at: dt.datetime | None = None
+    attempts: int = 0
+    tracked: bool = False  # the pipeline wrote it and has not yet seen anyone change it
+
+    @property
+    def edited_outside(self) -> bool:
+        return self.tracked and not self.ours
+
+    @property
+    def seen_input_hash(self) -> str | None:
+        return self.checked_input_hash or self.input_hash
 
 
 @dataclass(slots=True)
@@ -31,6 +60,7 @@ class AmazonCustom:
     color_2: str | None
     font: str | None
     error: str | None
+    surfaces: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +87,8 @@ class OrderRow:
     customer_notes: str | None
     ship_by_date: dt.datetime | None
     items: list[ItemRow] = field(default_factory=list)
+    internal_notes: str | None = None
+    orphan_tasks: list[ExistingTask] = field(default_factory=list)  # their item was removed from the order
 
 
 @dataclass(slots=True)
@@ -90,6 +122,9 @@ class TaskDraft:
     source: str
     input_hash: str
     ship_by_date: dt.datetime | None
+    rules_hash: str | None = None
+    retry_at: dt.datetime | None = None
+    attempts: int = 0
 
 
 # ---------------------------------------------------------------------------- AI structured I/O

@@ -6,20 +6,36 @@ Review reasons are written for the person at the printer: they say what is wrong
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
+from y3d_pipeline.personalization.buyer_text import (
+    colour_context,
+    emoji_in,
+    invisible_in,
+    output_problems,
+    strip_invisible,
+)
+from y3d_pipeline.personalization.hashing import content_hash
 from y3d_pipeline.personalization.models import ItemRow, OrderRow, Personalization, TaskDraft
 from y3d_pipeline.personalization.palette import Palette
 
 DEFAULT_MAX_TEXT_LENGTH = 60
 PLACEHOLDER_TEXT = None  # a placeholder has no text: the UI shows the review reason instead
+# Bump when what the readers or checks accept changes: pending tasks written under other rules are re-read.
+RULES_VERSION = "readers-v2"
+ON_HOLD_REASON = "Order is on hold in ShipStation: check before printing"
+MAX_TASK_QUANTITY = 10_000
 
 
 @dataclass(frozen=True, slots=True)
 class ValidationRules:
     palette: Palette
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the palette, the length limit or the rules change: the queue is then re-checked."""
+        return content_hash(RULES_VERSION, list(self.palette.colours), self.max_text_length)[:16]
 
 
 def is_regkey(sku: str | None, name: str | None) -> bool:
@@ -44,7 +60,7 @@ def normalize_text(text: str | None, *, regkey: bool = False) -> str | None:
     """
     if text is None:
         return None
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.strip().splitlines()]
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in strip_invisible(text).strip().splitlines()]
     cleaned = "\n".join(line for line in lines if line)
     if regkey and _PLATE.fullmatch(cleaned):
         return cleaned.upper()  # a plate typed in lower case; names on a plate keyring keep Title Case
@@ -53,23 +69,17 @@ def normalize_text(text: str | None, *, regkey: bool = False) -> str | None:
     return cleaned
 
 
-_EMOJI_RANGES = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0xFE00, 0xFE0F), (0x200D, 0x200D))
-
-
-def emoji_in(text: str) -> list[str]:
-    found = []
-    for ch in text:
-        code = ord(ch)
-        if any(lo <= code <= hi for lo, hi in _EMOJI_RANGES) or unicodedata.category(ch) == "So":
-            if ch not in found and code not in (0xFE0F, 0x200D):
-                found.append(ch)
-    return found
-
-
-def text_problems(text: str | None, max_length: int) -> list[str]:
+def text_problems(text: str | None, max_length: int, quantity: int = 1,
+                  colours: frozenset[str] = frozenset(), *, as_given: str | None = None) -> list[str]:
+    """Why ``text`` (normalised) cannot be printed; ``as_given`` is the text before normalisation (a tab
+    or a doubled space may be all that separates two names)."""
     if text is None or not text.strip():
         return ["No personalisation text found"]
-    problems = []
+    problems = [f"Text '{text}': {p}" for p in output_problems(as_given or text, quantity, colours)]
+    invisible = invisible_in(as_given or text)
+    if invisible:
+        codes = ", ".join(f"U+{ord(ch):04X}" for ch in invisible)
+        problems.append(f"Text had invisible control characters ({codes}), removed: check the text")
     emoji = emoji_in(text)
     if emoji:
         problems.append(f"Text contains emoji {''.join(emoji)} which cannot be printed")
@@ -79,7 +89,7 @@ def text_problems(text: str | None, max_length: int) -> list[str]:
 
 
 def _join(reasons: list[str]) -> str | None:
-    unique = list(dict.fromkeys(r.strip() for r in reasons if r and r.strip()))
+    unique = list(dict.fromkeys(strip_invisible(r).strip() for r in reasons if r and r.strip()))
     return "; ".join(unique)[:1000] if unique else None
 
 
@@ -95,7 +105,9 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
     parsed_total = sum(p.quantity for p in personalizations)
     shared = list(item_reasons or [])
     if parsed_total != item.quantity:
-        shared.insert(0, f"QUANTITY_MISMATCH ordered={item.quantity} parsed={parsed_total}")
+        shared.insert(0, f"QUANTITY_MISMATCH ordered={item.quantity} parsed={parsed_total:,}")
+    if order.status == "on_hold":
+        shared.append(ON_HOLD_REASON)
 
     drafts: list[TaskDraft] = []
     for index, p in enumerate(personalizations):
@@ -104,9 +116,13 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
         if quantity < 1:
             reasons.append(f"Quantity {quantity} is not a positive number; set to 1")
             quantity = 1
+        elif quantity > MAX_TASK_QUANTITY:
+            reasons.append(f"Quantity {quantity:,} is impossible; set to {item.quantity}")
+            quantity = item.quantity
         text = normalize_text(p.custom_text, regkey=regkey)
         if source != "placeholder":
-            reasons.extend(text_problems(text, rules.max_text_length))
+            reasons.extend(text_problems(text, rules.max_text_length, item.quantity,
+                                         colour_context(p.color_1, p.color_2), as_given=p.custom_text))
         colours = []
         for value in (p.color_1, p.color_2):
             colour, problem = rules.palette.normalize(value)
@@ -122,8 +138,9 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
         drafts.append(TaskDraft(
             order_id=order.id, order_item_id=item.id, product_id=item.product_id, task_index=index,
             custom_text=text, color_1=colours[0], color_2=colours[1], quantity=quantity,
-            needs_review=needs_review, review_reason=_join(reasons), annotation=p.annotation,
-            source=source, input_hash=input_hash, ship_by_date=order.ship_by_date,
+            needs_review=needs_review, review_reason=_join(reasons),
+            annotation=strip_invisible(p.annotation)[:1000] if p.annotation else None,
+            source=source, input_hash=input_hash, ship_by_date=order.ship_by_date, rules_hash=rules.fingerprint,
         ))
     return drafts
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import copy
 import random
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -118,6 +119,13 @@ AMAZON_CUSTOM_LAYOUTS = (
 )
 
 
+# What buyers type instead of a plain name (shape → how it is written); the truth stays what a careful
+# person prints. Drawn from an RNG of their own, so the rest of the generated shop is unchanged.
+MESSY_RATE = 0.1
+MESSY_SHAPES = ("multiplier", "quotes", "label", "colour_in_text", "please", "placeholder", "couple")
+PLACEHOLDER_WORDS = ("N/A", "none", "Not required", "-", "TBC")
+
+
 @dataclass(slots=True)
 class Personalisation:
     text: str | None
@@ -156,6 +164,9 @@ class LineItem:
     asin: str | None = None
     amazon_custom: AmazonCustom | None = None
     custom_attributes: list[dict] | None = None  # Shopify line item properties
+    written: str | None = None  # the text as the buyer typed it, when it differs from what is printed
+    messy: str | None = None  # which of MESSY_SHAPES the buyer's text has
+    needs_person: bool = False  # nothing printable can be derived from what the buyer typed
 
 
 @dataclass(slots=True)
@@ -345,7 +356,8 @@ class ShopData:
             blocks = []
             for item in items:
                 ebay_item_id = item.line_item_key.split("-")[0]
-                text = "\n".join(p.text or "" for p in item.personalisations)
+                text = item.written if item.written is not None else \
+                    "\n".join(p.text or "" for p in item.personalisations)
                 blocks.append(f"Personalisation:\nItem ID: {ebay_item_id} Variation: "
                               f"Color={item.options[0]['value']}\nText: {text}")
             customer_notes = "\n\n".join(blocks)
@@ -391,6 +403,8 @@ class ShopData:
         price = variant["price"]
         item = LineItem(self._next_item_id(), None, sku, name, quantity, price, [],
                         personalisations=personalisations, product=product, variant_id=variant["legacy_id"])
+        if not several_names and product.kind != "regkey":
+            written = self._messy(item, order_number, written, colour_1_label)
         if marketplace == "amazon":
             item.line_item_key = f"{rng.randrange(10**13, 10**14)}"
             item.asin = "B0" + "".join(rng.choice("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789") for _ in range(8))
@@ -398,7 +412,7 @@ class ShopData:
             layout = AMAZON_CUSTOM_LAYOUTS[self._custom_counter % len(AMAZON_CUSTOM_LAYOUTS)]
             with_image = self._custom_counter % 4 == 1
             self._custom_counter += 1
-            text = personalisations[0].text or ""
+            text = item.written if item.written is not None else personalisations[0].text or ""
             item.amazon_custom = AmazonCustom(text, rng.choice(FONTS), colour_1_label, colour_2_label,
                                               layout, with_image)
             item.options = [{"name": "CustomizedURL", "value": None}]  # filled with an absolute URL
@@ -418,7 +432,7 @@ class ShopData:
             item.line_item_key = f"{ebay_item_id}-{rng.randrange(10**12, 10**13)}"
             item.options = [{"name": "Color", "value": colour_1_label}]
             item.personalisations = [Personalisation(p.text, p.color_1, None, p.quantity)
-                                     for p in personalisations]
+                                     for p in item.personalisations]
         else:
             item.line_item_key = str(14_000_000_000_000 + self._next_order_item_id)
             attributes = [{"key": "Name", "value": written}, {"key": "Colour 1", "value": colour_1_label}]
@@ -429,6 +443,39 @@ class ShopData:
             item.custom_attributes = attributes
             item.options = [{"name": a["key"], "value": a["value"]} for a in attributes]
         return item
+
+    def _messy(self, item: LineItem, order_number: str, written: str, colour_label: str | None) -> str:
+        """Maybe write a plain name the way buyers often do; returns the text as written."""
+        text = item.personalisations[0].text or ""
+        if not text or text not in FIRST_NAMES and not re.fullmatch(r"[A-Z][a-z]+ [A-Z][\w']+", text):
+            return written
+        rng = random.Random(f"{self.seed}:messy:{order_number}:{item.order_item_id}")
+        if rng.random() >= MESSY_RATE:
+            return written
+        shape = rng.choice(MESSY_SHAPES)
+        first = item.personalisations[0]
+        if shape == "multiplier" and item.quantity > 1:
+            written = rng.choice((f"{text} x{item.quantity}", f"{item.quantity}x {text}", f"{text} (x{item.quantity})"))
+        elif shape == "quotes":
+            written = rng.choice((f'"{text}"', f"“{text}”", f"'{text}'"))
+        elif shape == "label":
+            written = rng.choice((f"Name: {text}", f"Name - {text}", f"Text: {text}"))
+        elif shape == "colour_in_text" and colour_label:
+            written = rng.choice((f"{text} ({colour_label})", f"{text} - {colour_label}"))
+        elif shape == "please":
+            written = rng.choice((f"{text} please", f"{text} please, thank you", f"Can you put {text} please"))
+        elif shape == "placeholder":
+            written = rng.choice(PLACEHOLDER_WORDS)
+            item.personalisations = [Personalisation(None, first.color_1, first.color_2, first.quantity)]
+            item.needs_person = True
+        elif shape == "couple" and item.quantity == 1 and " " not in text:
+            other = rng.choice([n for n in FIRST_NAMES if n != text])
+            written = rng.choice((f"{text} & {other}", f"{text} and {other}"))
+            item.personalisations = [Personalisation(written, first.color_1, first.color_2, first.quantity)]
+        else:
+            return written
+        item.messy, item.written = shape, written
+        return written
 
     def _generate_timeline(self, rng: random.Random, order: RealOrder) -> None:
         t0 = order.ordered_at
@@ -723,7 +770,11 @@ class ShopData:
                     "quantity": item.quantity,
                     "adjustment": item.adjustment,
                     "amazon_custom_layout": item.amazon_custom.layout if item.amazon_custom else None,
+                    "amazon_custom_text": item.amazon_custom.text if item.amazon_custom else None,
                     "personalisations": [p.as_dict() for p in item.personalisations],
+                    "written": item.written,
+                    "messy_shape": item.messy,
+                    "needs_person": item.needs_person,
                 } for item in order.items],
             })
         return result

@@ -12,6 +12,9 @@ Kinds (any API unless noted):
   meets them again later in the same scan
 * "duplicate_page" (amazon) - a NextToken page repeats the last orders of the previous page
 * "wrong_quantity" / "malformed" (openai) - the model answers with a wrong quantity / broken output
+* wrong answers (openai), each a valid reply that a careless model could give: "invented_name" (a name
+  the order never mentions), "wrong_colour" (a palette colour nobody asked for), "absurd_quantity"
+  (3,000,000,000), "dropped_name" (one of several names left out, its quantity given to another)
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import threading
 
 from y3d_pipeline.sandbox.options import APIS, FaultSpec
 
+WRONG_ANSWERS = ("wrong_quantity", "invented_name", "wrong_colour", "absurd_quantity", "dropped_name")
 KINDS = {"429", "500", "502", "503", "slow", "timeout", "drop", "truncate", "page_shift", "duplicate_page",
-         "wrong_quantity", "malformed"}
+         "malformed", *WRONG_ANSWERS}
 RESPONSE_KINDS = ("429", "500", "502", "503", "slow", "timeout", "drop", "truncate")
 
 

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from y3d_pipeline.sandbox.core import SandboxState, json_response, with_faults
 from y3d_pipeline.sandbox.data import COLOUR_VARIANTS, PALETTE
+from y3d_pipeline.sandbox.faults import WRONG_ANSWERS
 from y3d_pipeline.sandbox.openai_strict import request_refusal
 
 PREFIX = "/openai/v1"
@@ -74,6 +75,51 @@ def split_names(text: str, quantity: int) -> list[str]:
     return [text]
 
 
+_PLACEHOLDERS = {"n/a", "na", "none", "no", "-", "tbc", "tba", "not required", "not needed", "blank", "nothing"}
+_LABEL = re.compile(r"^\s*(?:name|text|personali[sz]ation|custom text|front|name on keyring)\s*[:=-]\s*", re.I)
+_COUNT = re.compile(r"^\s*\d+\s*[x×]\s+|\s*(?:[x×]\s?\d+|\d+\s?[x×]|\(\s*[x×]?\s?\d+\s*\))\s*$", re.I)
+_TRAILING_COLOUR = re.compile(r"\s*(?:\(([^)]*)\)|[-–]\s+([A-Za-z ]+)|\bin\s+([A-Za-z ]+))\s*$")
+
+
+def tidy_text(text: str) -> tuple[str | None, str | None]:
+    """What a careful model does with a buyer's free text: (text to print or None, colour named in it)."""
+    value = _LABEL.sub("", text.strip())
+    value = _COUNT.sub("", value).strip()
+    colour = None
+    found = _TRAILING_COLOUR.search(value)
+    if found:
+        named = next(g for g in found.groups() if g is not None).strip()
+        if canonical_colour(named)[0]:
+            colour, value = named, value[:found.start()].strip()
+    value = value.strip(" \"'“”‘’").strip()
+    if not value or value.lower().strip(".! ") in _PLACEHOLDERS:
+        return None, colour
+    return value, colour
+
+
+def make_wrong(reply: dict, kind: str, order_json: str) -> None:
+    """Turn a correct reply into the kind of wrong answer a careless model gives (see faults.py)."""
+    people = [p for item in reply["items"] for p in item["personalizations"]]
+    if not people:
+        return
+    first = people[0]
+    if kind == "wrong_quantity":
+        first["quantity"] += 1
+    elif kind == "absurd_quantity":
+        first["quantity"] = 3_000_000_000
+    elif kind == "invented_name":
+        first["custom_text"] = next(n for n in ("Bartholomew", "Gwendolyn", "Maximilian")
+                                    if n.lower() not in order_json.lower())
+    elif kind == "wrong_colour":
+        first["color_1"] = next(c for c in PALETTE if c.lower() not in order_json.lower())
+    elif kind == "dropped_name":
+        for item in reply["items"]:
+            if len(item["personalizations"]) > 1:
+                dropped = item["personalizations"].pop()
+                item["personalizations"][0]["quantity"] += dropped["quantity"]
+                return
+
+
 def extract_json(content: str) -> Any:
     fenced = _FENCE.search(content)
     candidate = fenced.group(1) if fenced else content
@@ -91,8 +137,8 @@ def _personalisation(text: str | None, colour_1: str | None, colour_2: str | Non
 
 
 def extract_item(item: dict, ebay_blocks: list[tuple[str, str, str]], position: int) -> dict:
-    options = {str(o.get("name", "")).strip().lower(): o.get("value") for o in item.get("options") or []
-               if isinstance(o, dict)}
+    options = {str(o.get("name", "")).strip().lower().removeprefix("amazon custom "): o.get("value")
+               for o in item.get("options") or [] if isinstance(o, dict)}
     quantity = int(item.get("quantity") or 1)
     item_id = str(item.get("item_id"))
     text = next((options[n] for n in TEXT_OPTION_NAMES if options.get(n)), None)
@@ -107,6 +153,9 @@ def extract_item(item: dict, ebay_blocks: list[tuple[str, str, str]], position: 
             variation = dict(part.split("=", 1) for part in re.split(r"[;,]\s*", block[1]) if "=" in part)
             colour_1_raw = colour_1_raw or variation.get("Color") or variation.get("Colour")
     reasons: list[str] = []
+    if text:
+        text, named_colour = tidy_text(str(text))
+        colour_1_raw = colour_1_raw or named_colour
     colour_1, reason_1 = canonical_colour(colour_1_raw)
     colour_2, reason_2 = canonical_colour(colour_2_raw)
     reasons += [r for r in (reason_1, reason_2) if r]
@@ -206,12 +255,13 @@ class OpenAIApi:
             reply = {"items": []}
         self.state.openai_calls += 1
         roll = random.Random(hashlib.sha256(raw_body + str(self.state.openai_calls).encode()).digest())
-        wrong = self.state.faults.take("openai", path, {"wrong_quantity"}) is not None or \
-            roll.random() < self.state.openai_wrong_quantity_rate
+        fault = self.state.faults.take("openai", path, set(WRONG_ANSWERS))
+        wrong = fault.kind if fault is not None else \
+            "wrong_quantity" if roll.random() < self.state.openai_wrong_quantity_rate else None
         malformed = self.state.faults.take("openai", path, {"malformed"}) is not None or \
             roll.random() < self.state.openai_malformed_rate
-        if wrong and reply["items"] and reply["items"][0]["personalizations"]:
-            reply["items"][0]["personalizations"][0]["quantity"] += 1
+        if wrong:
+            make_wrong(reply, wrong, last)
         content = json.dumps(reply, ensure_ascii=False)
         if malformed:
             if self.state.openai_calls % 2:

@@ -53,3 +53,23 @@ def runner(dagster_instance, database_resource, fresh_sandbox) -> Runner:
 
 def openai_requests(sandbox) -> int:
     return sandbox.stats()["requests"].get("openai", 0)
+
+
+# Filled by test_corpus.py: run name -> {"outcomes": Counter, "silently_wrong": [case ids], "total": n}.
+CORPUS_REPORT: dict[str, dict] = {}
+_OUTCOME_ORDER = ("resolved without AI, correct", "resolved without AI, flagged", "sent to AI: resolved, unflagged",
+                  "sent to AI: flagged", "placeholder for a person", "no task yet")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not CORPUS_REPORT:
+        return
+    terminalreporter.section("personalisation corpus")
+    for run, figures in CORPUS_REPORT.items():
+        outcomes = figures["outcomes"]
+        terminalreporter.write_line(f"{run}: {figures['total']} cases")
+        for outcome in _OUTCOME_ORDER:
+            if outcomes.get(outcome):
+                terminalreporter.write_line(f"    {outcome:<34} {outcomes[outcome]:>4}")
+        wrong = figures["silently_wrong"]
+        terminalreporter.write_line(f"    {'silently wrong':<34} {len(wrong):>4}" + (f"  {wrong}" if wrong else ""))

@@ -75,3 +75,34 @@ def table_snapshot(engine: sa.Engine) -> list[tuple]:
 def count(engine: sa.Engine, table: sa.Table) -> int:
     with engine.connect() as conn:
         return conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+
+
+def update_item(engine: sa.Engine, item_id: int, **values: Any) -> None:
+    """Change an item as a later sync would (``updated_at`` moves)."""
+    table = OrderItem.__table__
+    with engine.begin() as conn:
+        conn.execute(sa.update(table).where(table.c.id == item_id).values(**values, updated_at=sa.func.now()))
+
+
+def update_order(engine: sa.Engine, order_id: int, **values: Any) -> None:
+    table = Order.__table__
+    with engine.begin() as conn:
+        conn.execute(sa.update(table).where(table.c.id == order_id).values(**values, updated_at=sa.func.now()))
+
+
+def person_edits(engine: sa.Engine, task_id: int, **values: Any) -> None:
+    """What the print-queue UI does when a person starts, edits or reviews a task."""
+    table = PrintTask.__table__
+    with engine.begin() as conn:
+        conn.execute(sa.update(table).where(table.c.id == task_id).values(**values))
+
+
+def history(engine: sa.Engine, task_id: int | None = None) -> list[dict[str, Any]]:
+    from y3d_pipeline.db.models import PrintTaskHistory
+
+    table = PrintTaskHistory.__table__
+    stmt = sa.select(table).order_by(table.c.id)
+    if task_id is not None:
+        stmt = stmt.where(table.c.task_id == task_id)
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]

@@ -54,7 +54,9 @@ def test_each_deterministic_path_and_placeholders_without_ai(runner_without_ai, 
         "placeholder", True, "Amazon customization not parsed yet: zip had no JSON")
     [placeholder] = tasks(clean_db, ai_item)
     assert (placeholder["source"], placeholder["quantity"], placeholder["needs_review"]) == ("placeholder", 3, True)
-    assert placeholder["review_reason"] == "AI extraction is not configured (OPENAI_API_KEY unset)"
+    # "Ava, Leo" for 3 keyrings cannot be read one way: the reason says why, and that no AI could help
+    assert placeholder["review_reason"] == ("Not readable without the AI (a list separator ','); "
+                                            "AI extraction is not configured (OPENAI_API_KEY unset)")
 
     assert outcome == metadata["outcome"] == "success"
     assert metadata["orders_considered"] == 3
@@ -104,14 +106,15 @@ def test_force_recreate_replaces_pending_only(runner_without_ai, clean_db):
     add_task(clean_db, order_id=order_id, item_id=pending_item, task_index=1, custom_text="Surplus")
     add_task(clean_db, order_id=order_id, item_id=started_item, custom_text="Old", status="in_progress")
 
+    # Rows the pipeline did not write (no fingerprint) are a person's: left alone, however their item reads.
     metadata, _, _ = runner_without_ai.run()
-    assert metadata["tasks_kept"] == 3 and metadata["tasks_created"] == 0  # items with tasks are left alone
+    assert metadata["tasks_kept"] == 3 and metadata["tasks_created"] == 0
 
     metadata, _, _ = runner_without_ai.run(config={"force_recreate": True})
     assert [t["custom_text"] for t in tasks(clean_db, pending_item)] == ["New"]
     assert [(t["custom_text"], t["status"]) for t in tasks(clean_db, started_item)] == [("Old", "in_progress")]
-    assert metadata["tasks_replaced"] == 1 and metadata["tasks_removed"] == 1
-    assert metadata["items_kept_in_progress"] == 1
+    assert metadata["tasks_updated"] == 1 and metadata["tasks_removed"] == 1
+    assert metadata["tasks_kept"] == 1
 
 
 def test_task_status_sync_closes_tasks_of_orders_that_left(runner_without_ai, clean_db):
@@ -122,9 +125,15 @@ def test_task_status_sync_closes_tasks_of_orders_that_left(runner_without_ai, cl
     add_task(clean_db, order_id=shipped, item_id=s_item, task_index=1, status="pending")
     add_task(clean_db, order_id=cancelled, item_id=c_item, status="pending")
     add_task(clean_db, order_id=waiting, item_id=w_item, status="pending")
-    assert runner_without_ai.sync_statuses() == {"tasks_completed": 2, "tasks_cancelled": 1}
-    assert [t["status"] for t in tasks(clean_db)] == ["completed", "completed", "cancelled", "pending"]
-    assert runner_without_ai.sync_statuses() == {"tasks_completed": 0, "tasks_cancelled": 0}
+    started, [started_item] = add_order(clean_db, status="cancelled", items=[{}])
+    add_task(clean_db, order_id=started, item_id=started_item, status="in_progress", custom_text="Half done")
+    assert runner_without_ai.sync_statuses() == {"tasks_completed": 2, "tasks_cancelled": 1,
+                                                 "tasks_flagged_started_on_cancelled_orders": 1}
+    assert [t["status"] for t in tasks(clean_db)] == ["completed", "completed", "cancelled", "pending", "in_progress"]
+    [half_done] = tasks(clean_db, started_item)  # a person's work in progress is flagged, never silently closed
+    assert half_done["needs_review"] and "Order cancelled after printing started" in half_done["review_reason"]
+    assert runner_without_ai.sync_statuses() == {"tasks_completed": 0, "tasks_cancelled": 0,
+                                                 "tasks_flagged_started_on_cancelled_orders": 0}
 
 
 # ------------------------------------------------------------------------------ the AI path (sandbox)
@@ -165,12 +174,12 @@ def test_second_run_makes_no_calls_and_no_changes(runner, clean_db, fresh_sandbo
     metadata, _, _ = runner.run()
     assert openai_requests(fresh_sandbox) == calls_before
     assert table_snapshot(clean_db) == before
-    assert metadata["ai_calls"] == 0 and metadata["tasks_created"] == 0 and metadata["tasks_replaced"] == 0
+    assert metadata["ai_calls"] == 0 and metadata["tasks_created"] == 0 and metadata["tasks_updated"] == 0
 
     # Forced, with unchanged inputs: the logged reply is reused, nothing is paid for or changed.
     metadata, _, _ = runner.run(config={"force_recreate": True})
     assert openai_requests(fresh_sandbox) == calls_before
-    assert metadata["ai_cache_hits"] == 2 and metadata["tasks_replaced"] == 0
+    assert metadata["ai_cache_hits"] == 2 and metadata["tasks_updated"] == 0
     assert table_snapshot(clean_db) == before
 
 
@@ -189,7 +198,7 @@ def test_malformed_reply_gives_placeholders_not_a_crash(runner, clean_db, fresh_
     metadata, outcome, _ = runner.run()
     [placeholder] = tasks(clean_db, item)
     assert placeholder["source"] == "placeholder" and placeholder["quantity"] == 2 and placeholder["needs_review"]
-    assert placeholder["review_reason"].startswith("AI extraction failed: malformed reply")
+    assert "AI extraction failed: malformed reply" in placeholder["review_reason"]
     [call] = ai_calls(clean_db)
     assert call["success"] is False and call["raw_response"] and call["error"].startswith("malformed reply")
     assert metadata["ai_calls_failed"] == 1 and outcome == "success"

@@ -52,33 +52,50 @@ def test_text_is_title_cased_only_when_typed_in_lower_case(text, regkey, expecte
 
 
 @pytest.mark.parametrize(("text", "quantity", "expected"), [
-    ("Ava", 3, ["Ava"]), ("Ava\nLeo", 2, ["Ava", "Leo"]), ("Ava, Leo and Max", 3, ["Ava", "Leo", "Max"]),
-    ("Ava and Leo", 2, ["Ava", "Leo"]), ("Ava, Leo", 3, None), ("Ava\nLeo\nMax", 2, None),
-    ("Happy Birthday, Mum", 1, ["Happy Birthday, Mum"]),
+    ("Ava", 3, ("Ava",)), ("Ava\nLeo", 2, ("Ava", "Leo")), ("Happy Birthday Mum", 1, ("Happy Birthday Mum",)),
+    ("Tom & Ann", 1, ("Tom & Ann",)),  # one couple's text for one keyring
+    # lists are never split by a reader: the AI (or a person) decides whether they are one text or several
+    ("Ava, Leo and Max", 3, None), ("Ava and Leo", 2, None), ("Ava, Leo", 3, None), ("Ava\nLeo\nMax", 2, None),
+    ("Tom & Ann", 2, None), ("Smith, John", 1, None), ("Happy Birthday, Mum", 1, None),
 ])
-def test_names_split_only_when_they_match_the_quantity(text, quantity, expected):
-    assert readers.split_names(text, quantity) == expected
+def test_text_splits_only_one_name_per_line_matching_the_quantity(text, quantity, expected):
+    reading = readers.buyer_text.read_text(text, quantity)
+    assert (reading.texts if not reading.problem else None) == expected
+
+
+def resolved(reading) -> list[tuple]:
+    assert isinstance(reading, readers.Resolution), reading
+    return [(p.custom_text, p.color_1, p.color_2, p.quantity) for p in reading.personalizations]
 
 
 def test_etsy_options_resolve_with_secondary_colour():
-    res = readers.from_item_options(item(options=opts(Personalization="Ava", Color="Pink",
-                                                      **{"Secondary color": "White"})))
-    assert [(p.custom_text, p.color_1, p.color_2, p.quantity) for p in res.personalizations] == [
-        ("Ava", "Pink", "White", 1)]
+    res = readers.from_item_options(order(), item(options=opts(Personalization="Ava", Color="Pink",
+                                                               **{"Secondary color": "White"})))
+    assert resolved(res) == [("Ava", "Pink", "White", 1)]
 
 
-def test_shopify_attributes_ignore_private_keys():
-    res = readers.from_item_options(item(2, options=opts(Name="Ava, Leo", **{"Colour 1": "Red", "_cart_token": "x"})))
-    assert [(p.custom_text, p.quantity) for p in res.personalizations] == [("Ava", 1), ("Leo", 1)]
+def test_shopify_attributes_ignore_private_keys_and_fields_per_unit_split():
+    res = readers.from_item_options(order(), item(2, options=opts(**{"Name 1": "Ava", "Name 2": "Leo",
+                                                                     "Colour 1": "Red", "_cart_token": "x"})))
+    assert resolved(res) == [("Ava", "Red", None, 1), ("Leo", "Red", None, 1)]
 
 
 def test_ambiguous_names_are_left_for_the_ai():
-    assert readers.from_item_options(item(3, options=opts(Personalization="Ava, Leo"))) is None
-    assert readers.from_item_options(item(1, options=opts(Color="Red"))) is None
+    assert isinstance(readers.from_item_options(order(), item(3, options=opts(Personalization="Ava, Leo"))),
+                      readers.NeedsAi)
+    assert readers.from_item_options(order(), item(1, options=opts(Color="Red"))) is None
+    assert isinstance(readers.read_item(order(), item(1, options=opts(Color="Red"))), readers.NeedsAi)
+
+
+def test_notes_about_the_personalisation_send_clean_options_to_the_ai():
+    clean = item(options=opts(Personalization="Eve", Color="Red"))
+    assert isinstance(readers.read_item(order(notes="Please deliver to the back door"), clean), readers.Resolution)
+    assert isinstance(readers.read_item(order(notes="Sorry, typo: the name should be Zed"), clean), readers.NeedsAi)
 
 
 def test_amazon_surface_prefixed_options_are_read():
-    res = readers.from_item_options(item(options=opts(**{"(Surface 1) Name or Text": "Leo", "Colour": "Blue"})))
+    res = readers.from_item_options(order(), item(options=opts(**{"(Surface 1) Name or Text": "Leo",
+                                                                  "Colour": "Blue"})))
     assert res.personalizations[0].custom_text == "Leo"
 
 
@@ -88,17 +105,30 @@ def test_ebay_note_blocks_match_items_by_listing_id():
     o = order(marketplace="ebay", notes=notes)
     first = readers.from_ebay_notes(o, item(2, options=opts(Color="Navy"), line_item_key="1101-555"))
     second = readers.from_ebay_notes(o, item(1, options=opts(Color="Red"), line_item_key="1102-556"))
-    assert [(p.custom_text, p.color_1, p.quantity) for p in first.personalizations] == [("Ava", "Navy", 1),
-                                                                                        ("Leo", "Navy", 1)]
+    assert resolved(first) == [("Ava", "Navy", None, 1), ("Leo", "Navy", None, 1)]
     assert second.personalizations[0].custom_text == "Max"
-    assert readers.from_ebay_notes(o, item(1, line_item_key="9999-1")) is None
+    assert isinstance(readers.from_ebay_notes(o, item(1, line_item_key="9999-1")), readers.NeedsAi)
 
 
 def test_amazon_custom_gives_one_task_for_the_whole_quantity():
     custom = AmazonCustom("processed", "Leo", "Blue", None, "Pacifico", None)
     res = readers.from_amazon_custom(item(3), custom)
     assert [(p.custom_text, p.quantity, p.annotation) for p in res.personalizations] == [("Leo", 3, "Font: Pacifico")]
-    assert readers.from_amazon_custom(item(3), AmazonCustom("pending", None, None, None, None, None)) is None
+    assert res.source == "amazon_customization"
+    pending = item(3, options=opts(CustomizedURL="https://x"))
+    pending.amazon_custom = AmazonCustom("pending", None, None, None, None, None)
+    assert isinstance(readers.read_item(order(marketplace="amazon"), pending), readers.Deferred)
+
+
+def test_amazon_custom_areas_per_unit_and_messy_text():
+    per_unit = AmazonCustom("processed", "Ava\nLeo", "Pink", None, None, None, surfaces=[
+        {"name": "Surface 1", "texts": [{"label": "Name 1", "text": "Ava"}, {"label": "Name 2", "text": "Leo"}]}])
+    assert resolved(readers.from_amazon_custom(item(2), per_unit)) == [("Ava", "Pink", None, 1),
+                                                                        ("Leo", "Pink", None, 1)]
+    messy = AmazonCustom("processed", "Olivia x2", "Pink", None, None, None)
+    reading = readers.from_amazon_custom(item(2), messy)
+    assert isinstance(reading, readers.NeedsAi) and reading.reason == "Amazon Custom text: a quantity in the text"
+    assert {"name": "Amazon Custom text", "value": "Olivia x2"} in reading.extra_options
 
 
 def build(quantity, personalizations, **kw):
@@ -144,3 +174,15 @@ def test_ai_reply_parses_with_or_without_a_fence_and_rejects_garbage():
     assert parse_reply(f"```json\n{body}\n```").items[0].personalizations[0].custom_text == "Ava"
     with pytest.raises(ValueError):
         parse_reply('{"items": [{"item_id": "7"')
+
+
+def test_options_our_write_back_pushed_are_not_buyer_input():
+    from y3d_pipeline.personalization.service import item_input_hash
+
+    buyer = opts(Personalization="olivia x2", Color="Pink")
+    pushed = buyer + opts(**{"Name or Text": "Olivia", "Colour 1": "Pink", "Colour 2": ""})
+    before, after = order(), order()
+    after.internal_notes = "[y3d packing list]\nPACKING LIST (Order #1001):\n1. ...\n[/y3d packing list sync=ab12]"
+    assert item_input_hash(before, item(2, options=buyer)) == item_input_hash(after, item(2, options=pushed))
+    # no write-back block: "Name or Text" is the buyer's (Amazon's own option name), and it disagrees
+    assert isinstance(readers.read_item(before, item(2, options=pushed)), readers.NeedsAi)

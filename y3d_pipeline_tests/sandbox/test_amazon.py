@@ -252,7 +252,7 @@ def test_customization_zip_layouts(sandbox):
     for layout, (order, item) in by_layout.items():
         url = f"{sandbox.base_url}/amazon-custom/{order['order_number']}_{item['line_item_key']}.zip"
         document, names, archive = _zip_json(url)
-        expected_text = item["personalisations"][0]["text"]
+        expected_text = item["amazon_custom_text"]
         assert f"{item['line_item_key']}.json" in names
         assert document["orderId"] == order["order_number"] and document["orderItemId"] == item["line_item_key"]
         has_tree = "customizationData" in document

@@ -134,7 +134,7 @@ def test_orders_and_customizations_from_sp_api_idempotent(fresh_sandbox, databas
         expected = truth[(row["amazon_order_id"], row["amazon_order_item_id"])]
         personalisation = expected["personalisations"][0]
         assert row["status"] == "processed" and row["error"] is None
-        assert row["custom_text"] == personalisation["text"], expected["amazon_custom_layout"]
+        assert row["custom_text"] == expected["amazon_custom_text"], expected["amazon_custom_layout"]
         # the file holds the buyer's label ("Hot Pink"); the sandbox's truth the canonical colour ("Pink")
         assert canonical(row["color_1"]) == personalisation["color_1"]
         assert canonical(row["color_2"]) == personalisation["color_2"]
@@ -180,7 +180,7 @@ def test_range_run_pages_with_duplicates_and_parses_every_layout(fresh_sandbox, 
     for row in rows(clean_db, customs, [customs.c.id]):
         expected = truth[(row["amazon_order_id"], row["amazon_order_item_id"])]
         assert row["status"] == "processed"
-        assert row["custom_text"] == expected["personalisations"][0]["text"]
+        assert row["custom_text"] == expected["amazon_custom_text"]
         assert row["partition_key"] == "2026-03-07..2026-03-13"
         seen.setdefault(expected["amazon_custom_layout"], set()).add(row["layout"])
     assert seen == {
@@ -261,8 +261,8 @@ def test_shipstation_urls_without_lwa_credentials_and_hostile_urls(fresh_sandbox
     truth = truth_items(fresh_sandbox)
     with clean_db.connect() as conn:
         good = conn.execute(sa.select(customs).where(customs.c.status == "processed")).all()
-    assert good and all(r.custom_text == truth[(r.amazon_order_id, r.amazon_order_item_id)]
-                        ["personalisations"][0]["text"] for r in good)
+    assert good and all(r.custom_text == truth[(r.amazon_order_id, r.amazon_order_item_id)]["amazon_custom_text"]
+                        for r in good)
 
     # later runs retry the failed file up to the limit, never the rejected ones
     for expected_retry_count in (2, 3):
@@ -340,7 +340,7 @@ def test_failed_file_of_an_earlier_day_is_retried_and_recovers(fresh_sandbox, da
     with clean_db.connect() as conn:
         row = conn.execute(sa.select(customs)).one()
     assert row.status == "processed" and row.error is None and row.partition_key == "2026-03-01"
-    assert row.custom_text == item["personalisations"][0]["text"] and row.processed_at is not None
+    assert row.custom_text == item["amazon_custom_text"] and row.processed_at is not None
 
 
 def test_invalid_sp_api_order_is_quarantined_not_lost(clean_db) -> None:

@@ -6,8 +6,8 @@
   and the stored SP-API order: v2026 ``product.customization.customizedUrl`` or v0 ``BuyerCustomizedInfo``)
   → download + parse → ``amazon_customizations``.
   Processed rows with the same URL are skipped, ``rejected`` rows (unsafe URL, oversized file, zip bomb)
-  are never retried, ``failed`` rows are retried on later runs until ``retry_count`` reaches the limit;
-  a changed URL starts over.
+  are never retried, ``failed`` rows are retried on later runs until the order's ship-by date (with a
+  growing wait), or ``retry_count`` tries when that date is unknown; a changed URL starts over.
 
 No record stops a window: a raw payload of the wrong shape yields no candidates (normalization and
 reconciliation quarantine that record), any error while fetching one file is that file's ``failed`` row,
@@ -45,6 +45,8 @@ from y3d_pipeline.normalize.writer import quarantine as quarantine_records
 logger = logging.getLogger(__name__)
 QUARANTINE_SOURCE = "amazon_sp_api"
 DEFAULT_MAX_RETRIES = 3
+RETRY_WAIT = dt.timedelta(minutes=5)  # before a failed file's next try from a later window, doubling per try
+RETRY_WAIT_MAX = dt.timedelta(hours=6)
 WRITE_BATCH = 25
 _customs = AmazonCustomization.__table__
 _failures = NormalizationFailure.__table__
@@ -188,13 +190,27 @@ def collect_candidates(conn: sa.Connection, start: dt.datetime, end: dt.datetime
     return sorted(by_key.values(), key=lambda c: (c.amazon_order_id, c.amazon_order_item_id)), sources
 
 
+def _ship_by() -> sa.ScalarSelect:
+    """The ship-by date of the order a customization's item belongs to (NULL when not linked yet)."""
+    items, orders = OrderItem.__table__, Order.__table__
+    return (sa.select(orders.c.ship_by_date).select_from(items.join(orders, orders.c.id == items.c.order_id))
+            .where(items.c.id == _customs.c.order_item_id).scalar_subquery())
+
+
 def due_retries(conn: sa.Connection, max_retries: int, *, exclude: Iterable[tuple[str, str]],
-                limit: int = 200) -> list[Candidate]:
-    """Failed files of any earlier window that still have retries left (so a failure on a day whose
-    partition is not re-run is still retried by the next run)."""
+                limit: int = 200, now: dt.datetime | None = None) -> list[Candidate]:
+    """Failed files of any earlier window that are due again (so a failure on a day whose partition is not
+    re-run is still retried by the next run): until the order's ship-by date, since the print needs the file,
+    waiting RETRY_WAIT × 2^tries (capped at RETRY_WAIT_MAX) between tries; ``max_retries`` tries when the
+    ship-by date is unknown or past."""
     skip = set(exclude)
+    now = now or dt.datetime.now(dt.UTC)
+    wait = sa.func.least(sa.literal(RETRY_WAIT_MAX),
+                         sa.literal(RETRY_WAIT) * sa.func.power(2, sa.func.least(_customs.c.retry_count, 10)))
     stmt = (sa.select(_customs.c.amazon_order_id, _customs.c.amazon_order_item_id, _customs.c.customized_url)
-            .where(_customs.c.status == "failed", _customs.c.retry_count < max_retries)
+            .where(_customs.c.status == "failed",
+                   sa.or_(_customs.c.retry_count < max_retries, _ship_by() > now),
+                   sa.or_(_customs.c.last_attempt_at.is_(None), _customs.c.last_attempt_at + wait <= now))
             .order_by(_customs.c.last_attempt_at.asc().nulls_first(), _customs.c.id).limit(limit + len(skip)))
     found = [Candidate(r.amazon_order_id, r.amazon_order_item_id, r.customized_url, "retry")
              for r in conn.execute(stmt) if (r.amazon_order_id, r.amazon_order_item_id) not in skip]
@@ -259,7 +275,8 @@ def _existing(conn: sa.Connection, candidates: list[Candidate]) -> dict[tuple[st
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
         stmt = sa.select(_customs.c.amazon_order_id, _customs.c.amazon_order_item_id, _customs.c.status,
-                         _customs.c.customized_url, _customs.c.retry_count, _customs.c.error).where(
+                         _customs.c.customized_url, _customs.c.retry_count, _customs.c.error,
+                         _ship_by().label("ship_by_date")).where(
             sa.tuple_(_customs.c.amazon_order_id, _customs.c.amazon_order_item_id).in_(chunk))
         for row in conn.execute(stmt):
             rows[(row.amazon_order_id, row.amazon_order_item_id)] = row
@@ -346,7 +363,8 @@ def sync_customizations(
             report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1],
                                     "status": "rejected", "error": (row.error or "")[:300]})
             continue
-        if same_url and row.status == "failed" and row.retry_count >= max_retries:
+        before_ship_by = row is not None and row.ship_by_date is not None and row.ship_by_date > now()
+        if same_url and row.status == "failed" and row.retry_count >= max_retries and not before_ship_by:
             report.skipped_retry_limit += 1
             report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1],
                                     "status": "failed", "error": (row.error or "")[:300],
