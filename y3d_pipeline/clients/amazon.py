@@ -39,6 +39,7 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
+from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY, ChangeProbe
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,8 @@ class AmazonClient:
         self._token = None
 
     # ---------------------------------------------------------------------------------------- requests
-    def _get(self, operation: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _get(self, operation: str, path: str, params: dict[str, Any],
+             policy: RetryPolicy | None = None) -> dict[str, Any]:
         bucket = self.buckets[operation]
         url = self.base_url + path
 
@@ -300,8 +302,8 @@ class AmazonClient:
                 raise ApiError(f"{SERVICE} {operation} returned a non-object body")
             return body
 
-        return call_with_retries(attempt, what=f"{SERVICE} {operation}", policy=self.policy, stats=self.stats,
-                                 sleep=self.sleep)
+        return call_with_retries(attempt, what=f"{SERVICE} {operation}", policy=policy or self.policy,
+                                 stats=self.stats, sleep=self.sleep)
 
     # ------------------------------------------------------------------------------------------ orders
     def clamp_end(self, end: dt.datetime) -> tuple[dt.datetime, bool]:
@@ -362,6 +364,29 @@ class AmazonClient:
             params = {"MarketplaceIds": ",".join(self.marketplace_ids), "NextToken": token}
         result.orders = list(by_id.values())
         return result
+
+    def changed_since(self, since: dt.datetime) -> ChangeProbe:
+        """One getOrders request for a single order: did any order change between ``since`` and Amazon's
+        latest allowed end (now minus the settle time)? ``checked_until`` is that end (the next cursor).
+        Shares getOrders' usage plan with the sync; the sensor's interval is chosen for that."""
+        end, _ = self.clamp_end(self.now())
+        start = since.astimezone(dt.UTC).replace(microsecond=0)
+        if end <= start:
+            return ChangeProbe(0, False, None, None, start)
+        body = self._get("getOrders", ORDERS_PATH, {
+            "MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": iso_z(start),
+            "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
+        payload = body.get("payload") or {}
+        orders = [o for o in payload.get("Orders") or [] if isinstance(o, dict)]
+        if not orders:
+            return ChangeProbe(0, False, None, None, end)
+        first = orders[0]
+        try:
+            modified = _utc(first.get("LastUpdateDate"))
+        except (TypeError, ValueError):
+            modified = None
+        return ChangeProbe(len(orders), bool(payload.get("NextToken")), str(first.get("AmazonOrderId") or ""),
+                           modified, end)
 
     def get_order_items(self, amazon_order_id: str) -> list[dict[str, Any]]:
         """All items of one order (getOrderItems, following its own NextToken)."""

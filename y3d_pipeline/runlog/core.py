@@ -155,6 +155,73 @@ def materialization_summary(instance: dg.DagsterInstance, run_id: str):
     return {k: v for k, v in counts.items() if v}, list(dict.fromkeys(failed))
 
 
+_QUARANTINE_KEYS = ("quarantined", "records_quarantined", "reconcile_quarantined")
+
+
+@dataclass
+class Attention:
+    """What one step of a run left for a person, per partition: failed orders, quarantined records,
+    placeholder print tasks (items nobody could read)."""
+
+    step: str
+    assets: list[str]
+    partition: str | None
+    orders_failed: int = 0
+    failed_orders: list[str] = field(default_factory=list)
+    quarantined: int = 0
+    placeholders: int = 0
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.orders_failed or self.failed_orders or self.quarantined or self.placeholders)
+
+
+def _int(value: Any) -> int:
+    raw = getattr(value, "value", value)
+    return int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else 0
+
+
+def run_attention(instance: dg.DagsterInstance, run_id: str) -> list[Attention]:
+    """Per step and partition of the run, the counts an operator must act on (from materialization metadata).
+
+    A multi-asset repeats its step-wide counters on every asset it materializes, so counts are taken once per
+    step and partition (the largest value seen), not summed over the assets."""
+    by_step: dict[tuple[str, str | None], Attention] = {}
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization is None:
+            continue
+        step = record.event_log_entry.step_key or materialization.asset_key.to_user_string()
+        item = by_step.setdefault((step, materialization.partition),
+                                  Attention(step=step, assets=[], partition=materialization.partition))
+        item.assets.append(materialization.asset_key.to_user_string())
+        metadata = materialization.metadata
+        failed: list[str] = []
+        for key in _LIST_KEYS:
+            if key in metadata:
+                failed.extend(_order_ids(getattr(metadata[key], "value", metadata[key])))
+        item.failed_orders = list(dict.fromkeys([*item.failed_orders, *failed]))
+        item.orders_failed = max(item.orders_failed, _int(metadata.get("orders_failed")), len(item.failed_orders))
+        item.quarantined = max(item.quarantined, sum(_int(metadata.get(k)) for k in _QUARANTINE_KEYS))
+        by_source = getattr(metadata.get("items_by_source"), "value", None)
+        if isinstance(by_source, dict):
+            item.placeholders = max(item.placeholders, int(by_source.get("placeholder") or 0))
+    return list(by_step.values())
+
+
+def last_successful_sync(instance: dg.DagsterInstance, key: dg.AssetKey) -> dt.datetime | None:
+    """The latest materialization of ``key`` that actually synced (not a "not configured" no-op)."""
+    records = instance.fetch_materializations(key, limit=20).records
+    for record in records:
+        materialization = record.asset_materialization
+        configured = materialization.metadata.get("configured") if materialization else None
+        if configured is not None and getattr(configured, "value", configured) is False:
+            continue
+        return dt.datetime.fromtimestamp(record.timestamp, tz=dt.UTC)
+    return None
+
+
 def root_error(error) -> str | None:
     """The innermost cause of a SerializableErrorInfo as ``Class: message`` (one line, bounded)."""
     if error is None:
