@@ -367,9 +367,10 @@ class AmazonClient:
 
     def changed_since(self, since: dt.datetime) -> ChangeProbe:
         """One getOrders request for a single order: did any order change between ``since`` and Amazon's
-        latest allowed end (now minus the settle time)? ``checked_until`` is that end (the next cursor).
-        Shares getOrders' usage plan with the sync; the sensor's interval is chosen for that."""
-        end, _ = self.clamp_end(self.now())
+        latest allowed end (now minus the settle time, minus a minute for a clock that runs ahead of Amazon's)?
+        ``checked_until`` is that end (the next cursor). Shares getOrders' usage plan with the sync; the
+        sensor's interval is chosen for that."""
+        end = (self.now() - self.settle - dt.timedelta(minutes=1)).astimezone(dt.UTC).replace(microsecond=0)
         start = since.astimezone(dt.UTC).replace(microsecond=0)
         if end <= start:
             return ChangeProbe(0, False, None, None, start)

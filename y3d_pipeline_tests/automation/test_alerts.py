@@ -10,7 +10,11 @@ import sqlalchemy as sa
 
 from y3d_pipeline.alerts import CheckFailure, check_failure_alert, listing, post_alert
 from y3d_pipeline.db.models import AlertState
-from y3d_pipeline.defs.automation.alerting import alert_on_failed_checks, alert_on_run_failure, tag_run_outcome
+from y3d_pipeline.defs.automation.alerting import (
+    alert_on_failed_checks,
+    alert_on_run_failure,
+    tag_run_outcome,
+)
 
 parts = dg.DailyPartitionsDefinition(start_date="2026-03-01", timezone="Europe/London")
 SECRET = "ss-secret-value-123456"

@@ -117,12 +117,13 @@ def recently_covered(instance: dg.DagsterInstance, source: str, job_name: str, p
     """Does something already keep ``partition`` fresh? A run of it created within RECENT_RUN_WINDOW that is
     queued, running or succeeded (it fetched, or will fetch, the whole day), or, for today, the source's
     new-orders sensor having polled within that window (it launches a run on any change)."""
-    since = _local(tick, dt.UTC) - RECENT_RUN_WINDOW
+    at = _local(tick, dt.UTC)
+    since = at - RECENT_RUN_WINDOW
     if partition_runs(instance, job_name, partition, COVERING, created_after=since):
         return True
     polled = last_poll(instance, source)
     today = _local(tick, load_settings().timezone).date().isoformat()
-    return partition == today and polled is not None and polled >= since
+    return partition == today and polled is not None and since <= polled <= at + dt.timedelta(minutes=1)
 
 
 def partitioned_sync_schedule(source: str, name: str, cron: str, description: str,
