@@ -406,9 +406,13 @@ class AmazonClient:
             params = {"NextToken": token}
         return items
 
-    def get_orders_with_items(self, updated_after: dt.datetime, updated_before: dt.datetime) -> OrdersPage:
-        """getOrders, then getOrderItems per order; items land in ``payload["OrderItems"]``."""
+    def get_orders_with_items(self, updated_after: dt.datetime, updated_before: dt.datetime,
+                              progress: Callable[[int, int | None], None] | None = None) -> OrdersPage:
+        """getOrders, then getOrderItems per order; items land in ``payload["OrderItems"]``. ``progress(orders
+        with items, orders)`` after each order (getOrderItems is paced at 0.5/s: the slow part)."""
         page = self.get_orders(updated_after, updated_before)
-        for order in page.orders:
+        for number, order in enumerate(page.orders, start=1):
             order.payload = {**order.payload, "OrderItems": self.get_order_items(order.amazon_order_id)}
+            if progress:
+                progress(number, len(page.orders))
         return page

@@ -405,7 +405,8 @@ class ShipStationClient:
                                  sleep=self._sleep)
 
     def _scan(self, path: str, params: dict[str, Any], collection: str, model: type[_Model], id_field: str,
-              modified: Callable[[Any], dt.datetime | None] | None = None) -> ScanResult:
+              modified: Callable[[Any], dt.datetime | None] | None = None,
+              progress: Callable[[int, int | None], None] | None = None) -> ScanResult:
         """Page through ``path`` until the last page; repeat if the result set moved under us."""
         result = ScanResult()
         seen: dict[Any, Fetched] = {}
@@ -432,6 +433,8 @@ class ShipStationClient:
                     if current is None or modified is None or _newer_or_same(modified(record.model),
                                                                              modified(current.model)):
                         seen[key] = record
+                if progress:
+                    progress(page, max(pages, page))
                 if not rows or page >= pages:
                     break
                 page += 1
@@ -449,13 +452,14 @@ class ShipStationClient:
 
     # -------------------------------------------------------------------- read endpoints
 
-    def list_orders(self, modified_start: dt.datetime, modified_end: dt.datetime,
-                    **filters: Any) -> ScanResult:
+    def list_orders(self, modified_start: dt.datetime, modified_end: dt.datetime, *,
+                    progress: Callable[[int, int | None], None] | None = None, **filters: Any) -> ScanResult:
         """Orders modified in ``[modified_start, modified_end]`` (both inclusive at the API, to the second).
 
         Sends ``modifyDateStart/End`` as Pacific wall clock, ``sortBy=ModifyDate&sortDir=ASC``,
         ``pageSize`` 500, and pages to the end. Extra ``filters`` (e.g. ``orderStatus``, ``storeId``) are
         passed through. Records are ``Fetched(Order, payload)``, one per ``orderId`` (newest kept).
+        ``progress(page, pages)`` after each page.
         """
         params = {
             "modifyDateStart": to_pacific_param(modified_start, bound="start"),
@@ -464,7 +468,8 @@ class ShipStationClient:
             "sortDir": "ASC",
             **filters,
         }
-        return self._scan("/orders", params, "orders", Order, "order_id", modified=lambda o: o.modify_date)
+        return self._scan("/orders", params, "orders", Order, "order_id", modified=lambda o: o.modify_date,
+                          progress=progress)
 
     def changed_since(self, since: dt.datetime, *, now: dt.datetime | None = None) -> ChangeProbe:
         """One small request: how many orders changed since ``since`` (``modifyDateStart``, inclusive, to the

@@ -627,9 +627,15 @@ class ShopifyClient:
             after = page_info.get("endCursor")
         return {**node, "lineItems": {"nodes": items}}
 
-    def fetch_orders(self, start: dt.datetime, end: dt.datetime) -> list[ShopifyOrder]:
-        """All orders updated in ``[start, end)``, one per order (the newest seen)."""
-        orders = [order for page in self.iter_order_pages(start, end) for order in page]
+    def fetch_orders(self, start: dt.datetime, end: dt.datetime,
+                     progress: Callable[[int, int | None], None] | None = None) -> list[ShopifyOrder]:
+        """All orders updated in ``[start, end)``, one per order (the newest seen); ``progress(orders so far,
+        None)`` after each page."""
+        orders: list[ShopifyOrder] = []
+        for page in self.iter_order_pages(start, end):
+            orders.extend(page)
+            if progress:
+                progress(len(orders), None)
         unique, duplicates = dedupe_newest(orders)
         self.stats.duplicates += duplicates
         return unique

@@ -258,41 +258,48 @@ def _timestamp(value: float | dt.datetime | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value, tz=dt.UTC)
 
 
+def _started(record) -> dt.datetime:
+    return _timestamp(record.start_time) or _timestamp(record.create_timestamp) or dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
 def collect_runs(instance: dg.DagsterInstance, *, since: dt.datetime | None = None, status: str | None = None,
-                 job: str | None = None, limit: int = 50, now: dt.datetime | None = None) -> list[RunEntry]:
-    """Newest first. ``status`` filters on the outcome (see OUTCOMES)."""
+                 job: str | None = None, limit: int = 50, now: dt.datetime | None = None,
+                 scan_limit: int = 10_000) -> list[RunEntry]:
+    """Runs newest first by start time (a queued run by its creation), at most ``limit``. ``status`` filters on
+    the outcome (see OUTCOMES).
+
+    Run storage orders by creation, and a run can start long after it was created (queued behind another run
+    of its source), so every run of the window (at most ``scan_limit``; without ``since``, the newest
+    ``limit * 4``) is read first and sorted by start; materialization summaries are read for those shown only.
+    """
     filters = dg.RunsFilter(job_name=job or None, created_after=since)
-    entries: list[RunEntry] = []
-    cursor = None
     now = now or dt.datetime.now(dt.UTC)
-    while len(entries) < limit:
-        batch = instance.get_run_records(filters=filters, limit=max(limit, 50), cursor=cursor)
-        if not batch:
+    records = list(instance.get_run_records(filters=filters, limit=scan_limit if since else max(limit * 4, 200)))
+    records.sort(key=lambda r: (_started(r), r.dagster_run.run_id), reverse=True)
+    entries: list[RunEntry] = []
+    for record in records:
+        if len(entries) >= limit:
             break
-        for record in batch:
-            run = record.dagster_run
-            tags = dict(run.tags)
-            outcome = outcome_of(run.status, tags)
-            counts, failed = materialization_summary(instance, run.run_id)
-            if outcome == "success" and TAG_OUTCOME not in tags:
-                outcome = derive_outcome(counts, failed)
-            if status and outcome != status:
-                continue
-            start = _timestamp(record.start_time) or _timestamp(record.create_timestamp)
-            end = _timestamp(record.end_time)
-            duration = ((end or now) - start).total_seconds() if start else None
-            entries.append(RunEntry(
-                run_id=run.run_id, job=run.job_name, status=run.status.value, outcome=outcome, start=start,
-                end=end, duration_seconds=round(duration, 1) if duration is not None else None,
-                partitions=run_partitions(tags), source=tags.get(TAG_SOURCE), counts=counts,
-                failed_order_ids=failed,
-                error=error_summary(instance, run.run_id) if run.status == dg.DagsterRunStatus.FAILURE else None,
-            ))
-            if len(entries) >= limit:
-                break
-        cursor = batch[-1].dagster_run.run_id
-        if len(batch) < max(limit, 50):
-            break
+        run = record.dagster_run
+        tags = dict(run.tags)
+        outcome = outcome_of(run.status, tags)
+        if status and outcome != status and not (outcome == "success" and TAG_OUTCOME not in tags):
+            continue  # the tag is the outcome; only an untagged success may turn out to be something else
+        counts, failed = materialization_summary(instance, run.run_id)
+        if outcome == "success" and TAG_OUTCOME not in tags:
+            outcome = derive_outcome(counts, failed)
+        if status and outcome != status:
+            continue
+        start = _timestamp(record.start_time) or _timestamp(record.create_timestamp)
+        end = _timestamp(record.end_time)
+        duration = ((end or now) - start).total_seconds() if start else None
+        entries.append(RunEntry(
+            run_id=run.run_id, job=run.job_name, status=run.status.value, outcome=outcome, start=start,
+            end=end, duration_seconds=round(duration, 1) if duration is not None else None,
+            partitions=run_partitions(tags), source=tags.get(TAG_SOURCE), counts=counts,
+            failed_order_ids=failed,
+            error=error_summary(instance, run.run_id) if run.status == dg.DagsterRunStatus.FAILURE else None,
+        ))
     return entries
 
 

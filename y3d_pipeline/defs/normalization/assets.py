@@ -25,6 +25,7 @@ from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.ingest.windows import DEFAULT_OVERLAP, SyncWindow
 from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failures, partition_key_clamp
 from y3d_pipeline.normalize.shipstation import SOURCE
+from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.reconcile.run import reconcile_window
 from y3d_pipeline.settings import load_settings
 
@@ -84,7 +85,8 @@ def normalize_orders(
     partition_keys = list(context.partition_keys)
     start = window.start - DEFAULT_OVERLAP
     report = normalize_shipstation_window(
-        database.engine, start, window.end, partition_key_for=partition_key_clamp(tz, partition_keys))
+        database.engine, start, window.end, partition_key_for=partition_key_clamp(tz, partition_keys),
+        progress=ProgressLog("normalizing ShipStation orders", unit="rows", log=context.log.info))
     # after ShipStation, same window: merge Shopify/Amazon orders in (y3d_pipeline.reconcile)
     reconciled = reconcile_window(database.engine, start, window.end,
                                   partition_key_for=partition_key_clamp(tz, partition_keys))
