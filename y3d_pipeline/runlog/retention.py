@@ -7,7 +7,8 @@ module is what the ``dagster_maintenance`` job runs:
   event of the run), with their compute logs (stdout/stderr files) and asset-check execution rows, **unless
   the run holds the latest materialization or observation of some asset partition, or the latest evaluation
   of some check**: deleting that run would erase what the asset catalog shows as the asset's current state
-  (Dagster's own warning: deleting materialization events changes partition status). Everything older is
+  (Dagster's own warning: deleting materialization events changes partition status). Runs that need
+  attention (failed, canceled, partial_success) get a longer cutoff of their own. Everything older is
   history nobody reads, and a sync every minute would otherwise keep ~1,400 runs a day forever. What stays
   grows with partitions (a few runs per day), not with runs.
 * **Event logs** older than the cutoff are deleted except the rows the asset catalog and run history are
@@ -59,11 +60,15 @@ DAGSTER_TABLES = ("event_logs", "runs", "run_tags", "asset_check_executions", "a
 _RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+ATTENTION_OUTCOMES = {"failed", "partial_success", "canceled"}
+
+
 @dataclass
 class RetentionReport:
     event_rows_deleted: int = 0
     runs_deleted: int = 0
     runs_kept_latest: int = 0
+    runs_kept_for_attention: int = 0
     compute_log_dirs_deleted: int = 0
     compute_log_bytes_deleted: int = 0
     dry_run: bool = False
@@ -154,10 +159,19 @@ def _delete_check_executions(instance: dg.DagsterInstance, run_id: str) -> None:
         conn.execute(AssetCheckExecutionsTable.delete().where(AssetCheckExecutionsTable.c.run_id == run_id))
 
 
+def needs_attention(run: dg.DagsterRun) -> bool:
+    """A run an operator may still be looking into: failed, canceled, or successful with failed orders."""
+    if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        return True
+    return run.tags.get("y3d/outcome") in ATTENTION_OUTCOMES
+
+
 def prune_runs(instance: dg.DagsterInstance, *, before: dt.datetime, dry_run: bool = False,
-               max_runs: int = 5000, report: RetentionReport | None = None) -> RetentionReport:
+               max_runs: int = 5000, report: RetentionReport | None = None,
+               attention_before: dt.datetime | None = None) -> RetentionReport:
     """Delete finished runs created before ``before`` except those holding the latest state of some asset
-    partition or check (see :func:`runs_holding_latest`), oldest first, at most ``max_runs``."""
+    partition or check (see :func:`runs_holding_latest`) and, until ``attention_before``, runs that need
+    attention (:func:`needs_attention`); oldest first, at most ``max_runs``."""
     report = report or RetentionReport(dry_run=dry_run)
     protected = runs_holding_latest(instance)
     cursor = None
@@ -170,6 +184,11 @@ def prune_runs(instance: dg.DagsterInstance, *, before: dt.datetime, dry_run: bo
             run_id = record.dagster_run.run_id
             if run_id in protected:
                 report.runs_kept_latest += 1
+                continue
+            created = record.create_timestamp
+            if attention_before and needs_attention(record.dagster_run) and created and \
+                    created.replace(tzinfo=created.tzinfo or dt.UTC) >= attention_before:
+                report.runs_kept_for_attention += 1
                 continue
             if dry_run:
                 root = compute_log_root(instance)
@@ -207,9 +226,13 @@ def sweep_orphan_compute_logs(instance: dg.DagsterInstance, *, before: dt.dateti
 
 
 def prune_dagster_history(instance: dg.DagsterInstance, *, now: dt.datetime, event_log_max_age: dt.timedelta,
-                          run_max_age: dt.timedelta, dry_run: bool = False, max_runs: int = 5000) -> RetentionReport:
+                          run_max_age: dt.timedelta, attention_run_max_age: dt.timedelta | None = None,
+                          dry_run: bool = False, max_runs: int = 5000) -> RetentionReport:
     report = RetentionReport(dry_run=dry_run)
-    prune_runs(instance, before=now - run_max_age, dry_run=dry_run, max_runs=max_runs, report=report)
+    attention_before = now - attention_run_max_age if attention_run_max_age and attention_run_max_age > run_max_age \
+        else None
+    prune_runs(instance, before=now - run_max_age, dry_run=dry_run, max_runs=max_runs, report=report,
+               attention_before=attention_before)
     sweep_orphan_compute_logs(instance, before=now - run_max_age, dry_run=dry_run, report=report)
     report.event_rows_deleted = prune_event_logs(instance, before=now - event_log_max_age, dry_run=dry_run)
     return report

@@ -8,14 +8,13 @@ import uuid
 import dagster as dg
 import pytest
 import sqlalchemy as sa
-import yaml
 from dagster._core.events import DagsterEventType
 
 from y3d_pipeline.db.models import AiCall, NormalizationFailure, Order, RawShipstationOrder, RawShopifyOrder
 from y3d_pipeline.db.retention import AppRetentionPolicy, prune_app_data
 from y3d_pipeline.defs.automation.maintenance import RETENTION, dagster_maintenance, retention
-from y3d_pipeline.paths import PROJECT_ROOT
 from y3d_pipeline.runlog.retention import compute_log_root, prune_dagster_history, runs_holding_latest
+from y3d_pipeline_tests.e2e.dagster_servers import prepare_dagster_home
 
 days = dg.DailyPartitionsDefinition(start_date="2026-03-01")
 
@@ -50,10 +49,7 @@ def chatty_job():
 def fresh_pg_instance(database_factory, tmp_path_factory):
     """An instance of its own (the project's dagster.yaml, its own database and compute-log directory):
     pruning must not touch the runs and logs other tests read."""
-    home = tmp_path_factory.mktemp("retention_home")
-    config = yaml.safe_load((PROJECT_ROOT / "dagster.yaml").read_text())
-    config["compute_logs"]["config"]["base_dir"] = str(home / "compute_logs")
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    home = prepare_dagster_home(tmp_path_factory.mktemp("retention_home"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DAGSTER_PG_URL", database_factory.create("y3d_dagster_retention"))
         with dg.DagsterInstance.from_config(str(home)) as instance:
@@ -120,6 +116,30 @@ def test_prune_keeps_the_latest_of_every_partition(fresh_pg_instance):
     assert instance.get_materialized_partitions(key) == {"2026-03-08", "2026-03-09"}
     event = instance.get_latest_materialization_event(key)
     assert event is not None and event.run_id in (latest, other_day)
+
+
+@dg.op
+def failing(context) -> None:
+    raise RuntimeError("a source was down")
+
+
+@dg.job(executor_def=dg.in_process_executor)
+def failing_job():
+    failing()
+
+
+def test_runs_needing_attention_are_kept_longer(fresh_pg_instance):
+    instance = fresh_pg_instance
+    failed = failing_job.execute_in_process(instance=instance, raise_on_error=False).run_id
+    quiet = chatty_job.execute_in_process(instance=instance).run_id
+    now = dt.datetime.now(dt.UTC)
+    policy = {"event_log_max_age": dt.timedelta(days=7), "run_max_age": dt.timedelta(days=7),
+              "attention_run_max_age": dt.timedelta(days=30)}
+    report = prune_dagster_history(instance, now=now + dt.timedelta(days=10), **policy)
+    assert report.runs_kept_for_attention == 1
+    assert instance.get_run_by_id(failed) is not None and instance.get_run_by_id(quiet) is None
+    prune_dagster_history(instance, now=now + dt.timedelta(days=40), **policy)
+    assert instance.get_run_by_id(failed) is None
 
 
 def test_maintenance_asset_reports_sizes(fresh_pg_instance, database_resource):

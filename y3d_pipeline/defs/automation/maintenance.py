@@ -20,13 +20,15 @@ RETENTION = dg.AssetKey(["maintenance", "retention"])
 class RetentionConfig(dg.Config):
     """How much history to keep. Tick retention is in dagster.yaml (``retention:``)."""
 
-    run_max_age_days: float = 30
+    run_max_age_days: float = 7
     """Finished runs older than this are deleted with their compute logs, except a run holding the latest
     materialization of some asset partition or the latest evaluation of some check."""
-    event_log_max_age_days: float = 14
+    attention_run_max_age_days: float = 30
+    """...and except failed, canceled and partial_success runs younger than this."""
+    event_log_max_age_days: float = 7
     """Step events and log lines of the runs kept are deleted after this (asset and run events stay)."""
     max_runs: int = 20_000
-    """At most this many runs per night (the rest go the next night); ~2 runs/min makes ~3,000 a day."""
+    """At most this many runs per night (the rest go the next night); a sync a minute makes ~1,500 a day."""
     raw_max_age_days: int = 400
     """Raw payloads of closed orders last changed longer ago than this are deleted."""
     ai_calls_max_age_days: int = 400
@@ -52,11 +54,12 @@ def size_metadata(prefix: str, sizes: dict[str, int]) -> dict[str, float | int]:
     key=RETENTION,
     group_name="maintenance",
     kinds={"postgres"},
-    description="Nightly retention: deletes finished runs older than run_max_age_days (30) with their compute "
-                "logs, keeping every run that holds the latest materialization of an asset partition or the latest "
-                "check evaluation; step events and log lines older than event_log_max_age_days (14); raw payloads "
-                "and ai_calls of closed orders older than 400 days; resolved quarantine rows after 90 days. "
-                "Metadata: sizes before/after (MB) and what was deleted.",
+    description="Nightly retention: deletes finished runs older than run_max_age_days (7; failed, canceled and "
+                "partial_success runs after 30) with their compute logs, keeping every run that holds the latest "
+                "materialization of an asset partition or the latest check evaluation; step events and log lines "
+                "older than event_log_max_age_days (7); raw payloads and ai_calls of closed orders older than "
+                "400 days; resolved quarantine rows after 90 days. Metadata: sizes before/after (MB) and what was "
+                "deleted.",
 )
 def retention(context: dg.AssetExecutionContext, config: RetentionConfig,
               database: DatabaseResource) -> dg.MaterializeResult:
@@ -65,7 +68,9 @@ def retention(context: dg.AssetExecutionContext, config: RetentionConfig,
     before = {**dagster_sizes(instance), **app_sizes(database.engine)}
     report = prune_dagster_history(
         instance, now=now, event_log_max_age=dt.timedelta(days=config.event_log_max_age_days),
-        run_max_age=dt.timedelta(days=config.run_max_age_days), dry_run=config.dry_run, max_runs=config.max_runs)
+        run_max_age=dt.timedelta(days=config.run_max_age_days),
+        attention_run_max_age=dt.timedelta(days=config.attention_run_max_age_days), dry_run=config.dry_run,
+        max_runs=config.max_runs)
     app_deleted = prune_app_data(
         database.engine, AppRetentionPolicy(config.raw_max_age_days, config.ai_calls_max_age_days,
                                             config.resolved_failures_max_age_days), now=now, dry_run=config.dry_run)
