@@ -71,18 +71,23 @@ def _alert_rows(engine) -> dict[str, dict]:
         return {r["key"]: dict(r) for r in conn.execute(sa.select(AlertState.__table__)).mappings()}
 
 
-def test_run_failure_reaches_both_webhooks_without_the_secret(dagster_instance, webhook, json_webhook, secret_env):
+def _fail_and_sense(instance, database_resource) -> str:
     job = dg.define_asset_job("alert_test_job", selection=[failing_sync], partitions_def=parts)
     resolved = dg.Definitions(assets=[failing_sync], jobs=[job]).resolve_job_def("alert_test_job")
-    result = resolved.execute_in_process(instance=dagster_instance, partition_key="2026-03-08",
+    result = resolved.execute_in_process(instance=instance, partition_key="2026-03-08",
                                          raise_on_error=False, tags={"y3d/source": "shipstation"})
     assert not result.success
-    context = dg.build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure", dagster_instance=dagster_instance, dagster_run=result.dagster_run,
-        dagster_event=result.get_run_failure_event()).for_run_failure()
-    alert_on_run_failure(context)
-    assert dagster_instance.get_run_by_id(result.run_id).tags["y3d/outcome"] == "failed"
-    run_id = result.run_id
+    with dg.build_run_status_sensor_context(
+            sensor_name="alert_on_run_failure", dagster_instance=instance, dagster_run=result.dagster_run,
+            dagster_event=result.get_run_failure_event(), resources={"database": database_resource}) as context:
+        alert_on_run_failure(context.for_run_failure())
+    return result.run_id
+
+
+def test_run_failure_reaches_both_webhooks_without_the_secret(dagster_instance, database_resource, webhook,
+                                                              json_webhook, secret_env):
+    run_id = _fail_and_sense(dagster_instance, database_resource)
+    assert dagster_instance.get_run_by_id(run_id).tags["y3d/outcome"] == "failed"
     link = f"http://dagster.example:3000/runs/{run_id}"
 
     [slack] = webhook.bodies
@@ -100,6 +105,24 @@ def test_run_failure_reaches_both_webhooks_without_the_secret(dagster_instance, 
     assert plain == slack["y3d"]  # the Slack payload carries the same document
     for body in (slack, plain):
         assert SECRET not in str(body) and "[redacted]" in str(body)
+
+
+def test_a_job_failing_the_same_way_is_reported_once_until_it_recovers(dagster_instance, database_resource,
+                                                                       clean_db, webhook):
+    _fail_and_sense(dagster_instance, database_resource)
+    _fail_and_sense(dagster_instance, database_resource)  # the next tick's run fails the same way
+    assert [b["y3d"]["kind"] for b in webhook.bodies] == ["run_failure"]
+
+    job = dg.define_asset_job("alert_test_job", selection=[orders])
+    ok = dg.Definitions(assets=[orders], jobs=[job]).resolve_job_def("alert_test_job").execute_in_process(
+        instance=dagster_instance)
+    with dg.build_run_status_sensor_context(
+            sensor_name="tag_run_outcome", dagster_instance=dagster_instance, dagster_run=ok.dagster_run,
+            dagster_event=ok.get_run_success_event(), resources={"database": database_resource}) as context:
+        tag_run_outcome(context)
+    assert [b["y3d"]["kind"] for b in webhook.bodies] == ["run_failure", "run_recovered"]
+    _fail_and_sense(dagster_instance, database_resource)  # failing again after recovering is news
+    assert [b["y3d"]["kind"] for b in webhook.bodies] == ["run_failure", "run_recovered", "run_failure"]
 
 
 def test_needs_attention_runs_alert_once_per_condition(dagster_instance, database_resource, webhook):

@@ -1,6 +1,7 @@
 """Alert sensors: everything an operator must act on, one message per run or per condition, de-duplicated.
 
-* ``alert_on_run_failure``: every failed run (job, partition, error, link).
+* ``alert_on_run_failure``: a failed run (job, partition, error, link), once per job and error until it
+  succeeds again (then a "recovered" note from ``tag_run_outcome``).
 * ``tag_run_outcome``: tags every successful run with ``y3d/outcome`` and alerts a run that left work for a
   person (failed orders, quarantined records, placeholder print tasks), once per condition: the same
   quarantined record seen by every 10-minute sync of a day is reported once, not every 10 minutes.
@@ -16,6 +17,7 @@ reported only after every configured webhook accepted the message, so a failed p
 
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 
 import dagster as dg
@@ -72,16 +74,41 @@ def run_failure_payload(context: dg.RunFailureSensorContext) -> Alert:
                              error=error, source=run.tags.get(TAG_SOURCE))
 
 
+def failure_condition(job: str, error: str | None) -> Condition:
+    """A job failing: one condition per job, whatever the partition; its fingerprint is the error with the
+    numbers taken out (ids, counts, timestamps), so the same failure every 10 minutes is one alert and a
+    different failure is another."""
+    signature = re.sub(r"\d+", "#", error or "")[:500]
+    return Condition(f"run_failure:{job}", "run_failure", fingerprint(signature), summary=(error or "")[:300])
+
+
 @dg.run_failure_sensor(
     name="alert_on_run_failure",
-    description="Posts every failed run (job, partition, error, what to do, link) to the alert webhooks; "
-                "always logs.",
+    description="Posts a failed run (job, partition, error, what to do, link) to the alert webhooks; a job failing "
+                "again with the same error is not posted again until it succeeds or fails differently (then a "
+                "'recovered' note). Always logs.",
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
-    context.instance.add_run_tags(context.dagster_run.run_id, {TAG_OUTCOME: "failed"})
-    post_alert(run_failure_payload(context), logger=context.log)
+def alert_on_run_failure(context: dg.RunFailureSensorContext, database: DatabaseResource) -> None:
+    run = context.dagster_run
+    context.instance.add_run_tags(run.run_id, {TAG_OUTCOME: "failed"})
+    alert = run_failure_payload(context)
+    condition = failure_condition(run.job_name, alert.summary)
+    with database.engine.begin() as conn:
+        new = alert_state.to_report(conn, [condition])
+    if not new:
+        context.log.info(f"{run.job_name} failed again with the error already reported; not posted")
+        return
+    if post_alert(alert, logger=context.log):
+        with database.engine.begin() as conn:
+            alert_state.mark_reported(conn, new)
+
+
+def recovered_alert(job: str, run_id: str, base_url: str | None = None) -> Alert:
+    return Alert(kind="run_recovered", severity="info", title=f"{job} succeeded again",
+                 summary=f"{job} has run successfully after the failure reported earlier.", action="Nothing.",
+                 key=f"run_recovered:{run_id}", url=run_url(run_id, base_url), run_id=run_id, fields={"Job": job})
 
 
 # ------------------------------------------------------------------------------ runs needing attention
@@ -172,6 +199,10 @@ def tag_run_outcome(context: dg.RunStatusSensorContext, database: DatabaseResour
     if TAG_OUTCOME not in run.tags:
         counts, failed = materialization_summary(context.instance, run.run_id)
         context.instance.add_run_tags(run.run_id, {TAG_OUTCOME: derive_outcome(counts, failed)})
+    with database.engine.begin() as conn:
+        recovered = alert_state.clear(conn, [f"run_failure:{run.job_name}"])
+    if recovered:
+        post_alert(recovered_alert(run.job_name, run.run_id), logger=context.log)
     items = [i for i in run_attention(context.instance, run.run_id) if i.needs_attention]
     if not items:
         return
