@@ -9,9 +9,9 @@ rendered twice:
 * ``Y3D_ALERT_JSON_WEBHOOK_URL``: the plain JSON document only (:func:`json_payload`, ``"schema": "y3d.alert/1"``).
 
 Neither set means "log only". Posting never raises (an alert must not break the sensor that sends it), and a
-webhook URL, a credential for Slack, is never logged: only the outcome and the HTTP status. Known secret values
-(the API credentials in the environment, the webhook URLs) are replaced by ``[redacted]`` in every text an
-alert carries, because an upstream error message may echo them.
+webhook URL, a credential for Slack, is never logged: only the outcome and the HTTP status. Every text an
+alert carries goes through ``y3d_pipeline.redaction.scrub`` last, because an upstream error message may echo a
+secret.
 
 Counts add up: a list cut short says how many it shows of how many (``20 listed (+108 more)`` under a count
 of 128), and a finding count that differs from the number of distinct orders says both.
@@ -23,13 +23,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from y3d_pipeline.redaction import scrub
 from y3d_pipeline.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -39,10 +39,6 @@ MAX_LISTED = 20  # refs shown per entry
 MAX_ENTRIES = 15  # entries shown per message (the JSON document carries them all)
 SCHEMA = "y3d.alert/1"
 SEVERITY_ICON = {"error": ":red_circle:", "warning": ":warning:", "info": ":white_check_mark:"}
-_SECRET_FIELDS = ("SHIPSTATION_API_KEY", "SHIPSTATION_API_SECRET", "SHOPIFY_ACCESS_TOKEN", "AMAZON_LWA_CLIENT_SECRET",
-                  "AMAZON_LWA_REFRESH_TOKEN", "OPENAI_API_KEY", "Y3D_ALERT_WEBHOOK_URL", "Y3D_ALERT_JSON_WEBHOOK_URL")
-_URL_USERINFO = re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+@")
-_BEARER = re.compile(r"(?i)\b(bearer|x-amz-access-token|x-shopify-access-token)(\s*[:=]?\s*)[A-Za-z0-9._\-+/=]{8,}")
 
 
 def ui_base_url() -> str:
@@ -55,20 +51,6 @@ def run_url(run_id: str, base_url: str | None = None) -> str:
 
 def ui_url(path: str, base_url: str | None = None) -> str:
     return f"{(base_url or ui_base_url()).rstrip('/')}/{path.lstrip('/')}"
-
-
-def scrub(text: str | None, settings: Settings | None = None) -> str:
-    """``text`` without the secrets this process knows, credentials in URLs or bearer-style tokens."""
-    if not text:
-        return ""
-    settings = settings or load_settings()
-    for name in _SECRET_FIELDS:
-        value = getattr(settings, name, None)
-        secret = value.get_secret_value() if hasattr(value, "get_secret_value") else value
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "[redacted]")
-    text = _URL_USERINFO.sub("[redacted]@", text)
-    return _BEARER.sub(lambda m: f"{m.group(1)}{m.group(2)}[redacted]", text)
 
 
 def clip(text: str, limit: int) -> str:
@@ -134,12 +116,12 @@ class Alert:
     fields: dict[str, str] = field(default_factory=dict)  # job, partition, source...
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
-    def scrubbed(self, settings: Settings | None = None) -> Alert:
-        settings = settings or load_settings()
-        entries = [AlertEntry(**{**e.__dict__, "label": scrub(e.label, settings), "detail": scrub(e.detail, settings)
-                                 if e.detail else None}) for e in self.entries]
-        return Alert(**{**self.__dict__, "summary": scrub(self.summary, settings), "title": scrub(self.title, settings),
-                        "entries": entries})
+    def scrubbed(self) -> Alert:
+        """The alert with every secret and credential-shaped value redacted (``y3d_pipeline.redaction``)."""
+        entries = [AlertEntry(**{**e.__dict__, "label": scrub(e.label),
+                                 "detail": scrub(e.detail) if e.detail else None}) for e in self.entries]
+        return Alert(**{**self.__dict__, "summary": scrub(self.summary), "title": scrub(self.title),
+                        "action": scrub(self.action), "entries": entries})
 
 
 def fingerprint(*parts: Any) -> str:
@@ -207,7 +189,7 @@ def post_alert(alert: Alert, *, settings: Settings | None = None, timeout: float
     delivery), False when one failed, so a de-duplicating caller tries again on its next tick."""
     logger = logger or log
     settings = settings or load_settings()
-    alert = alert.scrubbed(settings)
+    alert = alert.scrubbed()
     base_url = settings.Y3D_UI_BASE_URL
     logger.warning("ALERT: %s", text_of(alert, base_url))
     targets = [(name, url, render) for name, url, render in (

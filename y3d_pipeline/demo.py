@@ -28,7 +28,8 @@ def _sandbox(env: dict[str, str]):
         print("API sandbox not available yet; sources stay unconfigured", flush=True)
         yield env
         return
-    # Real rate limits would make the demo wait on Amazon's 0.5 requests/s per order; scale them up.
+    # Real rate limits would make the demo wait on Amazon's searchOrders plan (a page per ~180 s once its burst of
+    # 20 is spent) and ShipStation's 40 requests/minute; scale them up.
     options = SandboxOptions(end_date=dt.datetime.now(dt.UTC).date(), rate_limit_scale=DEMO_RATE_LIMIT_SCALE)
     with SandboxServer(options, host="127.0.0.1", port=0) as sb:
         print(f"API sandbox on {sb.base_url}", flush=True)

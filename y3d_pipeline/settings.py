@@ -20,6 +20,10 @@ from sqlalchemy.exc import ArgumentError
 from y3d_pipeline.business_hours import BusinessHours
 
 DEFAULT_SHOPIFY_API_VERSION = "2026-01"
+# SP-API Orders versions the Amazon client speaks (clients.amazon.API_VERSIONS); v0 goes when Amazon removes it
+# on 2027-03-27.
+AMAZON_ORDERS_API_2026 = "2026-01-01"
+AMAZON_ORDERS_API_VERSIONS = (AMAZON_ORDERS_API_2026, "v0")
 # Amazon's own domains only. Not amazonaws.com: that would admit any S3 bucket, anyone's; an operator who
 # sees Custom zips served from a bucket adds that bucket's exact host.
 AMAZON_CUSTOMIZATION_HOSTS = (
@@ -78,6 +82,7 @@ class Settings(BaseSettings):
     AMAZON_MARKETPLACE_IDS: Annotated[tuple[str, ...], NoDecode] = ("A1F83G8C2ARO7P",)
     AMAZON_CUSTOMIZATION_ALLOWED_HOSTS: Annotated[tuple[str, ...], NoDecode] = AMAZON_CUSTOMIZATION_HOSTS
     AMAZON_CUSTOMIZATION_ALLOW_HTTP: bool = False
+    AMAZON_ORDERS_API_VERSION: str = AMAZON_ORDERS_API_2026
 
     OPENAI_API_KEY: SecretStr | None = None
     OPENAI_BASE_URL: str | None = None
@@ -142,6 +147,17 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"SHOPIFY_API_VERSION '{value}' must look like YYYY-01/04/07/10") from exc
         return value
+
+    @field_validator("AMAZON_ORDERS_API_VERSION", mode="before")
+    @classmethod
+    def _amazon_orders_version(cls, value):
+        text = str(value).strip() if value is not None else ""
+        if text == "":
+            return AMAZON_ORDERS_API_2026
+        if text not in AMAZON_ORDERS_API_VERSIONS:
+            raise ValueError(f"AMAZON_ORDERS_API_VERSION '{text}' must be one of "
+                             f"{', '.join(AMAZON_ORDERS_API_VERSIONS)}")
+        return text
 
     @field_validator("AMAZON_MARKETPLACE_IDS", "AMAZON_CUSTOMIZATION_ALLOWED_HOSTS", mode="before")
     @classmethod

@@ -30,6 +30,7 @@ def test_defaults_match_the_contract():
     assert "amazon.co.uk" in s.AMAZON_CUSTOMIZATION_ALLOWED_HOSTS
     assert not any("amazonaws" in host for host in s.AMAZON_CUSTOMIZATION_ALLOWED_HOSTS), "any S3 bucket"
     assert s.AMAZON_CUSTOMIZATION_ALLOW_HTTP is False
+    assert s.AMAZON_ORDERS_API_VERSION == "2026-01-01"
     assert not (s.shipstation_configured or s.shopify_configured or s.amazon_configured or s.openai_configured)
 
 
@@ -82,6 +83,19 @@ def test_credentials_make_sources_configured_and_stay_secret(monkeypatch):
     assert not s.shopify_configured, "a blank token means not configured"
     assert "secret-456" not in repr(s) and "secret-456" not in str(s.model_dump())
     assert s.shopify_base_url == "https://shop.myshopify.com"
+
+
+@pytest.mark.parametrize(("value", "expected"), [("2026-01-01", "2026-01-01"), (" v0 ", "v0"), ("", "2026-01-01")])
+def test_amazon_orders_api_version(monkeypatch, value, expected):
+    monkeypatch.setenv("AMAZON_ORDERS_API_VERSION", value)
+    assert Settings().AMAZON_ORDERS_API_VERSION == expected
+
+
+def test_unknown_amazon_orders_api_version_is_rejected(monkeypatch):
+    monkeypatch.setenv("AMAZON_ORDERS_API_VERSION", "2021-01-01")
+    with pytest.raises(ValidationError) as err:
+        Settings()
+    assert "AMAZON_ORDERS_API_VERSION '2021-01-01' must be one of 2026-01-01, v0" in str(err.value)
 
 
 def test_comma_lists(monkeypatch):

@@ -1,17 +1,36 @@
-"""Amazon Selling Partner API (Orders v0) client: LWA tokens, getOrders, getOrderItems.
+"""Amazon Selling Partner API Orders client: v2026-01-01 (``searchOrders``, ``getOrder``) and the deprecated v0
+(``getOrders`` + ``getOrderItems``, removed by Amazon on 2027-03-27), with LWA tokens.
 
+* **Versions.** ``api_version="2026-01-01"`` (the default) reads orders with ``searchOrders``, whose orders carry
+  their items (``orderItems[].product.customization.customizedUrl`` included) so there is no per-order call;
+  ``includedData`` asks for exactly the datasets the pipeline reads (``INCLUDED_DATA``: BUYER for the buyer,
+  FULFILLMENT for status, ship-by window and service level, PROCEEDS for the order total; items and products
+  always come). ``api_version="v0"`` keeps the old path until Amazon removes it: without a Restricted Data Token
+  (which this client does not request) v0 leaves out ``BuyerInfo`` and with it ``CustomizedURL``, so on v0 the
+  Amazon Custom files come only from ShipStation's copy of the URL.
+* **Records.** Payloads are kept verbatim in their version's shape (v0 with ``OrderItems`` merged in); an
+  ``AmazonOrder`` says which version fetched it (``api_version``), and ``reconcile.marketplace.map_amazon``
+  reads either shape into the same record. An order that fails validation becomes an ``InvalidRecord``.
 * **Auth.** Login with Amazon ``refresh_token`` grant → access token sent as ``x-amz-access-token``. The
   token is cached and refreshed shortly before ``expires_in`` runs out, and once more whenever the API
   answers 401/403 (revoked or expired early, e.g. a clock difference).
 * **Two-minute rule.** ``LastUpdatedBefore`` must be at least two minutes before Amazon's "now"; the end of
   every window is clamped to ``now() - settle`` (settle ≥ 2 min) and floored to whole seconds, so the client
   never sends a too-recent end. The effective end (Amazon echoes ``LastUpdatedBefore``) is reported.
-* **Paging.** ``NextToken`` goes back as a query parameter encoded by httpx (tokens contain ``+/=``);
+* **Paging (v2026).** ``pagination.nextToken`` goes back as ``paginationToken`` with every other parameter
+  repeated unchanged, as the model requires; a token expires after 24 hours, so one older than that is not
+  used (the run fails clearly instead of paging on an expired token).
+* **Paging (v0).** ``NextToken`` goes back as a query parameter encoded by httpx (tokens contain ``+/=``);
   orders are de-duplicated across pages by ``AmazonOrderId`` keeping the newest ``LastUpdateDate``.
-* **Rate limits.** A token bucket per operation, seeded with the documented usage plans (getOrders
-  0.0167 rps burst 20, getOrderItems 0.5 rps burst 30) and re-rated from ``x-amzn-RateLimit-Limit``.
-  A 429 ``QuotaExceeded`` empties the bucket and raises ``RetryableError(wait_seconds=<one token>,
-  rate_limited=True)`` so ``call_with_retries`` waits it out without counting it as a failure.
+* **Rate limits.** A token bucket per operation, seeded with the documented usage plans (searchOrders 0.0056 rps
+  burst 20, getOrder 0.5/30; v0 getOrders 0.0167/20, getOrderItems 0.5/30) and re-rated from
+  ``x-amzn-RateLimit-Limit``. A 429 ``QuotaExceeded`` empties the bucket and raises
+  ``RetryableError(wait_seconds=<one token>, rate_limited=True)`` so ``call_with_retries`` waits it out without
+  counting it as a failure.
+* **Change probe.** ``changed_since(T)`` is the cheap "did anything change since T" question for sensors: one
+  request asking for one order and no datasets. It spends the same quota as the sync (searchOrders sustains one
+  request per ~180 s), so poll it no more often than ``MIN_CHANGE_POLL_SECONDS`` (the new-orders sensor's
+  interval and cooldown).
 
 Plain module: no Dagster imports. Errors never include tokens or secrets.
 """
@@ -32,6 +51,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from y3d_pipeline.clients.http import (
     ApiError,
+    InvalidRecord,
     RequestStats,
     RetryableError,
     RetryPolicy,
@@ -39,16 +59,35 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
-from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY, ChangeProbe
+from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY
+from y3d_pipeline.ingest.storable import check_timestamp
+from y3d_pipeline.settings import AMAZON_ORDERS_API_2026, AMAZON_ORDERS_API_VERSIONS
 
 log = logging.getLogger(__name__)
 
 SERVICE = "Amazon SP-API"
 TWO_MINUTES = dt.timedelta(minutes=2)
+API_2026 = AMAZON_ORDERS_API_2026
+API_V0 = "v0"
+API_VERSIONS = AMAZON_ORDERS_API_VERSIONS
 ORDERS_PATH = "/orders/v0/orders"
+SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
 USER_AGENT = "y3d-pipeline/1.0 (Language=Python)"
 # Documented usage plans (rate per second, burst); the x-amzn-RateLimit-Limit header overrides the rate.
-DEFAULT_PLANS: dict[str, tuple[float, int]] = {"getOrders": (0.0167, 20), "getOrderItems": (0.5, 30)}
+DEFAULT_PLANS: dict[str, tuple[float, int]] = {
+    "searchOrders": (0.0056, 20), "getOrder": (0.5, 30),  # v2026-01-01
+    "getOrders": (0.0167, 20), "getOrderItems": (0.5, 30),  # v0
+}
+# The v2026 datasets the pipeline reads (reconcile.marketplace.map_amazon): BUYER (buyer name and email),
+# FULFILLMENT (status, ship-by window, service level), PROCEEDS (order total). Items with their product, price
+# and Amazon Custom URL come without asking. Not RECIPIENT: the delivery address is PII nothing here reads
+# (ShipStation carries the address the label is printed with).
+INCLUDED_DATA = ("BUYER", "FULFILLMENT", "PROCEEDS")
+PAGINATION_TOKEN_LIFETIME = dt.timedelta(hours=24)
+# The change probe at most once per this many seconds, and not while a sync launched by it may still be the
+# last call (the amazon_new_orders sensor's cooldown): a poll and a sync per 10 minutes at most, 12 of
+# searchOrders' 20 requests an hour (0.0056 rps), the rest for the hourly and nightly syncs.
+MIN_CHANGE_POLL_SECONDS = 300
 
 
 class TokenBucket:
@@ -68,13 +107,19 @@ class TokenBucket:
         self._refill()
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
+    @property
+    def margin(self) -> float:
+        """Extra wait once the bucket ran dry: Amazon counts from when our requests arrive, not from when we
+        measured, so a token that is just whole here may not be there yet; a 429 would cost a whole refill."""
+        return min(1.0, 0.05 / self.rate)
+
     def acquire(self, sleep: Callable[[float], None]) -> float:
         """Take one token, sleeping first if none is free; returns the seconds slept."""
         waited = 0.0
         wait = self.seconds_until_token()
         while wait > 0:
-            sleep(wait)
-            waited += wait
+            sleep(wait + self.margin)
+            waited += wait + self.margin
             wait = self.seconds_until_token()
         self.tokens -= 1
         return waited
@@ -125,35 +170,99 @@ def iso_z(value: dt.datetime) -> str:
 
 
 class AmazonOrder(BaseModel):
-    """One order from getOrders; ``payload`` keeps Amazon's JSON verbatim (plus ``OrderItems`` once fetched)."""
+    """One order as Amazon sent it; ``payload`` keeps the JSON verbatim in its API version's shape (v0: the
+    getOrders order plus ``OrderItems`` from getOrderItems; v2026-01-01: the searchOrders/getOrder order, items
+    included)."""
 
     model_config = ConfigDict(frozen=False)
 
     amazon_order_id: str
     last_update_date: dt.datetime
     order_status: str | None = None
+    api_version: str = API_V0
     payload: dict[str, Any]
 
     @field_validator("amazon_order_id")
     @classmethod
     def _non_blank(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("AmazonOrderId is blank")
+            raise ValueError("order id is blank")
         return value
 
     @field_validator("last_update_date", mode="before")
     @classmethod
     def _aware(cls, value: Any) -> dt.datetime:
-        return _utc(value)
+        try:
+            return check_timestamp(_utc(value), "LastUpdateDate")
+        except OverflowError:
+            raise ValueError("LastUpdateDate is out of range") from None
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> AmazonOrder:
+        """A v0 getOrders order."""
         return cls(amazon_order_id=raw.get("AmazonOrderId"), last_update_date=raw.get("LastUpdateDate"),
                    order_status=raw.get("OrderStatus"), payload=raw)
 
+    @classmethod
+    def from_v2026(cls, raw: dict[str, Any]) -> AmazonOrder:
+        """A v2026-01-01 order; raises ``ValidationError``/``ValueError`` for one the pipeline cannot read."""
+        checked = _Order2026.model_validate(raw)
+        status = (raw.get("fulfillment") or {}).get("fulfillmentStatus") \
+            if isinstance(raw.get("fulfillment"), dict) else None
+        return cls(amazon_order_id=checked.orderId, last_update_date=checked.lastUpdatedTime,
+                   order_status=status, api_version=API_2026, payload=raw)
+
     @property
     def order_items(self) -> list[dict[str, Any]]:
-        return list(self.payload.get("OrderItems") or [])
+        key = "orderItems" if self.api_version == API_2026 else "OrderItems"
+        return list(self.payload.get(key) or [])
+
+
+def _non_blank_text(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-blank string")
+    return value
+
+
+class _Item2026(BaseModel):
+    """What the pipeline needs of a v2026 order item (the payload itself is stored as sent)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    orderItemId: str  # noqa: N815 - Amazon's field names
+    quantityOrdered: int  # noqa: N815
+    product: dict[str, Any]
+
+    @field_validator("orderItemId", mode="before")
+    @classmethod
+    def _item_id(cls, value: Any) -> str:
+        return _non_blank_text(value)
+
+    @field_validator("quantityOrdered", mode="before")
+    @classmethod
+    def _count(cls, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"quantityOrdered {value!r} is not a count")
+        return value
+
+
+class _Order2026(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    orderId: str  # noqa: N815
+    createdTime: dt.datetime  # noqa: N815
+    lastUpdatedTime: dt.datetime  # noqa: N815
+    orderItems: list[_Item2026]  # noqa: N815
+
+    @field_validator("orderId", mode="before")
+    @classmethod
+    def _order_id(cls, value: Any) -> str:
+        return _non_blank_text(value)
+
+    @field_validator("createdTime", "lastUpdatedTime", mode="before")
+    @classmethod
+    def _times(cls, value: Any) -> dt.datetime:
+        return _utc(value)
 
 
 class AmazonOrderItem(BaseModel):
@@ -163,15 +272,10 @@ class AmazonOrderItem(BaseModel):
 
     @classmethod
     def from_api(cls, raw: dict[str, Any]) -> AmazonOrderItem:
-        url = ((raw.get("BuyerInfo") or {}).get("BuyerCustomizedInfo") or {}).get("CustomizedURL")
+        buyer = raw.get("BuyerInfo") if isinstance(raw.get("BuyerInfo"), dict) else {}
+        customized = buyer.get("BuyerCustomizedInfo") if isinstance(buyer.get("BuyerCustomizedInfo"), dict) else {}
+        url = customized.get("CustomizedURL")
         return cls(order_item_id=raw.get("OrderItemId"), customized_url=url or None, payload=raw)
-
-
-@dataclass
-class InvalidRecord:
-    source_id: str
-    reason: str
-    payload: dict[str, Any]
 
 
 @dataclass
@@ -200,7 +304,11 @@ class AmazonClient:
         sleep: Callable[[float], None] = time.sleep,
         settle: dt.timedelta = TWO_MINUTES,
         timeout: float = 30.0,
+        api_version: str = API_2026,
     ) -> None:
+        if api_version not in API_VERSIONS:
+            raise ValueError(f"unknown Orders API version {api_version!r}; use one of {', '.join(API_VERSIONS)}")
+        self.api_version = api_version
         if settle < TWO_MINUTES:
             raise ValueError("settle must be at least two minutes (Amazon rejects a more recent end)")
         self._client_id, self._client_secret, self._refresh_token = client_id, client_secret, refresh_token
@@ -302,10 +410,19 @@ class AmazonClient:
                 raise ApiError(f"{SERVICE} {operation} returned a non-object body")
             return body
 
-        return call_with_retries(attempt, what=f"{SERVICE} {operation}", policy=policy or self.policy,
-                                 stats=self.stats, sleep=self.sleep)
+        return call_with_retries(attempt, what=f"{SERVICE} {operation}", policy=policy or self.policy, stats=self.stats,
+                                 sleep=self.sleep)
 
     # ------------------------------------------------------------------------------------------ orders
+    def _keep_newest(self, order: AmazonOrder, by_id: dict[str, AmazonOrder]) -> None:
+        """One order per id across pages (pages can repeat orders): the newest modification wins."""
+        current = by_id.get(order.amazon_order_id)
+        if current is not None:
+            self.stats.duplicates_dropped += 1
+            if current.last_update_date > order.last_update_date:
+                return
+        by_id[order.amazon_order_id] = order
+
     def clamp_end(self, end: dt.datetime) -> tuple[dt.datetime, bool]:
         """``end`` cut to ``now - settle`` and floored to a whole second; (value, whether it was cut)."""
         latest = self.now().astimezone(dt.UTC) - self.settle
@@ -340,20 +457,18 @@ class AmazonClient:
                     result.effective_end = _utc(payload["LastUpdatedBefore"])
                 except ValueError:
                     pass
-            for raw in payload.get("Orders") or []:
+            orders = payload.get("Orders") or []
+            if not isinstance(orders, list):
+                raise ApiError(f"{SERVICE} getOrders returned Orders that is not a list")
+            for raw in orders:
                 try:
+                    if not isinstance(raw, dict):
+                        raise TypeError(f"the order is a {type(raw).__name__}, not an object")
                     order = AmazonOrder.from_api(raw)
-                except (ValidationError, ValueError, TypeError) as exc:
-                    source_id = str((raw or {}).get("AmazonOrderId") or "<missing AmazonOrderId>")
-                    result.invalid.append(InvalidRecord(source_id, f"invalid SP-API order: {exc}"[:1000],
-                                                        raw if isinstance(raw, dict) else {"value": raw}))
+                except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+                    result.invalid.append(_invalid_order(raw, exc))
                     continue
-                current = by_id.get(order.amazon_order_id)
-                if current is not None:
-                    self.stats.duplicates_dropped += 1
-                    if current.last_update_date > order.last_update_date:
-                        continue
-                by_id[order.amazon_order_id] = order
+                self._keep_newest(order, by_id)
             token = payload.get("NextToken")
             if not token:
                 break
@@ -365,30 +480,6 @@ class AmazonClient:
         result.orders = list(by_id.values())
         return result
 
-    def changed_since(self, since: dt.datetime) -> ChangeProbe:
-        """One getOrders request for a single order: did any order change between ``since`` and Amazon's
-        latest allowed end (now minus the settle time, minus a minute for a clock that runs ahead of Amazon's)?
-        ``checked_until`` is that end (the next cursor). Shares getOrders' usage plan with the sync; the
-        sensor's interval is chosen for that."""
-        end = (self.now() - self.settle - dt.timedelta(minutes=1)).astimezone(dt.UTC).replace(microsecond=0)
-        start = since.astimezone(dt.UTC).replace(microsecond=0)
-        if end <= start:
-            return ChangeProbe(0, False, None, None, start)
-        body = self._get("getOrders", ORDERS_PATH, {
-            "MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": iso_z(start),
-            "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
-        payload = body.get("payload") or {}
-        orders = [o for o in payload.get("Orders") or [] if isinstance(o, dict)]
-        if not orders:
-            return ChangeProbe(0, False, None, None, end)
-        first = orders[0]
-        try:
-            modified = _utc(first.get("LastUpdateDate"))
-        except (TypeError, ValueError):
-            modified = None
-        return ChangeProbe(len(orders), bool(payload.get("NextToken")), str(first.get("AmazonOrderId") or ""),
-                           modified, end)
-
     def get_order_items(self, amazon_order_id: str) -> list[dict[str, Any]]:
         """All items of one order (getOrderItems, following its own NextToken)."""
         path = f"{ORDERS_PATH}/{quote(amazon_order_id, safe='')}/orderItems"
@@ -398,7 +489,10 @@ class AmazonClient:
         while True:
             body = self._get("getOrderItems", path, params)
             payload = body.get("payload") or {}
-            items.extend(item for item in payload.get("OrderItems") or [] if isinstance(item, dict))
+            page_items = payload.get("OrderItems") or [] if isinstance(payload, dict) else None
+            if not isinstance(page_items, list):
+                raise InvalidOrderItems(f"getOrderItems returned OrderItems that is not a list for {amazon_order_id}")
+            items.extend(item for item in page_items if isinstance(item, dict))
             token = payload.get("NextToken")
             if not token or token in seen_tokens:
                 break
@@ -409,10 +503,145 @@ class AmazonClient:
     def get_orders_with_items(self, updated_after: dt.datetime, updated_before: dt.datetime,
                               progress: Callable[[int, int | None], None] | None = None) -> OrdersPage:
         """getOrders, then getOrderItems per order; items land in ``payload["OrderItems"]``. ``progress(orders
-        with items, orders)`` after each order (getOrderItems is paced at 0.5/s: the slow part)."""
+        done, orders)`` after each order (getOrderItems is paced at 0.5/s: the slow part)."""
         page = self.get_orders(updated_after, updated_before)
+        usable = []
         for number, order in enumerate(page.orders, start=1):
-            order.payload = {**order.payload, "OrderItems": self.get_order_items(order.amazon_order_id)}
             if progress:
-                progress(number, len(page.orders))
+                progress(number - 1, len(page.orders))
+            try:
+                order.payload = {**order.payload, "OrderItems": self.get_order_items(order.amazon_order_id)}
+            except InvalidOrderItems as exc:
+                page.invalid.append(InvalidRecord(order.amazon_order_id, str(exc), order.payload))
+                continue
+            usable.append(order)
+        if progress and page.orders:
+            progress(len(page.orders), len(page.orders))
+        page.orders = usable
         return page
+
+    # -------------------------------------------------------------------------------- orders, v2026-01-01
+    def _window_params(self, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+        return {"lastUpdatedAfter": iso_z(start), "lastUpdatedBefore": iso_z(end),
+                "marketplaceIds": ",".join(self.marketplace_ids)}
+
+    def _add_order(self, raw: Any, by_id: dict[str, AmazonOrder], result: OrdersPage) -> None:
+        try:
+            if not isinstance(raw, dict):
+                raise ValueError(f"an order is a {type(raw).__name__}, not an object")
+            order = AmazonOrder.from_v2026(raw)
+        except (ValidationError, ValueError, TypeError, AttributeError) as exc:
+            result.invalid.append(_invalid_order(raw, exc, id_field="orderId"))
+            return
+        self._keep_newest(order, by_id)
+
+    def search_orders(self, updated_after: dt.datetime, updated_before: dt.datetime,
+                      progress: Callable[[int, int | None], None] | None = None) -> OrdersPage:
+        """v2026 searchOrders: every order with ``updated_after <= lastUpdatedTime <= updated_before`` (the end
+        clamped by the two-minute rule), items included, de-duplicated across pages; ``progress(orders so far,
+        None)`` after each page (pages are paced at ~1 per 180 s once the burst is spent)."""
+        if updated_after.tzinfo is None or updated_before.tzinfo is None:
+            raise ValueError("search_orders needs timezone-aware datetimes")
+        end, clamped = self.clamp_end(updated_before)
+        result = OrdersPage(requested_end=updated_before, effective_end=end, clamped=clamped)
+        start = updated_after.astimezone(dt.UTC).replace(microsecond=0)
+        if end < start:
+            return result
+        base = {**self._window_params(start, end), "includedData": ",".join(INCLUDED_DATA),
+                "maxResultsPerPage": 100}
+        params: dict[str, Any] = dict(base)
+        by_id: dict[str, AmazonOrder] = {}
+        seen_tokens: set[str] = set()
+        token_issued_at = 0.0
+        bucket = self.buckets["searchOrders"]
+        while True:
+            # The token's age when it will be sent, after the pacing wait (searchOrders sustains ~1 request/180 s).
+            if "paginationToken" in params and self.clock() - token_issued_at + bucket.seconds_until_token() >= \
+                    PAGINATION_TOKEN_LIFETIME.total_seconds():
+                raise ApiError(f"{SERVICE} searchOrders: the pagination token would be older than 24 hours when "
+                               "sent (Amazon expires it); run a shorter window")
+            body = self._get("searchOrders", SEARCH_ORDERS_PATH, params)
+            self.stats.pages += 1
+            if body.get("lastUpdatedBefore"):
+                try:
+                    result.effective_end = _utc(body["lastUpdatedBefore"])
+                except ValueError:
+                    pass
+            orders = body.get("orders")
+            if not isinstance(orders, list):
+                raise ApiError(f"{SERVICE} searchOrders returned no orders list")
+            for raw in orders:
+                self._add_order(raw, by_id, result)
+            if progress:
+                progress(len(by_id), None)
+            token = (body.get("pagination") or {}).get("nextToken") if isinstance(body.get("pagination"),
+                                                                                  dict) else None
+            if not token:
+                break
+            if token in seen_tokens:
+                raise ApiError(f"{SERVICE} searchOrders returned the same nextToken twice; stopping")
+            seen_tokens.add(token)
+            token_issued_at = self.clock()
+            # The model: every other parameter repeated with the values that produced the token.
+            params = {**base, "paginationToken": token}
+        result.orders = list(by_id.values())
+        return result
+
+    def get_order(self, amazon_order_id: str) -> AmazonOrder | None:
+        """v2026 getOrder: one order with its items and the pipeline's datasets; None when Amazon has no such
+        order (404). An order Amazon sends but the pipeline cannot read raises ``ApiError``."""
+        path = f"{SEARCH_ORDERS_PATH}/{quote(amazon_order_id, safe='')}"
+        try:
+            body = self._get("getOrder", path, {"includedData": ",".join(INCLUDED_DATA)})
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        try:
+            return AmazonOrder.from_v2026(body.get("order"))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise ApiError(f"{SERVICE} getOrder returned an order the pipeline cannot read: {exc}"[:500]) from exc
+
+    # ------------------------------------------------------------------------------------- either version
+    def fetch_orders(self, updated_after: dt.datetime, updated_before: dt.datetime,
+                     progress: Callable[[int, int | None], None] | None = None) -> OrdersPage:
+        """Every order changed in the window with its items, through the configured API version."""
+        if self.api_version == API_2026:
+            return self.search_orders(updated_after, updated_before, progress)
+        return self.get_orders_with_items(updated_after, updated_before, progress)
+
+    def changed_since(self, since: dt.datetime) -> bool:
+        """Whether any order changed at or after ``since`` (up to now minus the settle time): one request for one
+        order and no datasets. Spends the sync's quota: see ``MIN_CHANGE_POLL_SECONDS``. Fails fast (a sensor tick
+        has a 60 s deadline): a 429 whose wait is beyond PROBE_RETRY_POLICY's budget ends it at once."""
+        if since.tzinfo is None:
+            raise ValueError("changed_since needs a timezone-aware datetime")
+        end, _ = self.clamp_end(self.now())
+        start = since.astimezone(dt.UTC).replace(microsecond=0)
+        if end < start:
+            return False
+        if self.api_version == API_2026:
+            body = self._get("searchOrders", SEARCH_ORDERS_PATH,
+                             {**self._window_params(start, end), "maxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
+            return bool(body.get("orders"))
+        body = self._get("getOrders", ORDERS_PATH, {
+            "MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": iso_z(start),
+            "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
+        return bool((body.get("payload") or {}).get("Orders"))
+
+class InvalidOrderItems(ValueError):
+    """getOrderItems answered for one order with something that is not a list of items."""
+
+
+def _invalid_order(raw: Any, exc: Exception, *, id_field: str = "AmazonOrderId") -> InvalidRecord:
+    """Where an order record (v0 ``AmazonOrderId``, v2026 ``orderId``) is broken, by field name, never by value
+    (values are customer data)."""
+    if isinstance(exc, ValidationError):
+        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    else:
+        reason = str(exc)[:300]
+    reason = f"invalid SP-API order: {reason}"[:1000]
+    order_id = raw.get(id_field) if isinstance(raw, dict) else None
+    if isinstance(order_id, str) and order_id.strip():
+        return InvalidRecord(order_id[:60], reason, raw)
+    return InvalidRecord.without_id(raw, reason)

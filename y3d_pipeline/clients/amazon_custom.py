@@ -8,10 +8,14 @@ items), so the downloader is an SSRF boundary:
   names that exact IP; no userinfo (``https://amazon.com@evil.example/``); the scheme's default port only,
   unless the allowed entry names a port (``host:port``) or ``allow_any_port`` is set (sandbox);
 * redirects are never followed automatically: each ``Location`` is checked with the same rules, at most
-  ``max_redirects`` hops; no proxies from the environment, no cookies, no credentials sent;
+  ``max_redirects`` hops, and a malformed one is a customization error; no proxies from the environment, no
+  credentials sent, and no cookies: none is stored, none is sent, so one download never carries state into
+  the next;
 * the body is streamed raw (``Accept-Encoding: identity``; a compressed transport encoding is refused so
-  nothing expands before the cap) and abandoned past ``max_download_bytes``; connect/read timeouts and an
-  overall deadline bound a slow drip.
+  nothing expands before the cap) and abandoned past ``max_download_bytes``;
+* ``total_timeout`` bounds the whole download (every attempt, redirect, connect, header and body byte): each
+  socket operation may wait at most the time left, so headers or a body sent a byte at a time cannot hold
+  it open (per-read timeouts alone would reset with every byte).
 
 The zip is opened in memory (``zipfile`` on ``BytesIO``); nothing from the archive is ever written to the
 filesystem, and archive names are only compared as strings (names with ``..``, absolute paths, drive
@@ -30,7 +34,9 @@ Plain module: no Dagster imports.
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
+import http.cookiejar
 import io
 import ipaddress
 import json
@@ -38,15 +44,19 @@ import posixpath
 import re
 import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import httpcore
 import httpx
 from pydantic import BaseModel, Field
 
 from y3d_pipeline.clients.http import ApiError, RetryableError, RetryPolicy, call_with_retries
+from y3d_pipeline.ingest.storable import unstorable_text
+from y3d_pipeline.redaction import scrub
 
 USER_AGENT = "y3d-pipeline/1.0 (amazon-custom-downloader)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
@@ -58,9 +68,13 @@ _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 class CustomizationError(Exception):
     """Base class. ``status`` is what ``amazon_customizations.status`` records for it:
-    ``rejected`` (unsafe input, never retried) or ``failed`` (retried on later runs up to a limit)."""
+    ``rejected`` (unsafe input, never retried) or ``failed`` (retried on later runs up to a limit).
+    The message is stored and logged, so it is scrubbed of secrets."""
 
     status = "failed"
+
+    def __init__(self, message: str = ""):
+        super().__init__(scrub(message))
 
 
 class UrlRejectedError(CustomizationError):
@@ -212,6 +226,82 @@ def check_url(url: str, policy: DownloadPolicy) -> str:
     return url
 
 
+# --------------------------------------------------------------------------------------------- deadline
+
+# The monotonic time by which the current download must be done (per thread and context).
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("download_deadline", default=None)
+
+
+def _time_left(timeout: float | None, error: type[Exception]) -> float | None:
+    """``timeout`` cut to what is left of the download's deadline; ``error`` once nothing is left."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise error("the download's total deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream):
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname,
+                                                     _time_left(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's socket layer with every connect, read and write bounded by the download's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkBackend):
+        self._inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(host, port, _time_left(timeout, httpcore.ConnectTimeout),
+                                                       local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _time_left(timeout, httpcore.ConnectTimeout),
+                                                               socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+@contextmanager
+def _deadline(at: float) -> Iterator[None]:
+    token = _DEADLINE.set(at)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+class _RefuseAllCookies(http.cookiejar.DefaultCookiePolicy):
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: Any) -> bool:
+        return False
+
+
 # --------------------------------------------------------------------------------------------- download
 
 
@@ -227,32 +317,50 @@ class Download:
         return hashlib.sha256(self.content).hexdigest()
 
 
+def _redirect_target(current: str, response: httpx.Response, policy: DownloadPolicy) -> str:
+    """The checked URL a redirect points to; a missing, malformed or disallowed Location is an error."""
+    try:
+        location = response.headers.get("Location")
+    except (UnicodeDecodeError, ValueError):
+        raise UrlRejectedError(f"GET {safe_url_for_log(current)}: redirect with an undecodable Location") from None
+    if not location or not location.strip():
+        raise DownloadError(f"GET {safe_url_for_log(current)}: redirect without Location")
+    try:
+        target = urljoin(current, location.strip())
+    except ValueError as exc:
+        raise UrlRejectedError(f"redirect rejected: malformed Location ({exc})") from exc
+    try:
+        return check_url(target, policy)
+    except UrlRejectedError as exc:
+        raise UrlRejectedError(f"redirect rejected: {exc}") from exc
+
+
 def _fetch_once(client: httpx.Client, url: str, policy: DownloadPolicy, result: Download) -> None:
-    deadline = time.monotonic() + policy.total_timeout
     current = check_url(url, policy)
     redirects = 0
     result.attempts += 1
     while True:
-        request = client.build_request("GET", current, headers={"User-Agent": USER_AGENT,
-                                                                "Accept": "application/zip, */*",
-                                                                "Accept-Encoding": "identity"})
+        client.cookies.clear()  # a cookie set by one download never goes out with another request
+        try:
+            request = client.build_request("GET", current, headers={"User-Agent": USER_AGENT,
+                                                                    "Accept": "application/zip, */*",
+                                                                    "Accept-Encoding": "identity"})
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+            raise UrlRejectedError(f"{safe_url_for_log(current)}: not a usable URL ({type(exc).__name__})") from exc
         try:
             response = client.send(request, stream=True, follow_redirects=False)
         except httpx.TransportError as exc:
+            _raise_if_deadline_passed(current, policy)
             raise RetryableError(f"GET {safe_url_for_log(current)} failed: {type(exc).__name__}") from exc
+        except (httpx.InvalidURL, ValueError) as exc:  # httpx parses a redirect's Location even when not following
+            raise UrlRejectedError(f"GET {safe_url_for_log(current)}: redirect rejected: malformed Location "
+                                   f"({type(exc).__name__})") from exc
         try:
             if response.status_code in REDIRECT_STATUSES:
-                location = response.headers.get("Location")
-                if not location:
-                    raise DownloadError(f"GET {safe_url_for_log(current)}: redirect without Location")
                 redirects += 1
                 if redirects > policy.max_redirects:
                     raise UrlRejectedError(f"more than {policy.max_redirects} redirects")
-                target = urljoin(current, location)
-                try:
-                    current = check_url(target, policy)
-                except UrlRejectedError as exc:
-                    raise UrlRejectedError(f"redirect rejected: {exc}") from exc
+                current = _redirect_target(current, response, policy)
                 continue
             if response.status_code == 429 or response.status_code >= 500:
                 raise RetryableError(f"GET {safe_url_for_log(current)} returned HTTP {response.status_code}",
@@ -268,14 +376,12 @@ def _fetch_once(client: httpx.Client, url: str, policy: DownloadPolicy, result: 
                 raise DownloadError(f"GET {safe_url_for_log(current)}: unexpected Content-Encoding '{encoding}'")
             buffer = bytearray()
             try:
-                for chunk in response.iter_raw(chunk_size=65536):
+                for chunk in response.iter_raw():
                     buffer += chunk
                     if len(buffer) > policy.max_download_bytes:
                         raise TooLargeError(f"download exceeded {policy.max_download_bytes} bytes; abandoned")
-                    if time.monotonic() > deadline:
-                        raise RetryableError(f"GET {safe_url_for_log(current)} exceeded "
-                                             f"{policy.total_timeout:.0f}s overall")
             except httpx.TransportError as exc:
+                _raise_if_deadline_passed(current, policy)
                 raise RetryableError(f"GET {safe_url_for_log(current)} failed mid-body: "
                                      f"{type(exc).__name__}") from exc
             result.url = current
@@ -286,12 +392,30 @@ def _fetch_once(client: httpx.Client, url: str, policy: DownloadPolicy, result: 
             response.close()
 
 
+def _raise_if_deadline_passed(current: str, policy: DownloadPolicy) -> None:
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() >= deadline:
+        raise DownloadError(f"GET {safe_url_for_log(current)} did not finish within the "
+                            f"{policy.total_timeout:g} s total deadline (slow or stalled server)")
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        # httpx builds its httpcore pool without a way to pass a network backend: wrap the one it made.
+        pool = self._pool
+        pool._network_backend = _DeadlineBackend(pool._network_backend)  # noqa: SLF001
+
+
 def make_http_client(policy: DownloadPolicy) -> httpx.Client:
-    """An HTTP client for many downloads (keep-alive): no redirects, no environment proxies or netrc."""
+    """An HTTP client for many downloads (keep-alive): no redirects, no environment proxies or netrc, no
+    cookies, and every socket operation bounded by the current download's deadline."""
     return httpx.Client(
         timeout=httpx.Timeout(policy.read_timeout, connect=policy.connect_timeout),
         follow_redirects=False,
         trust_env=False,
+        cookies=http.cookiejar.CookieJar(policy=_RefuseAllCookies()),
+        transport=_DeadlineTransport(trust_env=False),
     )
 
 
@@ -302,15 +426,21 @@ def download(
     client: httpx.Client | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Download:
-    """GET ``url`` under ``policy``; retries transient failures a few times, never unsafe ones."""
+    """GET ``url`` under ``policy``; retries transient failures a few times, never unsafe ones, all within
+    ``policy.total_timeout``. Use a client from :func:`make_http_client` (the deadline lives in its sockets)."""
     own = client is None
     if client is None:
         client = make_http_client(policy)
     result = Download(url=url, content=b"")
+    started = time.monotonic()
+    retry = policy.retry
+    if retry.max_total_seconds > policy.total_timeout:
+        retry = RetryPolicy(max_attempts=retry.max_attempts, max_total_seconds=policy.total_timeout,
+                            initial_backoff=retry.initial_backoff, max_backoff=retry.max_backoff)
     try:
-        call_with_retries(lambda: _fetch_once(client, url, policy, result),
-                          what=f"Amazon Custom download {safe_url_for_log(url)}", policy=policy.retry,
-                          sleep=sleep)
+        with _deadline(started + policy.total_timeout):
+            call_with_retries(lambda: _fetch_once(client, url, policy, result),
+                              what=f"Amazon Custom download {safe_url_for_log(url)}", policy=retry, sleep=sleep)
     except ApiError as exc:
         raise DownloadError(str(exc)) from exc
     finally:
@@ -392,12 +522,17 @@ def read_customization_json(content: bytes, *, order_item_id: str | None = None,
         if len(raw) > limits.max_json_bytes:
             raise ZipBombError(f"JSON entry expands beyond {limits.max_json_bytes} bytes")
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        data = json.loads(raw.decode("utf-8-sig"), parse_constant=_not_json)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise UnparseableError(f"{chosen.filename!r} is not valid JSON: {str(exc)[:200]}") from exc
     if not isinstance(data, dict):
         raise UnparseableError(f"{chosen.filename!r} holds a JSON {type(data).__name__}, not an object")
     return ZipJson(name=chosen.filename, data=data, entries=[i.filename for i in infos], ignored_unsafe=unsafe)
+
+
+def _not_json(constant: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not, and "nan" would become a buyer's text.
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 # ---------------------------------------------------------------------------------------------- parsing
@@ -634,8 +769,29 @@ def parse_customization(doc: dict) -> Customization:
         for key, value in summary.items():
             if merged.get(key) is None and value is not None:
                 merged[key] = value
-    return Customization(layout=primary[0], layouts=[name for name, _ in layouts], surfaces=primary[1],
-                         **merged)
+    customization = Customization(layout=primary[0], layouts=[name for name, _ in layouts], surfaces=primary[1],
+                                  **merged)
+    _refuse_unprintable(customization)
+    return customization
+
+
+def _refuse_unprintable(customization: Customization) -> None:
+    """What the buyer chose is printed: a NUL or half an emoji in it is not a guess we make for them."""
+    def strings(value: Any, where: str) -> Iterator[tuple[str, str]]:
+        if isinstance(value, str):
+            yield where, value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from strings(key, where)
+                yield from strings(item, f"{where}.{key}")
+        elif isinstance(value, list):
+            for item in value:
+                yield from strings(item, where)
+
+    for where, text in strings(customization.model_dump(), "customization"):
+        problem = unstorable_text(text)
+        if problem:
+            raise UnparseableError(f"{where.removeprefix('customization.')} contains {problem}")
 
 
 # ------------------------------------------------------------------------------------------------ facade

@@ -3,7 +3,8 @@
 Each client owns its rate limiting (ShipStation headers, Shopify cost bucket, Amazon token buckets) and
 signals "try again" by raising ``RetryableError`` (optionally with the server's wait hint); this module
 decides how long to wait and when to give up. Errors name the service, method and path, never headers
-or credentials.
+or credentials, and their texts are scrubbed of secrets (an upstream or proxy may echo the request in its
+error body): see ``y3d_pipeline.redaction``.
 """
 
 from __future__ import annotations
@@ -18,17 +19,37 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
+from y3d_pipeline.redaction import scrub
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
+@dataclass
+class InvalidRecord:
+    """A record an API returned that cannot be used as it is: the caller quarantines it with ``reason``
+    (ids and field names, never payload values) and its ``payload``, and goes on with the rest."""
+
+    source_id: str
+    reason: str
+    payload: Any
+
+    @classmethod
+    def without_id(cls, payload: Any, reason: str) -> InvalidRecord:
+        """A record with no usable id: keyed by its content (``unreadable:<hash>``), so a repeat is one row."""
+        from y3d_pipeline.ingest.raw_store import payload_sha256
+
+        wrapped = payload if isinstance(payload, dict) else {"value": payload}
+        return cls(f"unreadable:{payload_sha256(wrapped)[:16]}", reason, wrapped)
+
+
 class ApiError(Exception):
-    """A request failed for good (non-retryable status, or retries exhausted)."""
+    """A request failed for good (non-retryable status, or retries exhausted). The message is scrubbed."""
 
     def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
+        super().__init__(scrub(message))
         self.status = status
 
 
@@ -36,7 +57,7 @@ class RetryableError(Exception):
     """A transient failure. ``wait_seconds`` is the server's hint (Retry-After, rate-limit reset)."""
 
     def __init__(self, message: str, *, wait_seconds: float | None = None, rate_limited: bool = False):
-        super().__init__(message)
+        super().__init__(scrub(message))
         self.wait_seconds = wait_seconds
         self.rate_limited = rate_limited
 
@@ -153,7 +174,7 @@ def call_with_retries(
         if getattr(exc, "rate_limited", False):
             stats.rate_limited += 1
             stats.rate_limit_wait_seconds += wait
-        log.warning("%s: %s; retrying in %.1fs", what, exc, wait)
+        log.warning("%s: %s; retrying in %.1fs", what, scrub(exc), wait)
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type((RetryableError, httpx.TransportError)),
@@ -168,3 +189,35 @@ def call_with_retries(
     except tenacity.RetryError as exc:
         last = exc.last_attempt.exception()
         raise ApiError(f"{what} gave up after {exc.last_attempt.attempt_number} attempts: {last}") from last
+
+
+class ScrubbingTransport:
+    """Wraps an httpx-style transport so that error bodies (status >= 400) reach the client scrubbed of
+    secrets: for SDKs that build exception texts from the body themselves (the openai SDK, on httpx2), where
+    our own ApiError never sees the text. Works with any transport of httpx's interface."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+
+    def handle_request(self, request: Any) -> Any:
+        response = self.inner.handle_request(request)
+        if response.status_code < 400:
+            return response
+        try:
+            body = response.read()
+        finally:
+            response.close()
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-length", "content-encoding", "transfer-encoding")]
+        return type(response)(response.status_code, headers=headers,
+                              content=scrub(body.decode("utf-8", "replace")).encode(),
+                              request=request, extensions=response.extensions)
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def __enter__(self) -> ScrubbingTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

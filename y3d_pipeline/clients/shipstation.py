@@ -44,6 +44,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from y3d_pipeline.clients.http import (
     ApiError,
+    InvalidRecord,
     RequestStats,
     RetryableError,
     RetryPolicy,
@@ -53,6 +54,8 @@ from y3d_pipeline.clients.http import (
     raise_for_status,
 )
 from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY, ChangeProbe
+from y3d_pipeline.ingest.storable import BIGINT_MAX, INTEGER_MAX, check_timestamp
+from y3d_pipeline.redaction import register_basic_auth
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +77,19 @@ def parse_pacific(value: str | dt.datetime | None) -> dt.datetime | None:
 
     ``"2026-03-08T01:30:00.0000000"`` → ``2026-03-08 09:30:00+00:00``. Fractional digits beyond
     microseconds are dropped. Ambiguous fall-back times are read as the first occurrence (PDT, fold=0).
-    ``None``/empty → ``None``; anything unparsable raises ``ValueError``. A string that does carry an
-    offset or ``Z`` (not sent by ShipStation v1) is honoured rather than guessed.
+    ``None``/empty → ``None``; anything unparsable, or outside 2000-2099 (.NET's ``DateTime.MaxValue``,
+    9999-12-31, is a placeholder, not a date), raises ``ValueError``. A string that does carry an offset or
+    ``Z`` (not sent by ShipStation v1) is honoured rather than guessed.
     """
+    try:
+        parsed = _parse_pacific(value)
+    except OverflowError:  # 9999-12-31T23:00 Pacific is past the last datetime Python has in UTC
+        raise ValueError(f"ShipStation date {str(value)[:40]!r} is out of range (a placeholder, not a date)") \
+            from None
+    return None if parsed is None else check_timestamp(parsed, "ShipStation date")
+
+
+def _parse_pacific(value: str | dt.datetime | None) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
@@ -138,6 +151,9 @@ def _pacific_or_none(value: Any) -> dt.datetime | None:
 
 
 PacificDatetime = Annotated[dt.datetime | None, BeforeValidator(_pacific_or_none)]
+# Ids and counts as our bigint/integer columns can hold them: a larger value fails its record, not the batch.
+Id = Annotated[int, Field(ge=-BIGINT_MAX - 1, le=BIGINT_MAX)]
+Count = Annotated[int, Field(ge=-INTEGER_MAX - 1, le=INTEGER_MAX)]
 
 
 # ------------------------------------------------------------------------------------------ models
@@ -175,17 +191,17 @@ class ItemOption(_Model):
 
 
 class OrderItem(_Model):
-    order_item_id: int | None = Field(None, alias="orderItemId")
+    order_item_id: Id | None = Field(None, alias="orderItemId")
     line_item_key: str | None = Field(None, alias="lineItemKey")
     sku: str | None = None
     name: str | None = None
     image_url: str | None = Field(None, alias="imageUrl")
     weight: Weight | None = None
-    quantity: int | None = None
+    quantity: Count | None = None
     unit_price: float | None = Field(None, alias="unitPrice")
     warehouse_location: str | None = Field(None, alias="warehouseLocation")
     options: list[ItemOption] | None = None
-    product_id: int | None = Field(None, alias="productId")
+    product_id: Id | None = Field(None, alias="productId")
     fulfillment_sku: str | None = Field(None, alias="fulfillmentSku")
     adjustment: bool | None = False
     upc: str | None = None
@@ -194,12 +210,12 @@ class OrderItem(_Model):
 
 
 class AdvancedOptions(_Model):
-    warehouse_id: int | None = Field(None, alias="warehouseId")
-    store_id: int | None = Field(None, alias="storeId")
+    warehouse_id: Id | None = Field(None, alias="warehouseId")
+    store_id: Id | None = Field(None, alias="storeId")
     source: str | None = None
     merged_or_split: bool | None = Field(None, alias="mergedOrSplit")
-    merged_ids: list[int] | None = Field(None, alias="mergedIds")
-    parent_id: int | None = Field(None, alias="parentId")
+    merged_ids: list[Id] | None = Field(None, alias="mergedIds")
+    parent_id: Id | None = Field(None, alias="parentId")
     custom_field1: str | None = Field(None, alias="customField1")
     custom_field2: str | None = Field(None, alias="customField2")
     custom_field3: str | None = Field(None, alias="customField3")
@@ -208,7 +224,7 @@ class AdvancedOptions(_Model):
 class Order(_Model):
     """A ShipStation order; dates are aware UTC datetimes (parsed from Pacific wall clock)."""
 
-    order_id: int = Field(alias="orderId")
+    order_id: Id = Field(alias="orderId")
     order_number: str | None = Field(None, alias="orderNumber")
     order_key: str | None = Field(None, alias="orderKey")
     order_status: str | None = Field(None, alias="orderStatus")
@@ -219,7 +235,7 @@ class Order(_Model):
     ship_by_date: PacificDatetime = Field(None, alias="shipByDate")
     ship_date: PacificDatetime = Field(None, alias="shipDate")
     hold_until_date: PacificDatetime = Field(None, alias="holdUntilDate")
-    customer_id: int | None = Field(None, alias="customerId")
+    customer_id: Id | None = Field(None, alias="customerId")
     customer_username: str | None = Field(None, alias="customerUsername")
     customer_email: str | None = Field(None, alias="customerEmail")
     bill_to: Address | None = Field(None, alias="billTo")
@@ -236,27 +252,27 @@ class Order(_Model):
     requested_shipping_service: str | None = Field(None, alias="requestedShippingService")
     carrier_code: str | None = Field(None, alias="carrierCode")
     service_code: str | None = Field(None, alias="serviceCode")
-    tag_ids: list[int] | None = Field(None, alias="tagIds")
+    tag_ids: list[Id] | None = Field(None, alias="tagIds")
     advanced_options: AdvancedOptions | None = Field(None, alias="advancedOptions")
 
 
 class Tag(_Model):
-    tag_id: int = Field(alias="tagId")
+    tag_id: Id = Field(alias="tagId")
     name: str
     color: str | None = None
 
 
 class Store(_Model):
-    store_id: int = Field(alias="storeId")
+    store_id: Id = Field(alias="storeId")
     store_name: str | None = Field(None, alias="storeName")
-    marketplace_id: int | None = Field(None, alias="marketplaceId")
+    marketplace_id: Id | None = Field(None, alias="marketplaceId")
     marketplace_name: str | None = Field(None, alias="marketplaceName")
     active: bool | None = None
 
 
 class Shipment(_Model):
-    shipment_id: int = Field(alias="shipmentId")
-    order_id: int | None = Field(None, alias="orderId")
+    shipment_id: Id = Field(alias="shipmentId")
+    order_id: Id | None = Field(None, alias="orderId")
     order_key: str | None = Field(None, alias="orderKey")
     order_number: str | None = Field(None, alias="orderNumber")
     create_date: PacificDatetime = Field(None, alias="createDate")
@@ -274,6 +290,7 @@ class Fetched:
 
     model: Any
     payload: dict[str, Any]
+    complete: bool = True  # False: only the id (and dates) parsed; normalization quarantines it with a reason
 
 
 @dataclass
@@ -284,7 +301,7 @@ class ScanResult:
     pages: int = 0
     rescans: int = 0
     complete: bool = True
-    rejected: list[str] = field(default_factory=list)  # records without a usable id (cannot be stored)
+    rejected: list[InvalidRecord] = field(default_factory=list)  # records without a usable id (cannot be stored)
 
 
 # ------------------------------------------------------------------------------------------ client
@@ -316,6 +333,7 @@ class ShipStationClient:
             raise ValueError("ShipStation needs SHIPSTATION_API_KEY and SHIPSTATION_API_SECRET")
         if not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}")
+        register_basic_auth(api_key, api_secret)
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.retry_policy = retry_policy or RetryPolicy()
@@ -410,9 +428,11 @@ class ShipStationClient:
         """Page through ``path`` until the last page; repeat if the result set moved under us."""
         result = ScanResult()
         seen: dict[Any, Fetched] = {}
+        rejected: dict[str, InvalidRecord] = {}  # by id: a rescan sees the same unusable records again
         for attempt in range(self.max_rescans + 1):
             totals: set[int] = set()
             ids_this_scan: set[Any] = set()
+            rejected_this_scan: set[str] = set()
             page, pages = 1, 1
             while True:
                 body = self._request("GET", path, params={**params, "page": page, "pageSize": self.page_size})
@@ -422,10 +442,12 @@ class ShipStationClient:
                 rows = body[collection]
                 totals.add(int(body.get("total") or 0))
                 pages = int(body.get("pages") or 0)
-                for payload in rows:
+                for position, payload in enumerate(rows):
                     record = _parse(model, payload, id_field)
-                    if record is None:
-                        result.rejected.append(str(payload)[:200])
+                    if isinstance(record, InvalidRecord):
+                        record.reason = f"{path} page {page} record {position + 1}: {record.reason}"
+                        rejected.setdefault(record.source_id, record)
+                        rejected_this_scan.add(record.source_id)
                         continue
                     key = getattr(record.model, id_field)
                     ids_this_scan.add(key)
@@ -439,7 +461,7 @@ class ShipStationClient:
                     break
                 page += 1
             final_total = int(body.get("total") or 0)
-            if len(totals) == 1 and len(ids_this_scan) >= final_total:
+            if len(totals) == 1 and len(ids_this_scan) + len(rejected_this_scan) >= final_total:
                 result.complete = True
                 break
             result.complete = False
@@ -448,6 +470,7 @@ class ShipStationClient:
                 log.warning("%s GET %s: the result set changed while paging (totals %s, saw %d of %d); "
                             "scanning again", SERVICE, path, sorted(totals), len(ids_this_scan), final_total)
         result.records = list(seen.values())
+        result.rejected = list(rejected.values())
         return result
 
     # -------------------------------------------------------------------- read endpoints
@@ -513,14 +536,14 @@ class ShipStationClient:
         body = self._request("GET", "/accounts/listtags")
         if not isinstance(body, list):
             raise ApiError(f"{SERVICE} GET /accounts/listtags: expected a list")
-        return [Fetched(Tag.model_validate(t), t) for t in body]
+        return _valid_only("/accounts/listtags", [_parse(Tag, t, "tag_id") for t in body])
 
     def list_stores(self, *, show_inactive: bool = True) -> list[Fetched]:
         """All stores (``GET /stores``), inactive ones included by default."""
         body = self._request("GET", "/stores", params={"showInactive": str(show_inactive).lower()})
         if not isinstance(body, list):
             raise ApiError(f"{SERVICE} GET /stores: expected a list")
-        return [Fetched(Store.model_validate(s), s) for s in body]
+        return _valid_only("/stores", [_parse(Store, s, "store_id") for s in body])
 
     # -------------------------------------------------------------------- write endpoints
 
@@ -547,20 +570,36 @@ def _newer_or_same(candidate: dt.datetime | None, current: dt.datetime | None) -
 
 
 
-def _parse(model: type[_Model], payload: Any, id_field: str) -> Fetched | None:
+def _valid_only(path: str, parsed: list[Fetched | InvalidRecord]) -> list[Fetched]:
+    """Reference records (tags, stores) that parse completely; the others are skipped with a warning (ids
+    only), so one broken tag never hides every other tag."""
+    valid = [r for r in parsed if isinstance(r, Fetched) and r.complete]
+    skipped = [r.source_id if isinstance(r, InvalidRecord) else str(r.model.model_dump().get("tag_id")
+                                                                    or r.model.model_dump().get("store_id"))
+               for r in parsed if not (isinstance(r, Fetched) and r.complete)]
+    if skipped:
+        log.warning("%s GET %s: skipped %d unreadable record(s): %s", SERVICE, path, len(skipped),
+                    ", ".join(skipped[:10]))
+    return valid
+
+
+def _parse(model: type[_Model], payload: Any, id_field: str) -> Fetched | InvalidRecord:
     """Parse a record; one with a broken field other than its id is kept with only the fields that parse
-    (its payload intact, so normalization can quarantine it with a reason). No usable id → None."""
+    (its payload intact, so normalization can quarantine it with a reason). No usable id: InvalidRecord."""
     if not isinstance(payload, dict):
-        return None
+        return InvalidRecord.without_id(payload, f"not an object but {type(payload).__name__}")
     try:
         return Fetched(model.model_validate(payload), payload)
     except ValidationError:
         pass
     alias = model.model_fields[id_field].alias or id_field
+    raw_id = payload.get(alias)
     try:
-        record_id = int(payload.get(alias))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
+        record_id = int(raw_id)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return InvalidRecord.without_id(payload, f"{alias} is missing or not an integer")
+    if isinstance(raw_id, bool) or not -BIGINT_MAX - 1 <= record_id <= BIGINT_MAX:
+        return InvalidRecord(str(raw_id)[:40], f"{alias} {str(raw_id)[:40]} is not a usable 64-bit id", payload)
     values: dict[str, Any] = {id_field: record_id}
     for name in ("modify_date", "create_date", "void_date"):
         if name in model.model_fields:
@@ -568,4 +607,4 @@ def _parse(model: type[_Model], payload: Any, id_field: str) -> Fetched | None:
                 values[name] = parse_pacific(payload.get(model.model_fields[name].alias or name))
             except ValueError:
                 values[name] = None
-    return Fetched(model.model_construct(**values), payload)
+    return Fetched(model.model_construct(**values), payload, complete=False)

@@ -20,9 +20,9 @@ Throttling (``extensions.cost.throttleStatus``)
     ``RetryableError(wait_seconds=(requested - available) / restoreRate, rate_limited=True)`` and
     ``call_with_retries`` waits and repeats it; 5xx, truncated bodies and dropped connections are retried
     the same way (a bare 429 waits ``Retry-After`` or 2 s). Any other GraphQL error is an ``ApiError``
-    naming the operation, except that an orders query refused only for the extended fields (customer,
-    shipping address, extra totals: protected customer data) is repeated without them, and the sync notes
-    it. The ``X-Shopify-API-Version`` actually served is kept (``served_api_version``; a pinned version
+    naming the operation, except that an orders query refused only for Shopify's protected customer data
+    (``ACCESS_DENIED`` on the buyer's name, email, phone, address lines: the fields the Admin schema marks
+    ``isProtected``) is repeated without those fields (``ORDERS_QUERY_BASIC``), and the sync notes it. The ``X-Shopify-API-Version`` actually served is kept (``served_api_version``; a pinned version
     that is no longer supported falls forward, which is logged).
 
 Orders sorted by ``UPDATED_AT`` can move while we page (an order updated meanwhile jumps to the end), so a
@@ -38,13 +38,22 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from pydantic import AliasChoices, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 
 from y3d_pipeline.clients.http import (
     ApiError,
+    InvalidRecord,
     RequestStats,
     RetryableError,
     RetryPolicy,
@@ -55,6 +64,7 @@ from y3d_pipeline.clients.http import (
     retry_after_seconds,
 )
 from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY, ChangeProbe
+from y3d_pipeline.ingest.storable import BIGINT_MAX, check_timestamp
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION
 
 log = logging.getLogger(__name__)
@@ -74,18 +84,20 @@ LINE_ITEM_FIELDS = f"""id sku name quantity
         customAttributes {{ key value }}
         originalUnitPriceSet {{ {MONEY} }}"""
 
-ORDER_FIELDS = f"""id legacyResourceId name createdAt updatedAt cancelledAt
-      displayFinancialStatus displayFulfillmentStatus email phone currencyCode
-      totalPriceSet {{ {MONEY} }}"""
-
-# Buyer and address details and the other totals. Reading ``customer`` and ``shippingAddress`` needs
-# Shopify's protected customer data access; without it turn these off (``extended_order_fields=False``).
-ORDER_EXTENDED_FIELDS = f"""
-      customer {{ id legacyResourceId firstName lastName displayName }}
-      shippingAddress {{ name company address1 address2 city province provinceCode zip countryCodeV2 phone }}
+# Shopify's protected customer data (the Admin schema's ``isProtected`` fields: the buyer's name, email, phone and
+# address lines) is served only to apps with protected customer data approval; everything else about the order,
+# the buyer's id and the address's city and country included, is not protected.
+_ORDER_FIELDS = f"""id legacyResourceId name createdAt updatedAt cancelledAt
+      displayFinancialStatus displayFulfillmentStatus currencyCode
+      totalPriceSet {{ {MONEY} }}
       subtotalPriceSet {{ {MONEY} }}
       totalTaxSet {{ {MONEY} }}
-      totalShippingPriceSet {{ {MONEY} }}"""
+      totalShippingPriceSet {{ {MONEY} }}
+      customer {{ id legacyResourceId%(customer)s }}
+      shippingAddress {{ company city province provinceCode countryCodeV2%(address)s }}%(order)s"""
+ORDER_FIELDS = _ORDER_FIELDS % {"customer": " firstName lastName displayName",
+                                "address": " name address1 address2 zip phone", "order": "\n      email phone"}
+ORDER_FIELDS_UNPROTECTED = _ORDER_FIELDS % {"customer": "", "address": "", "order": ""}
 
 _ORDERS_TEMPLATE = """query Orders($first: Int!, $after: String, $query: String!, $lineItemsFirst: Int!) {
   orders(first: $first, after: $after, query: $query, sortKey: UPDATED_AT) {
@@ -99,8 +111,9 @@ _ORDERS_TEMPLATE = """query Orders($first: Int!, $after: String, $query: String!
     }
   }
 }"""
-ORDERS_QUERY = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS + ORDER_EXTENDED_FIELDS, "item": LINE_ITEM_FIELDS}
-ORDERS_QUERY_BASIC = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS, "item": LINE_ITEM_FIELDS}
+ORDERS_QUERY = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS, "item": LINE_ITEM_FIELDS}
+# The fallback for an app without protected customer data approval: not one protected field.
+ORDERS_QUERY_BASIC = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS_UNPROTECTED, "item": LINE_ITEM_FIELDS}
 # The new-orders sensor's probe: one order, two scalars (requested cost 3 points).
 ORDERS_CHANGED_QUERY = """query OrdersChanged($query: String!) {
   orders(first: 1, sortKey: UPDATED_AT, query: $query) {
@@ -146,8 +159,7 @@ PRODUCT_VARIANTS_QUERY = f"""query ProductVariants($id: ID!, $first: Int!, $afte
 
 # Requested cost of one node, by Shopify's rules (object 1, scalar 0), for page sizing.
 LINE_ITEM_NODE_COST = 6  # node, variant, product, customAttributes, originalUnitPriceSet, shopMoney
-ORDER_NODE_COST = 3  # node, totalPriceSet, shopMoney
-ORDER_EXTENDED_COST = 8  # customer, shippingAddress, 3 x (priceSet, shopMoney)
+ORDER_NODE_COST = 11  # node, 4 x (priceSet, shopMoney), customer, shippingAddress (either query)
 PRODUCT_NODE_COST = 1
 VARIANT_NODE_COST = 1
 
@@ -156,9 +168,8 @@ def connection_cost(first: int, node_cost: float) -> float:
     return 2 + first * node_cost
 
 
-def orders_query_cost(first: int, line_items_first: int, *, extended: bool) -> float:
-    order_cost = ORDER_NODE_COST + (ORDER_EXTENDED_COST if extended else 0)
-    return connection_cost(first, order_cost + connection_cost(line_items_first, LINE_ITEM_NODE_COST))
+def orders_query_cost(first: int, line_items_first: int) -> float:
+    return connection_cost(first, ORDER_NODE_COST + connection_cost(line_items_first, LINE_ITEM_NODE_COST))
 
 
 def products_query_cost(first: int, variants_first: int) -> float:
@@ -269,12 +280,13 @@ class ShopifyStats:
         }
 
 
-EXTENDED_FIELD_NAMES = ("customer", "shippingAddress", "subtotalPriceSet", "totalTaxSet", "totalShippingPriceSet")
+PROTECTED_FIELD_NAMES = ("email", "phone", "firstName", "lastName", "displayName", "name", "address1", "address2",
+                         "zip")
 
 
 class ExtendedFieldsUnavailable(ApiError):
-    """The shop or app does not serve the extended order fields (no protected customer data access, or an
-    API without them): the orders sync falls back to the basic field set."""
+    """The app may not read Shopify's protected customer data (``ACCESS_DENIED`` on the buyer's name, email,
+    phone or address lines): the orders sync falls back to the query without protected fields."""
 
 
 def _about_extended_fields(error: Any) -> bool:
@@ -283,7 +295,8 @@ def _about_extended_fields(error: Any) -> bool:
     code = (error.get("extensions") or {}).get("code")
     path = [str(p) for p in error.get("path") or []]
     message = str(error.get("message", ""))
-    names_it = any(name in path or f"'{name}'" in message or f"{name} " in message for name in EXTENDED_FIELD_NAMES)
+    names_it = any(name in path or f"'{name}'" in message or f"the {name} field" in message
+                   for name in PROTECTED_FIELD_NAMES)
     return names_it or code == "ACCESS_DENIED"
 
 
@@ -294,6 +307,11 @@ class QueryTooExpensive(Exception):
 
 
 # ------------------------------------------------------------------------------------------ models
+# As our columns hold them: a larger id or a placeholder date (year 9999) fails its record, not the page.
+LegacyId = Annotated[int, Field(ge=1, le=BIGINT_MAX)]
+Timestamp = Annotated[AwareDatetime, AfterValidator(lambda v: check_timestamp(v, "timestamp"))]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
 
@@ -327,10 +345,10 @@ class ShopifyOrder(_Model):
     """An order with all its line items; ``payload`` is the node as served, line items merged in one list."""
 
     id: str
-    legacy_resource_id: int = Field(validation_alias=AliasChoices("legacyResourceId", "legacy_resource_id"))
+    legacy_resource_id: LegacyId = Field(validation_alias=AliasChoices("legacyResourceId", "legacy_resource_id"))
     name: str
-    created_at: AwareDatetime = Field(validation_alias=AliasChoices("createdAt", "created_at"))
-    updated_at: AwareDatetime = Field(validation_alias=AliasChoices("updatedAt", "updated_at"))
+    created_at: Timestamp = Field(validation_alias=AliasChoices("createdAt", "created_at"))
+    updated_at: Timestamp = Field(validation_alias=AliasChoices("updatedAt", "updated_at"))
     cancelled_at: AwareDatetime | None = Field(default=None, validation_alias=AliasChoices("cancelledAt",
                                                                                             "cancelled_at"))
     line_items: list[ShopifyLineItem]
@@ -368,6 +386,17 @@ class ShopifyProduct(_Model):
         payload = {**node, "variants": {"nodes": variants}}
         return cls.model_validate({**node, "variants": [ShopifyVariant.model_validate(v) for v in variants],
                                    "payload": payload})
+
+
+def _invalid_order(node: Any, exc: Exception) -> InvalidRecord:
+    """An order node that does not parse: its id (if it has one) and where it is broken, never its values."""
+    source_id = str(node.get("legacyResourceId") or node.get("id") or "?")[:60] if isinstance(node, dict) else "?"
+    if isinstance(exc, ValidationError):
+        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
+    else:
+        where = f"malformed order ({type(exc).__name__})"
+    return InvalidRecord(source_id, f"invalid Shopify order: {where}"[:1000],
+                         node if isinstance(node, dict) else {"value": node})
 
 
 def dedupe_newest(orders: list[ShopifyOrder]) -> tuple[list[ShopifyOrder], int]:
@@ -413,8 +442,7 @@ class ShopifyClient:
         self.cost_budget = min(float(cost_budget), MAX_QUERY_COST)
         self.line_items_page_size = line_items_page_size
         self.line_items_follow_up_page_size = line_items_follow_up_page_size
-        order_node = (ORDER_NODE_COST + (ORDER_EXTENDED_COST if extended_order_fields else 0)
-                      + connection_cost(line_items_page_size, LINE_ITEM_NODE_COST))
+        order_node = ORDER_NODE_COST + connection_cost(line_items_page_size, LINE_ITEM_NODE_COST)
         self.orders_page_size = orders_page_size or page_size_for_budget(order_node, self.cost_budget)
         self.variants_page_size = variants_page_size
         self.variants_follow_up_page_size = variants_follow_up_page_size
@@ -422,6 +450,7 @@ class ShopifyClient:
         self.products_page_size = products_page_size or page_size_for_budget(product_node, self.cost_budget)
         self.policy = policy or RetryPolicy()
         self.stats = ShopifyStats()
+        self.invalid: list[InvalidRecord] = []  # orders that cannot be used as served: the caller quarantines them
         self._sleep = sleep
         self._monotonic = monotonic
         self._throttle: ThrottleStatus | None = None
@@ -588,7 +617,8 @@ class ShopifyClient:
             try:
                 data = self._page("Orders", query, variables, "first")
             except ExtendedFieldsUnavailable as exc:
-                log.warning("%s; continuing without customer, shipping address and extra totals", exc)
+                log.warning("%s; continuing without the protected customer data (buyer name, email, phone, address "
+                            "lines)", exc)
                 self.extended_order_fields = False
                 self.extended_fields_note = str(exc)
                 query = ORDERS_QUERY_BASIC
@@ -597,8 +627,11 @@ class ShopifyClient:
             self.stats.pages += 1
             orders = []
             for node in connection["nodes"]:
-                node = self._complete_line_items(node)
-                orders.append(ShopifyOrder.from_node(node))
+                try:
+                    node = self._complete_line_items(node)
+                    orders.append(ShopifyOrder.from_node(node))
+                except (ValidationError, ValueError, TypeError, AttributeError, KeyError) as exc:
+                    self.invalid.append(_invalid_order(node, exc))
             yield orders
             page_info = connection["pageInfo"]
             if not page_info["hasNextPage"]:

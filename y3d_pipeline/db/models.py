@@ -97,12 +97,15 @@ class RawShopifyOrder(Base):
 
 
 class RawAmazonOrder(Base):
-    """One SP-API order (getOrders) with its items (getOrderItems) under ``payload['OrderItems']``."""
+    """One SP-API order as the Orders API version in ``api_version`` sent it: v2026-01-01 (searchOrders, items
+    in ``payload['orderItems']``) or v0 (getOrders, items from getOrderItems under ``payload['OrderItems']``).
+    One row per Amazon order id whichever version fetched it."""
 
     __tablename__ = "raw_amazon_orders"
 
     amazon_order_id: Mapped[str] = mapped_column(Text, primary_key=True)
     order_status: Mapped[str | None] = mapped_column(Text)
+    api_version: Mapped[str] = mapped_column(Text, server_default=text("'v0'"))
     source_modified_at: Mapped[dt.datetime]
     payload: Mapped[dict[str, Any]]
     payload_sha256: Mapped[str] = mapped_column(String(64))

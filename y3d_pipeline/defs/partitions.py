@@ -12,3 +12,9 @@ daily_partitions = dg.DailyPartitionsDefinition(
     timezone=_settings.Y3D_TIMEZONE,
     end_offset=1,
 )
+
+
+def partition_label(context: dg.AssetExecutionContext) -> str:
+    """The run's partition (``2026-03-12``) or range (``2026-03-01..2026-03-31``): what quarantine rows record."""
+    keys = context.partition_key_range
+    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"

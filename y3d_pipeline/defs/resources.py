@@ -1,4 +1,13 @@
-"""Shared resources: the application database. Source and OpenAI resources live with their assets."""
+"""Shared resources: the application database, and how every resource keeps endpoints and secrets out of
+run config. Source and OpenAI resources live with their assets.
+
+Run config (the Launchpad's ``resources.<key>.config``, ``dg launch --config-json``) may override any config
+field of a top-level resource. So where a resource talks to (endpoint), as whom (credentials) and what it
+may download (safety rules) are not config fields: they live in a nested :class:`EnvironmentBound`
+resource, built from the environment when the definitions load. Dagster leaves nested resources out of the
+parent's config schema, so a run config naming one of those values is refused ("unexpected config entry")
+before anything runs. What stays configurable is a tunable with bounds (page sizes, overlaps, timeouts).
+"""
 
 from __future__ import annotations
 
@@ -22,16 +31,39 @@ def env_var_if_set(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name, "").strip() else None
 
 
+class EnvironmentBound(dg.ConfigurableResource):
+    """Endpoints, credentials and safety rules of one resource, from the environment only.
+
+    Always used as a *nested* resource (a field of the resource the assets ask for), never registered under
+    a key of its own: that keeps it out of every run-config schema. Build it with the subclass's
+    ``from_env()`` in the definitions; tests construct it with explicit values in code.
+    """
+
+
+class DatabaseConnection(EnvironmentBound):
+    """``DATABASE_URL``; ``None`` means the embedded server under ``.y3d/``."""
+
+    url: str | None = None
+
+    @classmethod
+    def from_env(cls) -> DatabaseConnection:
+        return cls(url=env_var_if_set("DATABASE_URL"))
+
+
 class DatabaseResource(dg.ConfigurableResource):
     """The application's PostgreSQL. With no URL configured it starts the embedded server under .y3d/."""
 
-    database_url: str | None = None
+    connection: DatabaseConnection
 
     _engine: sa.Engine | None = PrivateAttr(default=None)
 
+    @classmethod
+    def for_url(cls, url: str | None) -> DatabaseResource:
+        return cls(connection=DatabaseConnection(url=url))
+
     def _resolve_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.connection.url:
+            return self.connection.url
         from y3d_pipeline.db.embedded import ensure_embedded_databases
 
         return ensure_embedded_databases().app_url
@@ -56,4 +88,4 @@ class DatabaseResource(dg.ConfigurableResource):
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(resources={"database": DatabaseResource(database_url=env_var_if_set("DATABASE_URL"))})
+    return dg.Definitions(resources={"database": DatabaseResource(connection=DatabaseConnection.from_env())})

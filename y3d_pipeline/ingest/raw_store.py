@@ -1,36 +1,26 @@
-"""Upserting source records into the raw tables: by source id, never replacing newer with older."""
+"""Upserting source records into the raw tables: by source id, never replacing newer with older.
+
+Payloads are made storable first (``jsonb_safe``); a record PostgreSQL still refuses (an id beyond the
+column's range, a missing modification time) is set aside in ``UpsertCounts.refused`` with the reason, for
+the caller to quarantine, and the rest of the batch is written.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from y3d_pipeline.ingest.storable import jsonb_safe, write_isolating
+
 BATCH_SIZE = 1000
-
-
-def jsonb_safe(value: Any) -> Any:
-    """``value`` made storable as PostgreSQL text/jsonb: NUL characters removed from every string and
-    non-finite floats (NaN, Infinity: not JSON) replaced by their text; the same object when nothing changes."""
-    if isinstance(value, str):
-        return value.replace("\x00", "") if "\x00" in value else value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, dict):
-        cleaned = {jsonb_safe(k): jsonb_safe(v) for k, v in value.items()}
-        return value if all(a is b for a, b in zip(cleaned.values(), value.values(), strict=True)) \
-            and all(a is b for a, b in zip(cleaned, value, strict=True)) else cleaned
-    if isinstance(value, list):
-        cleaned_list = [jsonb_safe(v) for v in value]
-        return value if all(a is b for a, b in zip(cleaned_list, value, strict=True)) else cleaned_list
-    return value
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 def payload_sha256(payload: Any) -> str:
@@ -39,26 +29,38 @@ def payload_sha256(payload: Any) -> str:
 
 
 @dataclass
+class RefusedRecord:
+    """A record PostgreSQL would not store: quarantined by the caller with ``reason``."""
+
+    source_id: str
+    reason: str
+    payload: Any
+
+
+@dataclass
 class UpsertCounts:
     new: int = 0
     changed: int = 0
     unchanged: int = 0  # same or older than what is stored
+    refused: list[RefusedRecord] = field(default_factory=list)
 
     def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
         self.new += other.new
         self.changed += other.changed
         self.unchanged += other.unchanged
+        self.refused.extend(other.refused)
         return self
 
     def as_metadata(self) -> dict[str, int]:
-        return {"records_new": self.new, "records_changed": self.changed, "records_unchanged": self.unchanged}
+        return {"records_new": self.new, "records_changed": self.changed, "records_unchanged": self.unchanged,
+                "records_refused": len(self.refused)}
 
 
 def _newest_per_key(rows: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
     newest: dict[Any, dict[str, Any]] = {}
     for row in rows:
         current = newest.get(row[key])
-        if current is None or row["source_modified_at"] >= current["source_modified_at"]:
+        if current is None or (row["source_modified_at"] or _NEVER) >= (current["source_modified_at"] or _NEVER):
             newest[row[key]] = dict(row)
     return list(newest.values())
 
@@ -74,7 +76,8 @@ def upsert_raw_records(
 
     A stored row is replaced only by a strictly newer modification time, or by the same time with a
     different payload (a later fetch of the same version). Duplicates within ``rows`` (pages that
-    overlap) keep the newest. Runs in the caller's transaction.
+    overlap) keep the newest. Runs in the caller's transaction; records PostgreSQL refuses come back in
+    ``refused`` (the others are written).
     """
     (key_column,) = [c.name for c in table.primary_key.columns]
     prepared = []
@@ -85,11 +88,11 @@ def upsert_raw_records(
         row["fetched_at"] = fetched_at
         prepared.append(row)
     counts = UpsertCounts()
-    for start in range(0, len(prepared), BATCH_SIZE):
-        batch = prepared[start:start + BATCH_SIZE]
+    stored = table.c
+
+    def write(batch: list[dict[str, Any]]) -> UpsertCounts:
         stmt = insert(table).values(batch)
         updatable = {c: stmt.excluded[c] for c in batch[0] if c not in (key_column, "first_fetched_at")}
-        stored = table.c
         stmt = stmt.on_conflict_do_update(
             index_elements=[key_column],
             set_=updatable,
@@ -103,7 +106,12 @@ def upsert_raw_records(
         ).returning(table.c[key_column], sa.literal_column("xmax = 0").label("inserted"))
         written = conn.execute(stmt).all()
         inserted = sum(1 for row in written if row.inserted)
-        counts.new += inserted
-        counts.changed += len(written) - inserted
-        counts.unchanged += len(batch) - len(written)
+        return UpsertCounts(new=inserted, changed=len(written) - inserted, unchanged=len(batch) - len(written))
+
+    for start in range(0, len(prepared), BATCH_SIZE):
+        results, refused = write_isolating(conn, prepared[start:start + BATCH_SIZE], write)
+        for result in results:
+            counts += result
+        counts.refused += [RefusedRecord(str(row[key_column]), reason, row.get("payload"))
+                           for row, reason in refused]
     return counts

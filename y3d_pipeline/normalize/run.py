@@ -2,8 +2,10 @@
 
 Each batch (``batch_size`` raw rows, oldest ``modifyDate`` first) is one transaction: its valid orders are
 written by :func:`~y3d_pipeline.normalize.writer.write_orders`, its invalid ones quarantined, and earlier
-failures of records that now pass are resolved. A crash leaves every batch either fully written or not
-at all; re-running the window converges to the same rows.
+failures of records that now pass are resolved. An order PostgreSQL still refuses is isolated
+(:func:`~y3d_pipeline.ingest.storable.write_isolating`) and quarantined with what PostgreSQL said; no single
+record fails the batch. A crash leaves every batch either fully written or not at all; re-running the window
+converges to the same rows.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from y3d_pipeline.db.models import RawShipstationOrder, Store
+from y3d_pipeline.ingest.storable import write_isolating
 from y3d_pipeline.normalize.records import SHIPSTATION_KEYS, CanonicalOrder, NormalizationReport, Rejected
 from y3d_pipeline.normalize.shipstation import SOURCE, map_order
 from y3d_pipeline.normalize.writer import quarantine, resolve, write_orders
@@ -88,8 +91,14 @@ def normalize_shipstation_rows(
     """One batch of raw rows (``shipstation_order_id, source_modified_at, payload``) in one transaction."""
     valid: list[CanonicalOrder] = []
     rejected: list[tuple[Rejected, str | None]] = []
+    raw_of: dict[Any, Any] = {}
     for row in rows:
-        mapped = map_order(row.payload)
+        try:
+            mapped = map_order(row.payload)
+        except Exception as exc:  # a mapping bug on one record must not cost the batch: quarantine it
+            mapped = Rejected(str(row.shipstation_order_id), f"could not be normalized ({type(exc).__name__})",
+                              row.payload if isinstance(row.payload, dict) else None)
+            log.exception("normalizing ShipStation order %s failed", row.shipstation_order_id)
         if isinstance(mapped, Rejected):
             if mapped.source_id in ("None", "?"):
                 mapped.source_id = str(row.shipstation_order_id)
@@ -100,16 +109,26 @@ def normalize_shipstation_rows(
                                       row.payload), partition_key_for(row.source_modified_at)))
         else:
             valid.append(mapped)
+            raw_of[mapped.source_order_id] = row
     with engine.begin() as conn:
-        report = write_orders(conn, valid, SHIPSTATION_KEYS, store_marketplaces=stores)
+        written, refused = write_isolating(
+            conn, valid, lambda chunk: write_orders(conn, list(chunk), SHIPSTATION_KEYS, store_marketplaces=stores))
+        report = NormalizationReport()
+        for part in written:
+            report += part
+        for order, reason in refused:
+            raw = raw_of[order.source_order_id]
+            rejected.append((Rejected(str(order.source_order_id), reason, raw.payload),
+                             partition_key_for(raw.source_modified_at)))
+        refused_ids = {id(order) for order, _ in refused}
         report.quarantined = quarantine(conn, SOURCE, rejected)
-        report.resolved = resolve(conn, SOURCE, [str(o.source_order_id) for o in valid])
+        report.resolved = resolve(conn, SOURCE, [str(o.source_order_id) for o in valid if id(o) not in refused_ids])
     report.raw_records = len(rows)
     report.batches = 1
     report.quarantined_ids = [r.source_id for r, _ in rejected]
-    if rejected:
-        log.warning("quarantined %d ShipStation orders: %s", len(rejected),
-                    "; ".join(f"{r.source_id}: {r.reason}" for r, _ in rejected[:10]))
+    if rejected:  # ids only: the reasons are in normalization_failures, and may quote customer data
+        log.warning("quarantined %d ShipStation orders (reasons in normalization_failures): %s", len(rejected),
+                    ", ".join(r.source_id for r, _ in rejected[:20]))
     return report
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from y3d_pipeline.clients.shipstation import Order, OrderItem
-from y3d_pipeline.ingest.raw_store import jsonb_safe
+from y3d_pipeline.ingest.storable import jsonb_safe
 from y3d_pipeline.normalize.records import (
     CanonicalCustomer,
     CanonicalItem,
@@ -40,7 +40,7 @@ class Invalid(ValueError):
 def _text(value: Any, field: str, limit: int | None = None) -> str | None:
     if value is None:
         return None
-    text = str(value).replace("\x00", "").strip()
+    text = jsonb_safe(str(value)).strip()
     if not text:
         return None
     max_len = limit if limit is not None else LIMITS.get(field.rsplit(".", 1)[-1], MAX_TEXT)
@@ -64,17 +64,19 @@ def _money(value: float | None, field: str) -> Decimal | None:
     return amount
 
 
-def _weight(value: float | None) -> Decimal | None:
+MAX_WEIGHT = Decimal("99999999")  # numeric(12,4)
+
+
+def _weight(value: float | None, field: str) -> Decimal | None:
     if value is None:
         return None
     try:
         amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    if not amount.is_finite():
-        return None
-    amount = amount.quantize(Decimal("0.0001"))
-    return amount if abs(amount) < Decimal("100000000") else None
+    except InvalidOperation as exc:
+        raise Invalid(f"{field} is not a number") from exc
+    if not amount.is_finite() or abs(amount) > MAX_WEIGHT:
+        raise Invalid(f"{field} {value} is out of range")
+    return amount.quantize(Decimal("0.0001"))
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -151,7 +153,7 @@ def _product(item: OrderItem, modified_at: dt.datetime | None, where: str) -> Ca
         shipstation_product_id=product_id,
         name=_text(item.name, f"{where}.name", 2000),
         image_url=_text(item.image_url, f"{where}.imageUrl", 2000),
-        weight_value=_weight(item.weight.value) if item.weight else None,
+        weight_value=_weight(item.weight.value, f"{where}.weight.value") if item.weight else None,
         weight_units=_text(item.weight.units, f"{where}.weight.units", 50) if item.weight else None,
         fulfillment_sku=_text(item.fulfillment_sku, f"{where}.fulfillmentSku", 255),
         upc=_text(item.upc, f"{where}.upc", 100),

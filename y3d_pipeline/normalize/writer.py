@@ -21,19 +21,18 @@ Rules that keep repeated and out-of-order runs safe:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.db.models import Customer, NormalizationFailure, Order, OrderItem, OrderTag, Product, Tag
-from y3d_pipeline.ingest.raw_store import jsonb_safe
+from y3d_pipeline.ingest.storable import jsonb_safe
 from y3d_pipeline.normalize.records import (
     CanonicalOrder,
     CanonicalProduct,
     NormalizationReport,
-    Rejected,
     SourceKeys,
 )
 from y3d_pipeline.normalize.shipments import apply_shipments
@@ -354,14 +353,23 @@ def write_orders(
 # ------------------------------------------------------------------------------------------ quarantine
 
 
-def quarantine(conn: sa.Connection, source: str, rejected: list[tuple[Rejected, str | None]]) -> int:
+class QuarantinedRecord(Protocol):
+    """What quarantine needs of a record: ``Rejected`` (normalization), ``InvalidRecord`` (fetch),
+    ``RefusedRecord`` (raw upsert)."""
+
+    source_id: str
+    reason: str
+    payload: Any
+
+
+def quarantine(conn: sa.Connection, source: str, rejected: Sequence[tuple[QuarantinedRecord, str | None]]) -> int:
     """Record failures (one row per source id; a repeat bumps ``occurrences``, keeps an acknowledgement
-    only while the reason stays the same, and re-opens a resolved failure)."""
+    only while the reason stays the same, and re-opens a resolved failure). Every stage's quarantine."""
     if not rejected:
         return 0
     rows = {}
     for record, partition_key in rejected:
-        rows[record.source_id] = {"source": source, "source_id": jsonb_safe(record.source_id),
+        rows[record.source_id] = {"source": source, "source_id": jsonb_safe(str(record.source_id)),
                                   "partition_key": partition_key, "reason": jsonb_safe(record.reason)[:2000],
                                   "payload": jsonb_safe(record.payload)}
     stmt = insert(failures_t)

@@ -4,7 +4,10 @@ ShipStation's ``POST /orders/createorder`` replaces the whole order, so we GET i
 fields, and post the whole document back with its ``orderId`` (split orders share ``orderKey``).
 Unlike the legacy push we keep the item's other options (``CustomizedURL``, the buyer's original
 ``Personalization``) and the buyer's ``customerNotes``; our packing list lives in a marked block of
-``internalNotes`` that carries the hash of what we pushed, so unchanged orders are skipped.
+``internalNotes`` that carries the hash of what we pushed, so unchanged orders are skipped. The rest of
+``internalNotes`` is the staff's: it is kept character for character. When the notes would grow past
+``MAX_NOTES`` it is our block that is shortened (the lines that do not fit are counted, not written), and its
+end marker, which makes re-runs idempotent, is always written.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from y3d_pipeline.personalization.hashing import content_hash
+from y3d_pipeline.redaction import scrub
 
 EDITABLE_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")
 OPTION_TEXT, OPTION_COLOUR_1, OPTION_COLOUR_2 = "Name or Text", "Colour 1", "Colour 2"
 OUR_OPTIONS = (OPTION_TEXT, OPTION_COLOUR_1, OPTION_COLOUR_2)
 BLOCK_START = "[y3d packing list]"
 _BLOCK_RE = re.compile(r"\n*\[y3d packing list\].*?\[/y3d packing list sync=([0-9a-f]+)\]\n*", re.S)
-MAX_NOTES = 10_000
+MAX_NOTES = 10_000  # our budget for the whole internalNotes; staff text beyond it is still never cut
+MAX_LINE = 300  # one packing-list line (an item name can be 2,000 characters)
 
 
 @dataclass(slots=True)
@@ -74,7 +79,7 @@ def item_options(item: ItemPush) -> list[dict[str, str]]:
     ]
 
 
-def packing_list(order: OrderPush) -> str:
+def packing_lines(order: OrderPush) -> list[str]:
     lines = []
     n = 0
     for item in order.items:
@@ -85,7 +90,11 @@ def packing_list(order: OrderPush) -> str:
             review = " [NEEDS REVIEW]" if task.needs_review or task.source == "placeholder" else ""
             lines.append(f"{n}. {item.name or 'Item'}: {text}{f' ({colours})' if colours else ''}"
                          f" x{task.quantity}{review}")
-    return "\n".join(lines)
+    return lines
+
+
+def packing_list(order: OrderPush) -> str:
+    return "\n".join(packing_lines(order))
 
 
 def push_hash(order: OrderPush) -> str:
@@ -100,13 +109,29 @@ def pushed_hash(notes: str | None) -> str | None:
     return found.group(1) if found else None
 
 
+def _block(order: OrderPush, digest: str, lines: list[str], omitted: int) -> str:
+    more = [f"... and {omitted} more line(s), not shown here: see the print queue"] if omitted else []
+    header = _printable(f"PACKING LIST (Order #{order.order_number}):")
+    return "\n".join([BLOCK_START, header, *lines, *more, f"[/y3d packing list sync={digest}]"])
+
+
 def notes_with_packing_list(notes: str | None, order: OrderPush, digest: str) -> str:
-    """The order's internal notes with our block replaced (other people's notes are kept)."""
+    """The order's internal notes with our block replaced. Everyone else's text is kept exactly; if the
+    whole would pass ``MAX_NOTES``, our block lists only the lines that fit and says how many it left out."""
     others = _BLOCK_RE.sub("\n", notes or "").strip()
-    block = f"{BLOCK_START}\nPACKING LIST (Order #{order.order_number}):\n{packing_list(order)}\n" \
-            f"[/y3d packing list sync={digest}]"
-    combined = f"{others}\n\n{block}" if others else block
-    return _printable(combined)[-MAX_NOTES:]
+    separator = "\n\n" if others else ""
+    lines = [line if len(line) <= MAX_LINE else line[:MAX_LINE - 1] + "…"
+             for line in (_printable(line) for line in packing_lines(order))]
+    room = MAX_NOTES - len(others) - len(separator)
+    block = _block(order, digest, lines, 0)
+    if len(block) > room:  # staff text first: our lines give way, the header and the marker stay
+        used = len(_block(order, digest, [], len(lines)))  # the longest "... more" line included
+        shown = 0
+        while shown < len(lines) and used + len(lines[shown]) + 1 <= room:
+            used += len(lines[shown]) + 1
+            shown += 1
+        block = _block(order, digest, lines[:shown], len(lines) - shown)
+    return f"{others}{separator}{block}"
 
 
 def _merge_options(current: list[dict[str, Any]] | None, ours: list[dict[str, str]]) -> list[dict[str, Any]]:
@@ -186,7 +211,7 @@ def run_writeback(orders: list[OrderPush], client: Any, *, dry_run: bool) -> Wri
         except Exception as exc:  # one order's failure never stops the others
             report.orders_failed.append({"order_number": order.order_number,
                                          "shipstation_order_id": order.shipstation_order_id,
-                                         "reason": f"{type(exc).__name__}: {str(exc)[:300]}"})
+                                         "reason": scrub(f"{type(exc).__name__}: {str(exc)[:300]}")})
             continue
         report.orders_pushed += 1
         report.items_pushed += sum(1 for i in order.items if i.resolved)

@@ -11,7 +11,8 @@ Which marketplace records a window covers (:func:`marketplace_refs`):
 
 Each batch (``batch_size`` records of one source) is mapped (invalid payloads are quarantined in
 ``normalization_failures`` with source ``shopify`` / ``amazon``) and applied in ONE transaction by
-:func:`apply_marketplace_orders`. All decisions depend only on the stored data, never on earlier runs'
+:func:`apply_marketplace_orders`; a record PostgreSQL refuses is isolated and quarantined the same way
+(:func:`~y3d_pipeline.ingest.storable.write_isolating`), so no single record fails the batch. All decisions depend only on the stored data, never on earlier runs'
 results, and every write is guarded by ``IS DISTINCT FROM``: re-running a window leaves every row,
 ``updated_at`` included, as it was (as long as ShipStation normalization did not rewrite it first, see the
 package docstring).
@@ -39,6 +40,7 @@ from y3d_pipeline.db.models import (
     RawAmazonOrder,
     RawShopifyOrder,
 )
+from y3d_pipeline.ingest.storable import write_isolating
 from y3d_pipeline.normalize.records import Rejected
 from y3d_pipeline.normalize.writer import quarantine, resolve
 from y3d_pipeline.reconcile.marketplace import (
@@ -206,25 +208,40 @@ def reconcile_rows(
     """One batch of raw rows (``source_id, source_modified_at, payload``) of one source, one transaction."""
     valid: list[MarketplaceOrder] = []
     rejected: list[tuple[Rejected, str | None]] = []
+    raw_of: dict[str, Any] = {}
     for row in rows:
         try:
             mapped = MAPPERS[source](row.payload)
             if str(mapped.source_order_id) != str(row.source_id):
                 raise Invalid(f"payload id {mapped.source_order_id} differs from the raw row's id")
             valid.append(mapped)
+            raw_of[str(row.source_id)] = row
         except Invalid as exc:
             rejected.append((Rejected(str(row.source_id), f"invalid {source} order: {exc}", row.payload),
                              partition_key_for(row.source_modified_at)))
+        except Exception as exc:  # a mapping bug on one record must not cost the batch: quarantine it
+            log.exception("reconciling %s order %s failed", source, row.source_id)
+            rejected.append((Rejected(str(row.source_id), f"{source} order could not be reconciled "
+                                                          f"({type(exc).__name__})", row.payload),
+                             partition_key_for(row.source_modified_at)))
     with engine.begin() as conn:
-        report = apply_marketplace_orders(conn, valid)
+        applied, refused = write_isolating(conn, valid, lambda chunk: apply_marketplace_orders(conn, chunk))
+        report = ReconcileReport()
+        for part in applied:
+            report += part
+        for record, reason in refused:
+            raw = raw_of[str(record.source_order_id)]
+            rejected.append((Rejected(str(raw.source_id), f"{source} order {reason}", raw.payload),
+                             partition_key_for(raw.source_modified_at)))
+        refused_ids = {id(record) for record, _ in refused}
         report.quarantined = quarantine(conn, source, rejected)
-        report.resolved = resolve(conn, source, [str(o.source_order_id) for o in valid])
+        report.resolved = resolve(conn, source, [str(o.source_order_id) for o in valid if id(o) not in refused_ids])
     report.raw_records = len(rows)
     report.batches = 1
     report.quarantined_ids = [r.source_id for r, _ in rejected]
-    if rejected:
-        log.warning("quarantined %d %s orders: %s", len(rejected), source,
-                    "; ".join(f"{r.source_id}: {r.reason}" for r, _ in rejected[:10]))
+    if rejected:  # ids only: the reasons are in normalization_failures, and may quote customer data
+        log.warning("quarantined %d %s orders (reasons in normalization_failures): %s", len(rejected), source,
+                    ", ".join(r.source_id for r, _ in rejected[:20]))
     return report
 
 

@@ -1,4 +1,15 @@
-"""Amazon LWA token exchange and SP-API Orders v0 under /amazon."""
+"""Amazon LWA token exchange and SP-API Orders (v2026-01-01 and the deprecated v0) under /amazon.
+
+Strict where Amazon is, per the published models (``orders_2026-01-01.json``, ``ordersV0.json``):
+
+* v2026 ``searchOrders`` accepts only the model's parameters (comma-separated arrays, enums checked), exactly one
+  of ``createdAfter``/``lastUpdatedAfter`` with its own family, an end at least two minutes before now, and a
+  ``paginationToken`` only together with the same values of every other parameter that produced it (except
+  ``maxResultsPerPage`` and ``includedData``); tokens expire after 24 hours. Orders carry only the datasets
+  ``includedData`` asks for; items and their product (price, Amazon Custom URL) always come.
+* v0 serves no restricted data: ``BuyerInfo`` (the buyer's email, and the items' ``BuyerCustomizedInfo
+  .CustomizedURL``) needs a Restricted Data Token, which this sandbox, like the pipeline, does not issue.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +31,19 @@ from y3d_pipeline.sandbox.data import RealOrder, ShopData
 PREFIX = "/amazon"
 STATUS_NAMES = {"pending": "Pending", "awaiting_shipment": "Unshipped", "on_hold": "Unshipped", "shipped": "Shipped",
                 "cancelled": "Canceled"}
+V2026 = "/orders/2026-01-01/orders"
+GET_ORDER_2026 = "getOrder (2026-01-01)"  # its own usage plan, apart from v0's getOrder
+FULFILLMENT_STATUSES = {"Pending": "PENDING", "Unshipped": "UNSHIPPED", "Shipped": "SHIPPED", "Canceled": "CANCELLED"}
+INCLUDED_DATA = ("BUYER", "RECIPIENT", "PROCEEDS", "EXPENSE", "PROMOTION", "CANCELLATION", "FULFILLMENT", "PACKAGES",
+                 "TAX", "PAYMENT", "FULFILLMENT_ORDERS")
+ALL_FULFILLMENT_STATUSES = ("PENDING_AVAILABILITY", "PENDING", "UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELLED",
+                            "UNFULFILLABLE")
+SEARCH_PARAMETERS = ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore", "fulfillmentStatuses",
+                     "marketplaceIds", "fulfilledBy", "maxResultsPerPage", "paginationToken", "includedData")
+# What a pagination token must be repeated with (the model: all but maxResultsPerPage and includedData).
+REPEATED_WITH_TOKEN = ("createdAfter", "createdBefore", "lastUpdatedAfter", "lastUpdatedBefore", "fulfillmentStatuses",
+                       "marketplaceIds", "fulfilledBy")
+TOKEN_LIFETIME = timedelta(hours=24)
 # Leading bytes chosen so every token starts with "+/" and needs URL-encoding in a query string.
 TOKEN_PREFIX = b"\xfb\xff"
 
@@ -69,6 +93,9 @@ class AmazonApi:
                   methods=["GET"]),
             Route(PREFIX + "/orders/v0/orders/{order_id}/orderItems",
                   self._guard("getOrderItems", self.get_order_items), methods=["GET"]),
+            Route(PREFIX + V2026, self._guard("searchOrders", self.search_orders), methods=["GET"]),
+            Route(PREFIX + V2026 + "/{order_id}", self._guard(GET_ORDER_2026, self.get_order_2026),
+                  methods=["GET"]),
         ]
 
     # ------------------------------------------------------------------ LWA
@@ -179,9 +206,9 @@ class AmazonApi:
             "IsISPU": False,
             "IsAccessPointOrder": False,
             "HasRegulatedItems": False,
+            # Without a Restricted Data Token Amazon leaves out BuyerInfo and the address's PII.
             "ShippingAddress": {"City": order.ship_to.city.upper(), "PostalCode": order.ship_to.postal_code,
                                 "CountryCode": order.ship_to.country, "StateOrRegion": ""},
-            "BuyerInfo": {"BuyerEmail": order.customer_email} if order.customer_email else {},
         }
         if amazon_status in ("Canceled", "Pending"):
             del body["OrderTotal"]
@@ -256,6 +283,30 @@ class AmazonApi:
             payload["CreatedBefore"] = query["before"]
         return json_response({"payload": payload})
 
+    def _time_window(self, params, two_minutes_ago: datetime, created: tuple[str, str],
+                     updated: tuple[str, str]) -> tuple[str, datetime, datetime]:
+        """("created"|"updated", after, before) of a request naming exactly one family of bounds (both versions
+        share the rules; only the parameter names' case differs). A missing end is now - 2 minutes."""
+        created_after = self._param_time(params, created[0])
+        updated_after = self._param_time(params, updated[0])
+        if (created_after is None) == (updated_after is None):
+            raise InvalidInput(f"Exactly one of {created[0]} and {updated[0]} must be provided.")
+        if created_after is not None and params.get(updated[1]):
+            raise InvalidInput(f"{updated[1]} cannot be used with {created[0]}.")
+        if updated_after is not None and params.get(created[1]):
+            raise InvalidInput(f"{created[1]} cannot be used with {updated[0]}.")
+        field, (after_name, before_name) = ("updated", updated) if updated_after is not None else ("created", created)
+        after = updated_after if updated_after is not None else created_after
+        assert after is not None
+        before = self._param_time(params, before_name)
+        if before is None:
+            before = _seconds(two_minutes_ago)
+        elif before > two_minutes_ago:
+            raise InvalidInput(f"{before_name} must be at least two minutes before the time of the request.")
+        if before < after:
+            raise InvalidInput(f"{before_name} must be equal to or after {after_name}.")
+        return field, after, before
+
     def _new_query(self, params, two_minutes_ago: datetime) -> dict:
         order_ids = [i for i in (params.get("AmazonOrderIds") or "").split(",") if i]
         if order_ids:
@@ -263,27 +314,8 @@ class AmazonApi:
                 raise InvalidInput("AmazonOrderIds must contain at most 50 values")
             return {"field": "ids", "ids": order_ids, "after": "1970-01-01T00:00:00Z",
                     "before": iso_z(two_minutes_ago), "max": 100, "statuses": []}
-        created_after = self._param_time(params, "CreatedAfter")
-        updated_after = self._param_time(params, "LastUpdatedAfter")
-        if created_after is None and updated_after is None:
-            raise InvalidInput("One of CreatedAfter or LastUpdatedAfter is required.")
-        if created_after is not None and updated_after is not None:
-            raise InvalidInput("CreatedAfter and LastUpdatedAfter cannot both be specified.")
-        if updated_after is not None and params.get("CreatedBefore"):
-            raise InvalidInput("CreatedBefore cannot be used with LastUpdatedAfter.")
-        if created_after is not None and params.get("LastUpdatedBefore"):
-            raise InvalidInput("LastUpdatedBefore cannot be used with CreatedAfter.")
-        field = "updated" if updated_after is not None else "created"
-        before_name = "LastUpdatedBefore" if field == "updated" else "CreatedBefore"
-        after = updated_after if updated_after is not None else created_after
-        assert after is not None
-        before = self._param_time(params, before_name)
-        if before is None:
-            before = _seconds(two_minutes_ago)
-        elif before > two_minutes_ago:
-            raise InvalidInput(f"{before_name} must be at least two minutes before the current time.")
-        if before < after:
-            raise InvalidInput(f"{before_name} must be equal to or after the {field.title()}After date.")
+        field, after, before = self._time_window(params, two_minutes_ago, ("CreatedAfter", "CreatedBefore"),
+                                                 ("LastUpdatedAfter", "LastUpdatedBefore"))
         if field == "created" and after > two_minutes_ago:
             raise InvalidInput("CreatedAfter must be no later than two minutes before the current time.")
         try:
@@ -315,7 +347,6 @@ class AmazonApi:
         if found is None:
             return _errors(404, "NotFound", "Requested order not found")
         order, _, status = found
-        base_url = f"{request.url.scheme}://{request.url.netloc}"
         shipped = STATUS_NAMES.get(status) == "Shipped"
         pending = status == "pending"
         items = []
@@ -345,8 +376,168 @@ class AmazonApi:
                     del body[key]
             if item.sku:
                 body["SellerSKU"] = item.sku
-            if item.amazon_custom is not None:
-                body["BuyerInfo"] = {"BuyerCustomizedInfo": {
-                    "CustomizedURL": self.state.data.customized_url(order, item, base_url)}}
+            # BuyerInfo (BuyerCustomizedInfo.CustomizedURL, gift messages) is restricted data: only with an RDT.
             items.append(body)
         return json_response({"payload": {"OrderItems": items, "AmazonOrderId": order.order_number}})
+
+    # ------------------------------------------------------------------ orders, v2026-01-01
+    def _order_2026(self, order: RealOrder, last_update: datetime, status: str, included: set[str],
+                    base_url: str) -> dict:
+        amazon_status = STATUS_NAMES.get(status, "Unshipped")
+        priced = amazon_status != "Pending"  # like v0: no prices while payment is not authorised
+        items = [i for i in order.items if not i.adjustment]
+        total = sum(i.unit_price * i.quantity for i in items) + order.shipping_amount
+        purchase = _seconds(order.ordered_at)
+        market = self.state.options.amazon_marketplace_id
+        body: dict = {
+            "orderId": order.order_number,
+            "orderAliases": [{"aliasId": order.order_number, "aliasType": "SELLER_ORDER_ID"}],
+            "createdTime": iso_z(purchase),
+            "lastUpdatedTime": iso_z(_seconds(last_update)),
+            "programs": [],
+            "salesChannel": {"channelName": "AMAZON", "marketplaceId": market, "marketplaceName": "Amazon.co.uk"},
+        }
+        if "BUYER" in included:
+            body["buyer"] = {"buyerName": order.customer_name}
+            if order.customer_email:
+                body["buyer"]["buyerEmail"] = order.customer_email
+        if "RECIPIENT" in included:
+            body["recipient"] = {"deliveryAddress": {
+                "name": order.ship_to.name, "addressLine1": order.ship_to.street1, "city": order.ship_to.city,
+                "postalCode": order.ship_to.postal_code, "countryCode": order.ship_to.country,
+                "addressType": "RESIDENTIAL", **({"phone": order.ship_to.phone} if order.ship_to.phone else {})}}
+        if "PROCEEDS" in included and amazon_status not in ("Pending", "Canceled"):
+            body["proceeds"] = {"grandTotal": _money_2026(total), "breakdowns": [
+                {"type": "ITEM", "subtotal": _money_2026(total - order.shipping_amount)},
+                {"type": "SHIPPING", "subtotal": _money_2026(order.shipping_amount)}]}
+        if "FULFILLMENT" in included:
+            body["fulfillment"] = {
+                "fulfillmentStatus": FULFILLMENT_STATUSES[amazon_status], "fulfilledBy": "MERCHANT",
+                "fulfillmentServiceLevel": "STANDARD",
+                "shipByWindow": {"earliestDateTime": iso_z(purchase + timedelta(days=1)),
+                                 "latestDateTime": iso_z(purchase + timedelta(days=3))}}
+        if "PACKAGES" in included:
+            body["packages"] = []
+        order_items = []
+        for item in items:
+            product: dict = {"asin": item.asin, "title": item.name,
+                             "condition": {"conditionType": "NEW", "conditionSubtype": "NEW"}}
+            if item.sku:
+                product["sellerSku"] = item.sku
+            if priced:
+                product["price"] = {"unitPrice": _money_2026(item.unit_price)}
+            if item.amazon_custom is not None:
+                product["customization"] = {"customizedUrl": self.state.data.customized_url(order, item, base_url)}
+            entry: dict = {"orderItemId": item.line_item_key, "quantityOrdered": item.quantity, "programs": [],
+                           "product": product}
+            if "PROCEEDS" in included and priced and amazon_status != "Canceled":
+                entry["proceeds"] = {"proceedsTotal": _money_2026(item.unit_price * item.quantity)}
+            if "FULFILLMENT" in included:
+                shipped = item.quantity if amazon_status == "Shipped" else 0
+                entry["fulfillment"] = {"quantityFulfilled": shipped,
+                                        "quantityUnfulfilled": 0 if amazon_status == "Canceled" else
+                                        item.quantity - shipped}
+            order_items.append(entry)
+        body["orderItems"] = order_items
+        return body
+
+    @staticmethod
+    def _single_values(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+        values: dict[str, str] = {}
+        for name, value in request.query_params.multi_items():
+            if name not in allowed:
+                raise InvalidInput(f"Unknown parameter: {name}.")
+            if name in values:
+                raise InvalidInput(f"{name} was given more than once; arrays are comma-separated.")
+            values[name] = value
+        return values
+
+    @staticmethod
+    def _csv(values: dict[str, str], name: str, allowed: tuple[str, ...] | None = None,
+             max_items: int | None = None) -> list[str]:
+        items = [v for v in (values.get(name) or "").split(",") if v]
+        if name in values and not items:
+            raise InvalidInput(f"{name} must not be empty.")
+        if allowed is not None:
+            bad = [v for v in items if v not in allowed]
+            if bad:
+                raise InvalidInput(f"Invalid {name}: {', '.join(bad)}. Allowed values: {', '.join(allowed)}.")
+        if max_items is not None and len(items) > max_items:
+            raise InvalidInput(f"{name} must contain at most {max_items} values.")
+        return items
+
+    def _search_query(self, values: dict[str, str], now: datetime) -> dict:
+        """The canonical query of a first searchOrders request (what a token must be repeated with)."""
+        field, after, before = self._time_window(values, now - timedelta(minutes=2), ("createdAfter", "createdBefore"),
+                                                 ("lastUpdatedAfter", "lastUpdatedBefore"))
+        return {"field": field, "after": iso_z(after), "before": iso_z(before),
+                "statuses": self._csv(values, "fulfillmentStatuses", ALL_FULFILLMENT_STATUSES),
+                "markets": self._csv(values, "marketplaceIds", max_items=50),
+                "by": self._csv(values, "fulfilledBy", ("MERCHANT", "AMAZON"))}
+
+    async def search_orders(self, request: Request) -> Response:
+        values = self._single_values(request, SEARCH_PARAMETERS)
+        now = self.state.clock.now()
+        try:
+            max_results = int(values.get("maxResultsPerPage", "100"))
+        except ValueError as exc:
+            raise InvalidInput("maxResultsPerPage must be an integer between 1 and 100.") from exc
+        if not 1 <= max_results <= 100:
+            raise InvalidInput("maxResultsPerPage must be between 1 and 100.")
+        included = set(self._csv(values, "includedData", INCLUDED_DATA))
+        token = values.get("paginationToken")
+        if token:
+            state = decode_token(token)
+            repeated = {name: values[name] for name in REPEATED_WITH_TOKEN if name in values}
+            if repeated != state.get("params"):
+                raise InvalidInput("paginationToken must be used with the same values of every other parameter "
+                                   "(except maxResultsPerPage and includedData) as the request that returned it.")
+            if now - parse_iso_utc(state["issued"]) > TOKEN_LIFETIME:
+                raise InvalidInput("The paginationToken has expired.")
+            query = state["query"]
+            position = (parse_iso_utc(state["pos"][0]), state["pos"][1])
+        else:
+            query = self._search_query(values, now)
+            position = None
+        after, before = parse_iso_utc(query["after"]), parse_iso_utc(query["before"])
+        statuses = set(query["statuses"])
+        wanted = (not query["markets"] or self.state.options.amazon_marketplace_id in query["markets"]) and \
+            (not query["by"] or "MERCHANT" in query["by"])
+        rows = []
+        for last_update, order, status in self._visible_orders(now) if wanted else []:
+            instant = last_update if query["field"] == "updated" else _seconds(order.ordered_at)
+            if not after <= instant <= before:
+                continue
+            if statuses and FULFILLMENT_STATUSES[STATUS_NAMES.get(status, "Unshipped")] not in statuses:
+                continue
+            rows.append((instant, order.order_number, last_update, order, status))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        start = 0
+        if position is not None:
+            start = next((n for n, r in enumerate(rows) if (r[0], r[1]) > position), len(rows))
+            if self.state.faults.take("amazon", V2026, {"duplicate_page"}) is not None:
+                start = max(0, start - max(1, max_results // 4))
+        page = rows[start:start + max_results]
+        base_url = f"{request.url.scheme}://{request.url.netloc}"
+        body: dict = {"orders": [self._order_2026(r[3], r[2], r[4], included, base_url) for r in page]}
+        if start + max_results < len(rows):
+            last = page[-1]
+            body["pagination"] = {"nextToken": encode_token({
+                "params": {name: values[name] for name in REPEATED_WITH_TOKEN if name in values},
+                "query": query, "pos": [iso_z(last[0]), last[1]], "issued": iso_z(now)})}
+        body["lastUpdatedBefore" if query["field"] == "updated" else "createdBefore"] = query["before"]
+        return json_response(body)
+
+    async def get_order_2026(self, request: Request) -> Response:
+        values = self._single_values(request, ("includedData",))
+        included = set(self._csv(values, "includedData", INCLUDED_DATA))
+        found = self._find(request.path_params["order_id"])
+        if found is None:
+            return _errors(404, "NotFound", "Requested order not found")
+        order, last_update, status = found
+        base_url = f"{request.url.scheme}://{request.url.netloc}"
+        return json_response({"order": self._order_2026(order, last_update, status, included, base_url)})
+
+
+def _money_2026(amount: float) -> dict:
+    return {"amount": f"{amount:.2f}", "currencyCode": "GBP"}

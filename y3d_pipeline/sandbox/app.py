@@ -24,7 +24,7 @@ from y3d_pipeline.sandbox.shopify import ShopifyApi
 CONTROL = "/_sandbox"
 CONFIG_FIELDS = {"rate_limit_scale": float, "openai_latency_ms": int, "openai_wrong_quantity_rate": float,
                  "openai_malformed_rate": float, "amazon_token_expires_in": int,
-                 "shopify_read_all_orders": bool}
+                 "shopify_read_all_orders": bool, "shopify_protected_customer_data": bool}
 
 
 async def _json_body(request: Request) -> dict:
@@ -49,6 +49,7 @@ class Controls:
             Route(CONTROL + "/config", self.config, methods=["GET", "POST"]),
             Route(CONTROL + "/reset", self.reset, methods=["POST"]),
             Route(CONTROL + "/stats", self.stats, methods=["GET"]),
+            Route(CONTROL + "/requests", self.journal, methods=["GET"]),
             Route(CONTROL + "/truth", self.truth, methods=["GET"]),
             Route(CONTROL + "/orders/{order_id:int}/mutate", self.mutate, methods=["POST"]),
         ]
@@ -98,6 +99,11 @@ class Controls:
 
     async def stats(self, request: Request) -> Response:
         return json_response(self.state.stats())
+
+    async def journal(self, request: Request) -> Response:
+        """The last requests clients sent (method, path, query, body, status), oldest first; ?api= filters."""
+        api = request.query_params.get("api")
+        return json_response({"requests": [dict(e) for e in self.state.journal if api in (None, e["api"])]})
 
     async def truth(self, request: Request) -> Response:
         marketplace = request.query_params.get("marketplace")

@@ -63,6 +63,15 @@ def to_pacific_string(instant: datetime) -> str:
 
 
 @lru_cache(maxsize=131072)
+def to_pacific_item_string(instant: datetime) -> str:
+    """ShipStation v1 order *item* dates: Pacific wall clock to the millisecond with trailing zeros dropped
+    ("2015-07-16T14:00:34.823" in the documented Get Order example, .NET's default "FFFFFFF" fraction)."""
+    wall = instant.astimezone(PACIFIC)
+    fraction = f"{wall.microsecond // 1000:03d}".rstrip("0")
+    return wall.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if fraction else "")
+
+
+@lru_cache(maxsize=131072)
 def to_pacific_date(instant: datetime) -> str:
     return instant.astimezone(PACIFIC).strftime("%Y-%m-%d")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time, timedelta
 
@@ -20,6 +20,8 @@ from y3d_pipeline.sandbox.options import FaultSpec, SandboxOptions
 from y3d_pipeline.sandbox.ratelimit import FixedWindowLimiter, LeakyCostBucket, TokenBucket
 
 Handler = Callable[[Request], Awaitable[Response]]
+JOURNAL_SIZE = 500
+JOURNAL_BODY_LIMIT = 256 * 1024
 
 
 class SandboxState:
@@ -36,6 +38,8 @@ class SandboxState:
             "getOrders": TokenBucket(0.0167, 20, self.clock.monotonic, lambda: self.rate_limit_scale),
             "getOrderItems": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
             "getOrder": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
+            "searchOrders": TokenBucket(0.0056, 20, self.clock.monotonic, lambda: self.rate_limit_scale),
+            "getOrder (2026-01-01)": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
         }
         self.shopify_bucket = LeakyCostBucket(50.0, self.clock.monotonic, lambda: self.rate_limit_scale)
         self.reset(regenerate=False)
@@ -66,6 +70,7 @@ class SandboxState:
         self.openai_malformed_rate = options.openai_malformed_rate
         self.amazon_token_expires_in = options.amazon_token_expires_in
         self.shopify_read_all_orders = options.shopify_read_all_orders
+        self.shopify_protected_customer_data = options.shopify_protected_customer_data
         self.shipstation_limiter.reset()
         for bucket in self.amazon_buckets.values():
             bucket.reset()
@@ -74,6 +79,8 @@ class SandboxState:
         self.amazon_token_counter = 0
         self.requests: Counter[str] = Counter()
         self.statuses: dict[str, Counter[str]] = defaultdict(Counter)
+        # What clients sent (for tests that hold requests to the official API definitions).
+        self.journal: deque[dict] = deque(maxlen=JOURNAL_SIZE)
         self.openai_calls = 0
 
     def stats(self) -> dict:
@@ -92,12 +99,19 @@ class SandboxState:
             "openai_malformed_rate": self.openai_malformed_rate,
             "amazon_token_expires_in": self.amazon_token_expires_in,
             "shopify_read_all_orders": self.shopify_read_all_orders,
+            "shopify_protected_customer_data": self.shopify_protected_customer_data,
             "clock_running": self.clock.running,
         }
 
 
 def json_response(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        content = text.encode()
+    except UnicodeEncodeError:
+        # A lone UTF-16 surrogate (a truncated emoji) has no UTF-8 form: real JSON serializers send it as a
+        # "\ud83d" escape, which is what the pipeline must then cope with.
+        content = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode()
     return Response(content, status_code=status, headers=headers, media_type="application/json")
 
 
@@ -176,10 +190,22 @@ class StatsMiddleware:
             return
         state = self.state
         state.requests[api] += 1
+        entry = {"api": api, "method": scope["method"], "path": scope["path"],
+                 "query": scope.get("query_string", b"").decode("latin-1"), "body": "", "status": None}
+        state.journal.append(entry)
+        body = bytearray()
+
+        async def recording_receive():
+            message = await receive()
+            if message["type"] == "http.request" and len(body) < JOURNAL_BODY_LIMIT:
+                body.extend(message.get("body", b"")[:JOURNAL_BODY_LIMIT - len(body)])
+                entry["body"] = body.decode("utf-8", "replace")
+            return message
 
         async def counting_send(message) -> None:
             if message["type"] == "http.response.start":
                 state.statuses[api][str(message["status"])] += 1
+                entry["status"] = message["status"]
             await send(message)
 
-        await self.app(scope, receive, counting_send)
+        await self.app(scope, recording_receive, counting_send)

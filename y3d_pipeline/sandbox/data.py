@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from y3d_pipeline.sandbox.clock import to_pacific_date, to_pacific_string
+from y3d_pipeline.sandbox.clock import to_pacific_date, to_pacific_item_string, to_pacific_string
 
 PALETTE = [
     "Black", "Grey", "Light Blue", "Blue", "Dark Blue", "Brown", "Orange", "Red", "Magenta", "White",
@@ -657,8 +657,8 @@ class ShopData:
             "fulfillmentSku": None,
             "adjustment": item.adjustment,
             "upc": None,
-            "createDate": to_pacific_string(created),
-            "modifyDate": to_pacific_string(created),
+            "createDate": to_pacific_item_string(created),
+            "modifyDate": to_pacific_item_string(created),
         }
 
     @staticmethod

@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from y3d_pipeline.sandbox.core import SandboxState, json_response, with_faults
 from y3d_pipeline.sandbox.data import COLOUR_VARIANTS, PALETTE
+from y3d_pipeline.sandbox.openai_strict import request_refusal
 
 PREFIX = "/openai/v1"
 
@@ -158,9 +159,16 @@ class OpenAIApi:
                 Route(PREFIX + "/models", self._guard(self.models), methods=["GET"])]
 
     @staticmethod
-    def _error(status: int, message: str, kind: str, code: str | None) -> Response:
-        return json_response({"error": {"message": message, "type": kind, "param": None, "code": code}},
+    def _error(status: int, message: str, kind: str, code: str | None, param: str | None = None) -> Response:
+        return json_response({"error": {"message": message, "type": kind, "param": param, "code": code}},
                              status=status)
+
+    def _refusal(self, body: dict) -> Response | None:
+        """OpenAI's own refusal of this request (unknown model, schema outside strict mode...), if any."""
+        refusal = request_refusal(body)
+        if refusal is None:
+            return None
+        return self._error(refusal.status, refusal.message, refusal.kind, refusal.code, refusal.param)
 
     def _guard(self, handler):
         async def endpoint(request: Request) -> Response:
@@ -231,10 +239,9 @@ class OpenAIApi:
                                "missing_required_parameter")
         if body.get("stream"):
             return self._error(400, "Streaming is not supported by the sandbox.", "invalid_request_error", None)
-        response_format = body.get("response_format") or {}
-        if response_format.get("type") == "json_schema" and not (response_format.get("json_schema") or {}).get("name"):
-            return self._error(400, "Missing required parameter: 'response_format.json_schema.name'.",
-                               "invalid_request_error", "missing_required_parameter")
+        refused = self._refusal(body)
+        if refused is not None:
+            return refused
         await self._latency()
         content, prompt_tokens, completion_tokens = self._answer(messages, raw, "/chat/completions")
         finish_reason = "stop"
@@ -264,6 +271,9 @@ class OpenAIApi:
         except ValueError:
             return self._error(400, "We could not parse the JSON body of your request.", "invalid_request_error",
                                None)
+        refused = self._refusal(body)
+        if refused is not None:
+            return refused
         given = body.get("input")
         if isinstance(given, str):
             messages = [{"role": "user", "content": given}]

@@ -30,6 +30,8 @@ class SandboxOptions(BaseModel):
     openai_malformed_rate: float = 0.0
     amazon_token_expires_in: int = 3600
     shopify_read_all_orders: bool = True  # False: Shopify shows only the last 60 days of orders
+    # False: the app lacks Shopify's protected customer data approval; protected fields answer ACCESS_DENIED
+    shopify_protected_customer_data: bool = True
     # Simulated "now" at start. None: real now if end_date is today or later (and the clock
     # runs with real time), else midnight UTC after end_date (and the clock stands still).
     start_clock: datetime | None = None

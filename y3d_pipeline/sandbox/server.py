@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json as _json
 import socket
 import threading
 import time
@@ -100,7 +101,10 @@ class SandboxServer:
     # ------------------------------------------------------------------ control endpoints
     def _call(self, method: str, path: str, json: Any = None, params: dict | None = None) -> Any:
         assert self._client is not None, "the sandbox is not running"
-        response = self._client.request(method, path, json=json, params=params)
+        # ASCII JSON: a test may hand the sandbox a lone surrogate (half an emoji), which has no UTF-8 form.
+        content = None if json is None else _json.dumps(json).encode()
+        headers = None if json is None else {"Content-Type": "application/json"}
+        response = self._client.request(method, path, content=content, headers=headers, params=params)
         response.raise_for_status()
         return response.json()
 
@@ -120,6 +124,10 @@ class SandboxServer:
 
     def now(self) -> datetime:
         return parse_iso_utc(self._call("GET", "/clock")["now"])
+
+    def requests(self, api: str | None = None) -> list[dict]:
+        """The last requests clients sent to ``api`` (method, path, query, body, status), oldest first."""
+        return self._call("GET", "/requests", params={"api": api} if api else None)["requests"]
 
     def advance_clock(self, seconds: float) -> datetime:
         return parse_iso_utc(self._call("POST", "/clock", json={"advance_seconds": seconds})["now"])

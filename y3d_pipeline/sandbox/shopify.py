@@ -1,5 +1,12 @@
 """Shopify Admin GraphQL subset (orders, products) as a real graphql-core schema, with
-Shopify-style query costs, a leaky bucket and THROTTLED errors."""
+Shopify-style query costs, a leaky bucket and THROTTLED errors.
+
+The schema is a faithful subset of the real Admin API 2026-01 (tests compare every type, field, argument,
+default and enum value with Shopify's introspection). Fields Shopify marks as protected customer data
+(``PROTECTED_FIELDS``, from the introspection's ``isProtected``) answer Shopify's ``ACCESS_DENIED`` error, with
+the field null, when the shop's app lacks protected customer data approval (``shopify_protected_customer_data``
+off).
+"""
 
 from __future__ import annotations
 
@@ -43,10 +50,12 @@ scalar DateTime
 scalar Decimal
 scalar UnsignedInt64
 scalar URL
+scalar Money
 
 enum OrderSortKeys { CREATED_AT CUSTOMER_NAME ID ORDER_NUMBER PROCESSED_AT TOTAL_PRICE UPDATED_AT RELEVANCE }
 enum ProductSortKeys { CREATED_AT ID TITLE UPDATED_AT PRODUCT_TYPE VENDOR RELEVANCE }
 enum CurrencyCode { GBP EUR USD }
+enum CountryCode { GB IE US DE FR ES IT NL }
 enum OrderDisplayFinancialStatus { AUTHORIZED EXPIRED PAID PARTIALLY_PAID PARTIALLY_REFUNDED PENDING REFUNDED VOIDED }
 enum OrderDisplayFulfillmentStatus { FULFILLED IN_PROGRESS ON_HOLD OPEN PARTIALLY_FULFILLED PENDING_FULFILLMENT
   RESTOCKED SCHEDULED UNFULFILLED REQUEST_DECLINED }
@@ -60,13 +69,22 @@ type Attribute { key: String! value: String }
 
 type Shop { id: ID! name: String! myshopifyDomain: String! currencyCode: CurrencyCode! ianaTimezone: String! }
 
+type Customer {
+  id: ID! legacyResourceId: UnsignedInt64! firstName: String lastName: String displayName: String!
+  email: String phone: String
+}
+type MailingAddress {
+  name: String firstName: String lastName: String company: String address1: String address2: String city: String
+  province: String provinceCode: String zip: String countryCodeV2: CountryCode phone: String
+}
+
 type Product {
   id: ID! legacyResourceId: UnsignedInt64! title: String! handle: String! vendor: String! productType: String!
   status: ProductStatus! tags: [String!]! createdAt: DateTime! updatedAt: DateTime!
   variants(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): ProductVariantConnection!
 }
 type ProductVariant {
-  id: ID! legacyResourceId: UnsignedInt64! sku: String title: String! displayName: String! price: Decimal!
+  id: ID! legacyResourceId: UnsignedInt64! sku: String title: String! displayName: String! price: Money!
   product: Product! createdAt: DateTime! updatedAt: DateTime!
 }
 type ProductConnection { edges: [ProductEdge!]! nodes: [Product!]! pageInfo: PageInfo! }
@@ -88,6 +106,8 @@ type Order {
   displayFinancialStatus: OrderDisplayFinancialStatus displayFulfillmentStatus: OrderDisplayFulfillmentStatus!
   email: String phone: String note: String tags: [String!]! customAttributes: [Attribute!]!
   totalPriceSet: MoneyBag! currencyCode: CurrencyCode!
+  subtotalPriceSet: MoneyBag totalTaxSet: MoneyBag totalShippingPriceSet: MoneyBag!
+  customer: Customer shippingAddress: MailingAddress
   lineItems(first: Int, after: String, last: Int, before: String, reverse: Boolean = false): LineItemConnection!
 }
 type OrderConnection { edges: [OrderEdge!]! nodes: [Order!]! pageInfo: PageInfo! }
@@ -97,7 +117,7 @@ type QueryRoot {
   shop: Shop!
   order(id: ID!): Order
   orders(first: Int, after: String, last: Int, before: String, query: String,
-         sortKey: OrderSortKeys = ID, reverse: Boolean = false): OrderConnection!
+         sortKey: OrderSortKeys = PROCESSED_AT, reverse: Boolean = false): OrderConnection!
   product(id: ID!): Product
   products(first: Int, after: String, last: Int, before: String, query: String,
            sortKey: ProductSortKeys = ID, reverse: Boolean = false): ProductConnection!
@@ -106,6 +126,35 @@ schema { query: QueryRoot }
 """
 
 SCHEMA = build_schema(SDL)
+
+# Shopify's protected customer data among the fields above: (type, field) -> protectedContent.
+PROTECTED_FIELDS = {
+    ("Order", "email"): "email", ("Order", "phone"): "phone",
+    ("Customer", "firstName"): "name", ("Customer", "lastName"): "name", ("Customer", "displayName"): "name",
+    ("Customer", "email"): "email", ("Customer", "phone"): "phone",
+    ("MailingAddress", "name"): "name", ("MailingAddress", "firstName"): "name",
+    ("MailingAddress", "lastName"): "name", ("MailingAddress", "address1"): "address",
+    ("MailingAddress", "address2"): "address", ("MailingAddress", "zip"): "address",
+    ("MailingAddress", "phone"): "phone",
+}
+PROTECTED_DATA_DOCS = "https://shopify.dev/docs/apps/launch/protected-customer-data"
+
+
+def _protected(type_name: str, field_name: str):
+    """A resolver that answers Shopify's access error unless the app has protected customer data approval."""
+    def resolve(source: Any, info: Any, **_args: Any) -> Any:
+        if not info.context.get("protected_customer_data"):
+            subject = "email" if field_name == "email" else "phone" if field_name == "phone" else field_name
+            raise GraphQLError(
+                f"This app is not approved to use the {subject} field. See {PROTECTED_DATA_DOCS} for more details.",
+                extensions={"code": "ACCESS_DENIED", "documentation": PROTECTED_DATA_DOCS})
+        return source.get(field_name) if isinstance(source, dict) else getattr(source, field_name, None)
+
+    return resolve
+
+
+for (_type, _field) in PROTECTED_FIELDS:
+    SCHEMA.type_map[_type].fields[_field].resolve = _protected(_type, _field)  # type: ignore[union-attr]
 
 _TERM = re.compile(r"""(-?)(\w+):(>=|<=|>|<|)('([^']*)'|"([^"]*)"|\S+)""")
 
@@ -328,7 +377,8 @@ class ShopifyApi:
             return self._throttled(requested)
         resolver = Resolver(self.state)
         result = execute(SCHEMA, document, root_value=resolver.root(), variable_values=variables,
-                         operation_name=body.get("operationName"))
+                         operation_name=body.get("operationName"),
+                         context_value={"protected_customer_data": self.state.shopify_protected_customer_data})
         actual = query_cost(operation.selection_set, SCHEMA.query_type, variables, fragments,
                             result.data or {}, actual=True)
         bucket.refund(max(0, requested - actual))
@@ -385,9 +435,28 @@ class Resolver:
             "displayFulfillmentStatus": "FULFILLED" if status == "shipped" else "UNFULFILLED",
             "email": order.customer_email, "phone": order.ship_to.phone, "note": order.customer_notes,
             "tags": [], "customAttributes": [], "currencyCode": "GBP", "totalPriceSet": _money(total),
+            "subtotalPriceSet": _money(total - order.shipping_amount), "totalTaxSet": _money(round(total / 6, 2)),
+            "totalShippingPriceSet": _money(order.shipping_amount),
+            "customer": self._customer(order), "shippingAddress": self._address(order),
             "lineItems": lambda info, **args: connection(
                 [([n], self._line_item(i)) for n, i in enumerate(items)], args),
         }
+
+    @staticmethod
+    def _customer(order: RealOrder) -> dict:
+        first, _, last = order.customer_name.partition(" ")
+        return {"id": f"gid://shopify/Customer/{order.customer_id}", "legacyResourceId": str(order.customer_id),
+                "firstName": first, "lastName": last or None, "displayName": order.customer_name,
+                "email": order.customer_email, "phone": order.ship_to.phone}
+
+    @staticmethod
+    def _address(order: RealOrder) -> dict:
+        address = order.ship_to
+        first, _, last = address.name.partition(" ")
+        return {"name": address.name, "firstName": first, "lastName": last or None, "company": None,
+                "address1": address.street1, "address2": None, "city": address.city, "province": None,
+                "provinceCode": None, "zip": address.postal_code, "countryCodeV2": address.country,
+                "phone": address.phone}
 
     def _line_item(self, item: LineItem) -> dict:
         variant = self._variant(item.variant_id) if item.variant_id else None

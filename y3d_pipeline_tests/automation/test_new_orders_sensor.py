@@ -12,20 +12,23 @@ import pytest
 from y3d_pipeline.clients.amazon import AmazonClient
 from y3d_pipeline.defs.automation import new_orders
 from y3d_pipeline.defs.automation.coverage import last_poll
-from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
-from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
+from y3d_pipeline.defs.sources.amazon.resources import (
+    AmazonConnection,
+    AmazonCustomDownloadRules,
+    AmazonResource,
+)
+from y3d_pipeline.defs.sources.shipstation.resources import ShipStationConnection, ShipStationResource
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline_tests.resources import amazon_resource, shipstation_resource, shopify_resource
 
 
 def _shipstation(env) -> ShipStationResource:
-    return ShipStationResource(api_key=env["SHIPSTATION_API_KEY"], api_secret=env["SHIPSTATION_API_SECRET"],
-                               base_url=env["SHIPSTATION_BASE_URL"])
+    return shipstation_resource(env)
 
 
 def _shopify(env) -> ShopifyResource:
-    return ShopifyResource(store=env["SHOPIFY_STORE"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                           base_url=env.get("SHOPIFY_BASE_URL"))
+    return shopify_resource(env)
 
 
 def _amazon_client(env, sandbox) -> AmazonClient:
@@ -133,20 +136,16 @@ def test_amazon_probe_respects_the_two_minute_rule(sandbox_env, fresh_sandbox):
     now = fresh_sandbox.now()
     before = fresh_sandbox.stats()
     with _amazon_client(sandbox_env, fresh_sandbox) as client:
-        busy = client.changed_since(now - dt.timedelta(days=2))
-        quiet = client.changed_since(now - dt.timedelta(seconds=90))  # inside Amazon's two minutes: no call
-    assert busy.changed == 1 and busy.more and busy.oldest_id
-    assert busy.checked_until == (now - dt.timedelta(minutes=3)).replace(microsecond=0)
-    assert quiet.changed == 0
-    amazon_calls = _requests("amazon", fresh_sandbox, before)
-    assert 1 <= amazon_calls <= 2  # getOrders (and the LWA token exchange, if counted under amazon)
+        assert client.changed_since(now - dt.timedelta(days=2)) is True
+        assert client.changed_since(now - dt.timedelta(seconds=90)) is False  # inside Amazon's two minutes: no call
+    assert 1 <= _requests("amazon", fresh_sandbox, before) <= 2  # searchOrders (and the LWA token, if counted)
 
 
 def test_amazon_sensor_stays_inside_the_usage_plan(pg_instance):
-    # One poll per 240 s at most, none while a run of today created in the last 240 s covers the day:
-    # 15 polls an hour at most, plus one sync per poll that found a change, i.e. <= 15 calls an hour when
-    # every other tick launches a run, inside searchOrders' 20 an hour.
-    assert new_orders.AMAZON.interval_seconds == 240 and new_orders.AMAZON.cooldown.total_seconds() == 240
+    # One poll per 300 s at most, none while a run of today created in the last 300 s covers the day:
+    # 12 polls an hour at most, or a poll and a sync every 10 minutes: <= 12 calls an hour, inside
+    # searchOrders' 20 an hour (the hourly sync adds 2).
+    assert new_orders.AMAZON.interval_seconds == 300 and new_orders.AMAZON.cooldown.total_seconds() == 300
     settings = load_settings()
     now = dt.datetime.now(dt.UTC)
     today = now.astimezone(settings.timezone).date().isoformat()
@@ -157,19 +156,16 @@ def test_amazon_sensor_stays_inside_the_usage_plan(pg_instance):
         raise AssertionError("no poll during the cooldown")
 
     result = new_orders.evaluate(new_orders.AMAZON, settings, pg_instance, None, now=now, probe=probe)
-    assert isinstance(result, dg.SkipReason) and "started less than 240 s ago" in result.skip_message
+    assert isinstance(result, dg.SkipReason) and "started less than 300 s ago" in result.skip_message
 
 
 def test_sensor_definitions_use_the_resources(sandbox_env, fresh_sandbox):
-    fresh_sandbox.set_clock(dt.datetime.now(dt.UTC))  # the real clock, as the sensor's resource client uses
+    # The resource's clients use the real clock; the sandbox's stands a little ahead of it, so Amazon's
+    # two-minute rule holds for the probe's window end by the sandbox's clock too.
+    fresh_sandbox.set_clock(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5))
     before = fresh_sandbox.stats()
     resources = {"shipstation": _shipstation(sandbox_env), "shopify": _shopify(sandbox_env),
-                 "amazon": AmazonResource(client_id=sandbox_env["AMAZON_LWA_CLIENT_ID"],
-                                          client_secret=sandbox_env["AMAZON_LWA_CLIENT_SECRET"],
-                                          refresh_token=sandbox_env["AMAZON_LWA_REFRESH_TOKEN"],
-                                          token_url=sandbox_env["AMAZON_LWA_TOKEN_URL"],
-                                          sp_api_base_url=sandbox_env["AMAZON_SP_API_BASE_URL"],
-                                          marketplace_ids=sandbox_env["AMAZON_MARKETPLACE_IDS"].split(","))}
+                 "amazon": amazon_resource(sandbox_env)}
     with dg.instance_for_test() as instance:
         for sensor in (new_orders.shipstation_new_orders, new_orders.shopify_new_orders,
                        new_orders.amazon_new_orders):
@@ -187,7 +183,8 @@ def test_sensor_definitions_use_the_resources(sandbox_env, fresh_sandbox):
 
 
 def test_sensors_skip_when_not_configured(monkeypatch, pg_instance):
-    resources = {"shipstation": ShipStationResource(), "shopify": ShopifyResource(), "amazon": AmazonResource()}
+    resources = {"shipstation": shipstation_resource(None), "shopify": shopify_resource(None),
+                 "amazon": AmazonResource(connection=AmazonConnection(), download_rules=AmazonCustomDownloadRules())}
     for sensor in (new_orders.shipstation_new_orders, new_orders.shopify_new_orders, new_orders.amazon_new_orders):
         with dg.build_sensor_context(instance=pg_instance, resources=resources) as context:
             result = sensor(context)
@@ -195,7 +192,8 @@ def test_sensors_skip_when_not_configured(monkeypatch, pg_instance):
 
 
 def test_sensor_keeps_cursor_on_errors(pg_instance):
-    resource = ShipStationResource(api_key="k", api_secret="s", base_url="http://127.0.0.1:9")  # nothing listens
+    resource = ShipStationResource(connection=ShipStationConnection(api_key="k", api_secret="s",
+                                                                    base_url="http://127.0.0.1:9"))  # nothing listens
     cursor = json.dumps({"since": "2026-03-08T00:00:00+00:00"})
     with dg.build_sensor_context(instance=pg_instance, cursor=cursor, resources={"shipstation": resource}) as context:
         result = new_orders.shipstation_new_orders(context)

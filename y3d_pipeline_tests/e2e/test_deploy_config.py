@@ -156,3 +156,93 @@ def test_k8s_instance_loads_with_dagster_k8s(monkeypatch, tmp_path, database_fac
     with DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         assert instance.get_runs() == []
         assert type(instance.run_storage).__module__.startswith("dagster_postgres")
+
+
+# ------------------------------------------------------------------------------ the UI is never exposed bare
+
+
+def _render_dagster_ingress(values: dict) -> dict:
+    """The Ingress the dagster chart renders from ``values`` (templates/ingress.yaml, webserver host only)."""
+    ingress, web = values["ingress"], values["ingress"]["dagsterWebserver"]
+    service = values["dagsterWebserver"]["service"]
+    paths = [{"path": p["path"], "pathType": p["pathType"], "service": p["serviceName"]}
+             for p in web.get("precedingPaths") or []]
+    paths.append({"path": web.get("path") or "/*", "pathType": web["pathType"],
+                  "service": f"{values['fullnameOverride']}-dagster-webserver", "port": service.get("port", 80)})
+    paths += [{"path": p["path"], "pathType": p.get("pathType"), "service": p["serviceName"]}
+              for p in web.get("succeedingPaths") or []]
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "annotations": dict(ingress["annotations"]),
+            "ingressClassName": ingress.get("ingressClassName"),
+            "tls": [{"hosts": [web["host"]], "secretName": web["tls"]["secretName"]}] if web["tls"]["enabled"] else [],
+            "rules": [{"host": web["host"], "paths": paths}]}
+
+
+def _oauth2_config(text: str) -> dict:
+    import tomllib
+
+    return tomllib.loads(text)
+
+
+def test_the_webserver_is_reachable_only_through_the_authenticating_proxy():
+    values = _load(DEPLOY / "helm-values.yaml")
+    proxy = _load(DEPLOY / "oauth2-proxy-values.yaml")
+    namespace = values["runLauncher"]["config"]["k8sRunLauncher"]["jobNamespace"]
+    web = values["dagsterWebserver"]
+    assert web["service"]["type"] == "ClusterIP", "a LoadBalancer/NodePort service bypasses the login"
+    assert web["enableReadOnly"] is False
+    assert values["ingress"]["enabled"] is True
+
+    rendered = _render_dagster_ingress(values)
+    host = rendered["rules"][0]["host"]
+    annotations = rendered["annotations"]
+    proxy_service = f"http://{proxy['fullnameOverride']}.{namespace}.svc.cluster.local"
+    assert annotations["nginx.ingress.kubernetes.io/auth-url"] == f"{proxy_service}/oauth2/auth"
+    assert annotations["nginx.ingress.kubernetes.io/auth-signin"].startswith("https://$host/oauth2/start")
+    assert rendered["ingressClassName"] == proxy["ingress"]["className"] == "nginx"
+    assert rendered["tls"] and rendered["tls"][0]["hosts"] == [host]
+    # Every path of the UI host on this (authenticated) ingress leads to the webserver; nothing else is routed
+    # around the login.
+    assert [p["service"] for p in rendered["rules"][0]["paths"]] == ["dagster-dagster-webserver"]
+
+    # oauth2-proxy serves only its own /oauth2 paths on the same host, without auth annotations, over TLS.
+    ingress = proxy["ingress"]
+    assert ingress["enabled"] is True and ingress["hosts"] == [host] and ingress["path"] == "/oauth2"
+    assert not any("auth-url" in k for k in (ingress.get("annotations") or {}))
+    assert ingress["tls"][0]["hosts"] == [host]
+    assert proxy["service"]["type"] == "ClusterIP" and proxy["service"]["portNumber"] == 80
+
+    config = proxy["config"]
+    assert config["existingSecret"] and not {"clientID", "clientSecret", "cookieSecret"} & set(config)
+    settings = _oauth2_config(config["configFile"])
+    assert settings["upstreams"] == ["static://202"] and settings["set_xauthrequest"] is True
+    assert settings["email_domains"] and "*" not in settings["email_domains"], "anyone could sign in"
+    assert settings["cookie_secure"] is True and settings["cookie_httponly"] is True
+    assert host in settings["whitelist_domains"]
+
+    policy = _load(DEPLOY / "webserver-networkpolicy.yaml")
+    assert policy["kind"] == "NetworkPolicy" and policy["metadata"]["namespace"] == namespace
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= web["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": web["service"]["port"]}]
+    assert [source.keys() for source in rule["from"]] == [{"namespaceSelector": None}.keys()]
+
+
+def test_single_machine_instructions_bind_the_webserver_to_loopback_behind_the_proxy():
+    import re
+
+    readme = (REPO / "README.md").read_text()
+    commands = re.findall(r"^\s*(dagster-webserver\s[^\n]*)$", readme, flags=re.MULTILINE)
+    assert commands, "the README shows how to start the webserver"
+    for command in commands:
+        host = re.search(r"-h\s+(\S+)", command)
+        assert host and host.group(1) == "127.0.0.1", f"webserver not bound to loopback: {command}"
+    assert "oauth2-proxy --config deploy/oauth2-proxy.cfg" in readme
+    settings = _oauth2_config((DEPLOY / "oauth2-proxy.cfg").read_text())
+    port = re.search(r"-p\s+(\d+)", commands[0]).group(1)
+    assert settings["upstreams"] == [f"http://127.0.0.1:{port}/"]
+    assert settings["cookie_secure"] is True and "*" not in settings["email_domains"]
+    assert settings["https_address"] and settings["http_address"].startswith("127.0.0.1:")
+    assert not {"client_secret", "cookie_secret"} & set(settings), "secrets belong in the environment"
+    for text in (readme, (DEPLOY / "README.md").read_text()):
+        assert not re.search(r"dagster-webserver[^\n]*-h\s+0\.0\.0\.0", text)

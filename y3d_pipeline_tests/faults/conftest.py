@@ -8,37 +8,43 @@ import dagster as dg
 import pytest
 
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
+from y3d_pipeline_tests.resources import shipstation_resource as sandbox_shipstation_resource
 from y3d_pipeline_tests.sources.shipstation.conftest import ORDER_ASSETS
 
-# source -> outcome ("quarantined", "flagged", "accepted") -> count; filled by the bad-input tests.
-BAD_INPUT_OUTCOMES: dict[str, Counter] = {}
+# (stage, source) -> outcome ("quarantined", "rejected", "stored as inert text", ...) -> count; filled by the
+# bad-input and poison-record tests and printed per stage in the test report.
+BAD_INPUT_OUTCOMES: dict[tuple[str, str], Counter] = {}
+STAGES = ("fetch and scan", "raw store", "normalization", "reconciliation", "candidate collection",
+          "customization download and parse", "customization store", "print tasks (AI reply)")
 
 
-def record_bad_input(source: str, outcome: str) -> None:
-    BAD_INPUT_OUTCOMES.setdefault(source, Counter())[outcome] += 1
+def record_bad_input(stage: str, source: str, outcome: str) -> None:
+    assert stage in STAGES, stage
+    BAD_INPUT_OUTCOMES.setdefault((stage, source), Counter())[outcome] += 1
 
 
 def pytest_terminal_summary(terminalreporter):
     if not BAD_INPUT_OUTCOMES:
         return
-    terminalreporter.section("bad-input corpus")
-    total = known = 0
-    for source, outcomes in sorted(BAD_INPUT_OUTCOMES.items()):
-        n = sum(outcomes.values())
-        total += n
-        known += sum(v for k, v in outcomes.items() if k.startswith("KNOWN"))
-        detail = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
-        terminalreporter.write_line(f"{source:<24} {n:>3} hostile/malformed inputs ({detail})")
-    terminalreporter.write_line(f"{'total':<24} {total:>3}; {total - known} quarantined, rejected or stored as inert text "
-                                f"(no partition crashed, no valid record lost); {known} known issue(s) marked xfail")
+    terminalreporter.section("bad-input corpus, per stage")
+    total = 0
+    for stage in STAGES:
+        entries = {source: outcomes for (s, source), outcomes in BAD_INPUT_OUTCOMES.items() if s == stage}
+        if not entries:
+            continue
+        stage_total = sum(sum(o.values()) for o in entries.values())
+        total += stage_total
+        terminalreporter.write_line(f"{stage:<34} {stage_total:>4} hostile/malformed inputs")
+        for source, outcomes in sorted(entries.items()):
+            detail = ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items()))
+            terminalreporter.write_line(f"    {source:<32} {sum(outcomes.values()):>4} ({detail})")
+    terminalreporter.write_line(f"{'total':<34} {total:>4}: each quarantined or rejected with a reason, or stored as "
+                                "inert text; no partition failed, no valid record of a batch was lost")
 
 
 def shipstation_resource(sandbox, **overrides) -> ShipStationResource:
-    env = sandbox.env()
-    settings = {"api_key": env["SHIPSTATION_API_KEY"], "api_secret": env["SHIPSTATION_API_SECRET"],
-                "base_url": env["SHIPSTATION_BASE_URL"], "initial_backoff_seconds": 0.01,
-                "max_retry_seconds": 30.0, **overrides}
-    return ShipStationResource(**settings)
+    knobs = {"initial_backoff_seconds": 0.01, "max_retry_seconds": 30.0, **overrides}
+    return sandbox_shipstation_resource(sandbox.env(), **knobs)
 
 
 @pytest.fixture

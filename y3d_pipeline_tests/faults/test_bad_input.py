@@ -86,10 +86,10 @@ def test_hostile_shipstation_orders_through_the_assets(fresh_sandbox, run_orders
         assert order_id in raw, f"{name}: the raw payload was not kept"
         if order_id in failures:
             assert failures[order_id], f"{name}: quarantined without a reason"
-            record_bad_input("shipstation (HTTP)", "quarantined")
+            record_bad_input("normalization", "shipstation (HTTP, assets)", "quarantined")
         else:
             assert order_id in stored, f"{name}: neither normalized nor quarantined"
-            record_bad_input("shipstation (HTTP)", "accepted, stored verbatim as text")
+            record_bad_input("normalization", "shipstation (HTTP, assets)", "accepted, stored verbatim as text")
     # Stored text is data, never executed: the SQL-looking note is kept as it came.
     sql_case = next((oid for oid, n in hostile.items() if n == "customerNotes: sql in text"), None)
     if sql_case in stored:
@@ -142,7 +142,7 @@ def test_malformed_shipstation_documents_are_quarantined_and_the_rest_written(sa
     assert len(failures) == len(not_stored), (sorted(failures), not_stored)
     assert all(failures.values()), failures
     for name in docs:
-        record_bad_input("shipstation (documents)", "quarantined" if name in not_stored else "accepted")
+        record_bad_input("normalization", "shipstation (documents)", "quarantined" if name in not_stored else "accepted")
     assert report.quarantined == len(failures)
 
 
@@ -165,7 +165,7 @@ def test_hostile_customized_urls_are_rejected_with_a_reason(url):
         check_url(url, policy)
     assert str(info.value)
     assert "pass" not in str(info.value) or "user:pass" not in url, "credentials echoed in the reason"
-    record_bad_input("amazon CustomizedURL", "rejected")
+    record_bad_input("customization download and parse", "amazon CustomizedURL", "rejected")
 
 
 def _zip(entries: dict[str, bytes], compression=zipfile.ZIP_DEFLATED) -> bytes:
@@ -203,7 +203,7 @@ def test_hostile_zips_fail_with_a_customization_error(name):
         found = read_customization_json(HOSTILE_ZIPS[name], order_item_id="1")
         parse_customization(found.data if hasattr(found, "data") else found.document)
     assert str(info.value), name
-    record_bad_input("amazon custom zip", "rejected")
+    record_bad_input("customization download and parse", "amazon custom zip", "rejected")
 
 
 BAD_AI_REPLIES = {
@@ -225,7 +225,7 @@ def test_ai_replies_that_break_the_schema_raise_instead_of_passing(name):
 
     with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
         parse_reply(BAD_AI_REPLIES[name])
-    record_bad_input("openai reply", "rejected")
+    record_bad_input("print tasks (AI reply)", "openai reply", "rejected")
 
 
 # ------------------------------------------------------------------------------- regressions found by this corpus
@@ -244,7 +244,7 @@ def test_nul_character_in_a_raw_payload_does_not_fail_the_batch(sandbox, clean_d
     rows = [{"shipstation_order_id": good["orderId"], "source_modified_at": at, "payload": good},
             {"shipstation_order_id": 800_000_300, "source_modified_at": at,
              "payload": {**good, "orderId": 800_000_300, "customerNotes": "nul\x00here"}}]
-    record_bad_input("shared raw upsert", "stored as inert text")
+    record_bad_input("raw store", "raw_shipstation_orders", "stored as inert text")
     with clean_db.begin() as conn:
         upsert_raw_records(conn, RawShipstationOrder.__table__, rows, fetched_at=at)
     with clean_db.connect() as conn:
@@ -258,7 +258,7 @@ def test_non_finite_money_is_quarantined_not_a_crash(total, sandbox, clean_db):
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)
-    record_bad_input("shipstation (documents)", "non-finite money handled")
+    record_bad_input("normalization", "shipstation (documents)", "quarantined")
     normalize_shipstation_rows(clean_db, [Row(good["orderId"], at, good),
                                           Row(800_000_100, at, {**good, "orderId": 800_000_100, "orderTotal": total})],
                                stores={})
@@ -270,7 +270,7 @@ def test_nul_in_a_rejected_document_is_quarantined_not_a_crash(sandbox, clean_db
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)
-    record_bad_input("shipstation (documents)", "NUL in a rejected payload handled")
+    record_bad_input("normalization", "shipstation (documents)", "quarantined")
     normalize_shipstation_rows(clean_db, [Row(good["orderId"], at, good),
                                           Row(800_000_200, at, {**good, "orderId": 800_000_200, "modifyDate": "\x00"})],
                                stores={})

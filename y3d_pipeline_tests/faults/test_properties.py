@@ -35,7 +35,7 @@ FIXTURES_OK = settings(deadline=None, database=None, phases=[Phase.explicit, Pha
 
 def _run(sandbox, db_url, instance, partition_key=None, range_=None) -> None:
     resources = {"shipstation": shipstation_resource(sandbox, page_size=25),
-                 "database": DatabaseResource(database_url=db_url)}
+                 "database": DatabaseResource.for_url(db_url)}
     if range_:
         defs = dg.Definitions(assets=ORDER_ASSETS, resources=resources,
                               jobs=[dg.define_asset_job("orders", selection=dg.AssetSelection.all())])

@@ -90,15 +90,13 @@ CHILD = textwrap.dedent("""
     import os, sys
     import dagster as dg
     from y3d_pipeline.defs.resources import DatabaseResource
-    from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
+    from y3d_pipeline_tests.resources import shipstation_resource
     from y3d_pipeline_tests.sources.shipstation.conftest import ORDER_ASSETS
 
     first, last = sys.argv[1], sys.argv[2]
     resources = {
-        "shipstation": ShipStationResource(api_key=os.environ["SHIPSTATION_API_KEY"],
-                                           api_secret=os.environ["SHIPSTATION_API_SECRET"],
-                                           base_url=os.environ["SHIPSTATION_BASE_URL"], page_size=50),
-        "database": DatabaseResource(database_url=os.environ["DATABASE_URL"]),
+        "shipstation": shipstation_resource(os.environ, page_size=50),
+        "database": DatabaseResource.for_url(os.environ["DATABASE_URL"]),
     }
     defs = dg.Definitions(assets=ORDER_ASSETS, resources=resources,
                           jobs=[dg.define_asset_job("orders", selection=dg.AssetSelection.all())])

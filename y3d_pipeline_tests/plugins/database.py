@@ -97,4 +97,4 @@ def clean_db(app_engine) -> sa.Engine:
 def database_resource(clean_db, app_db_url):
     from y3d_pipeline.defs.resources import DatabaseResource
 
-    return DatabaseResource(database_url=app_db_url)
+    return DatabaseResource.for_url(app_db_url)

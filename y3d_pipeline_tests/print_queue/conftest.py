@@ -10,6 +10,7 @@ import pytest
 from y3d_pipeline.defs.constants import TAG_OUTCOME
 from y3d_pipeline.defs.print_queue.assets import print_tasks, task_status_sync
 from y3d_pipeline.defs.print_queue.resources import OpenAIResource
+from y3d_pipeline_tests.resources import openai_resource
 
 from .factories import PARTITION
 
@@ -41,14 +42,13 @@ class Runner:
 
 @pytest.fixture
 def runner_without_ai(dagster_instance, database_resource) -> Runner:
-    return Runner(dagster_instance, database_resource, OpenAIResource(api_key=None))
+    return Runner(dagster_instance, database_resource, openai_resource(None))
 
 
 @pytest.fixture
 def runner(dagster_instance, database_resource, fresh_sandbox) -> Runner:
     env = fresh_sandbox.env()
-    return Runner(dagster_instance, database_resource, OpenAIResource(
-        api_key=env["OPENAI_API_KEY"], base_url=env["OPENAI_BASE_URL"], max_wait_seconds=0.05))
+    return Runner(dagster_instance, database_resource, openai_resource(env, max_wait_seconds=0.05))
 
 
 def openai_requests(sandbox) -> int:

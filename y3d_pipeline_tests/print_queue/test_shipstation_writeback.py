@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from y3d_pipeline.clients.shipstation import ShipStationClient
 from y3d_pipeline.db.models import Order, OrderItem
 from y3d_pipeline.defs.print_queue.writeback import shipstation_writeback
-from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
+from y3d_pipeline_tests.resources import shipstation_resource
 
 from .factories import add_task
 
@@ -56,9 +56,7 @@ def mirror(engine, payload: dict, *, status: str | None = None) -> tuple[int, li
 def run(database_resource, env, instance, **config):
     result = dg.materialize(
         [shipstation_writeback], instance=instance,
-        resources={"database": database_resource, "shipstation": ShipStationResource(
-            api_key=env["SHIPSTATION_API_KEY"], api_secret=env["SHIPSTATION_API_SECRET"],
-            base_url=env["SHIPSTATION_BASE_URL"])},
+        resources={"database": database_resource, "shipstation": shipstation_resource(env)},
         run_config=dg.RunConfig(ops={"print_queue__shipstation_writeback": {"config": config}}) if config else None,
     )
     found = result.asset_materializations_for_node("print_queue__shipstation_writeback")

@@ -15,9 +15,8 @@ from y3d_pipeline.defs.sources.amazon import store as amazon_store
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_orders
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
-from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders
-from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
+from y3d_pipeline_tests.resources import amazon_resource, shipstation_resource, shopify_resource
 
 ASSETS = [raw_shipstation_orders, raw_shopify_orders, raw_amazon_orders, normalize_orders]
 DAY, NEXT_DAY = "2026-03-15", "2026-03-16"
@@ -28,14 +27,9 @@ def run_day(fresh_sandbox, database_resource, dagster_instance):
     env = fresh_sandbox.env()
     resources = {
         "database": database_resource,
-        "shipstation": ShipStationResource(api_key=env["SHIPSTATION_API_KEY"], api_secret=env["SHIPSTATION_API_SECRET"],
-                                           base_url=env["SHIPSTATION_BASE_URL"], initial_backoff_seconds=0.05),
-        "shopify": ShopifyResource(store=env["SHOPIFY_STORE"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                                   base_url=env["SHOPIFY_BASE_URL"], extended_order_fields=False),
-        "amazon": AmazonResource(client_id=env["AMAZON_LWA_CLIENT_ID"], client_secret=env["AMAZON_LWA_CLIENT_SECRET"],
-                                 refresh_token=env["AMAZON_LWA_REFRESH_TOKEN"], token_url=env["AMAZON_LWA_TOKEN_URL"],
-                                 sp_api_base_url=env["AMAZON_SP_API_BASE_URL"],
-                                 marketplace_ids=env["AMAZON_MARKETPLACE_IDS"].split(",")),
+        "shipstation": shipstation_resource(env, initial_backoff_seconds=0.05),
+        "shopify": shopify_resource(env),
+        "amazon": amazon_resource(env),
     }
 
     def run(day: str, assets=ASSETS) -> dg.ExecuteInProcessResult:
@@ -52,7 +46,7 @@ def fetch_amazon_until_sandbox_now(sandbox, resource: AmazonResource, database_r
     a window the SP-API refuses: fetch through the same client and store (over HTTP) up to sandbox now - 2 min."""
     end = sandbox.now() - dt.timedelta(minutes=2, seconds=1)
     with resource.client() as client:
-        page = client.get_orders_with_items(start, end)
+        page = client.fetch_orders(start, end)
     with database_resource.engine.begin() as conn:
         amazon_store.store_orders(conn, page, fetched_at=sandbox.now(), partition_key=DAY)
     return len(page.orders)
@@ -186,3 +180,56 @@ def test_pending_amazon_order_seen_before_shipstation_merges_into_one_row(fresh_
     assert row[0]["amazon_order_id"] == order.order_number
     assert row[0]["reconciliation_status"] in ("matched", "ambiguous") and row[0]["status"] != "pending"
     assert not orphans_with_shipstation_twin(clean_db)
+
+
+def _pending_amazon_order(sandbox, day_start: dt.datetime):
+    return min((o for o in sandbox.state.data.by_amazon_id.values()
+                if o.mp_events and o.mp_events[0][1] == "pending"
+                and day_start + dt.timedelta(hours=1) <= o.mp_events[0][0] < day_start + dt.timedelta(hours=23)),
+               key=lambda o: o.mp_events[0][0])
+
+
+@pytest.mark.parametrize("versions", [("v0", "2026-01-01"), ("2026-01-01", "v0")])
+def test_one_amazon_order_whichever_orders_api_version_fetched_it(versions, fresh_sandbox, run_day, clean_db,
+                                                                  database_resource):
+    """The switch between Orders API versions: the same order fetched by one version, then by the other, is one
+    raw row and one normalized order with the same fields. v0 carries no buyer (BuyerInfo needs a Restricted
+    Data Token) and no Amazon Custom URL, so those come only with v2026 and are kept once there."""
+    day_start = dt.datetime(2026, 3, 15, tzinfo=dt.UTC)
+    order = _pending_amazon_order(fresh_sandbox, day_start)
+    # Paid (Unshipped) but not imported by ShipStation yet: the normalized row is the marketplace's record alone.
+    paid_at = next(at for at, status in order.mp_events if status != "pending")
+    fresh_sandbox.set_clock(max(paid_at, order.mp_events[0][0]) + dt.timedelta(seconds=150))
+    env = fresh_sandbox.env()
+    snapshots = []
+    for version in versions:
+        resource = amazon_resource(env, api_version=version)
+        assert fetch_amazon_until_sandbox_now(fresh_sandbox, resource, database_resource,
+                                              day_start - dt.timedelta(hours=1)) > 0
+        run_day(DAY, [normalize_orders])
+        raw = rows(clean_db, f"SELECT * FROM raw_amazon_orders WHERE amazon_order_id = '{order.order_number}'")  # noqa: S608
+        normalized = rows(clean_db, f"SELECT * FROM orders WHERE order_number = '{order.order_number}'")  # noqa: S608
+        assert len(raw) == 1 and len(normalized) == 1
+        items = rows(clean_db, f"SELECT * FROM order_items WHERE order_id = {normalized[0]['id']} ORDER BY position")  # noqa: S608
+        snapshots.append((raw[0], normalized[0], items))
+    (raw_a, order_a, items_a), (raw_b, order_b, items_b) = snapshots
+    assert raw_a["api_version"] == versions[0] and raw_b["api_version"] == "2026-01-01"
+    assert order_b["id"] == order_a["id"] and order_a["reconciliation_status"] == "marketplace_only"
+    custom = [i for i in order.items if i.amazon_custom is not None]
+    if versions[0] == "2026-01-01":
+        # A later v0 fetch of the unchanged order (a switch back) keeps the richer v2026 copy: nothing changes.
+        assert raw_b == raw_a
+        assert {k: v for k, v in order_b.items() if k != "updated_at"} == \
+            {k: v for k, v in order_a.items() if k != "updated_at"}
+        assert items_b == items_a
+        return
+    same = ("order_number", "amazon_order_id", "marketplace", "status", "order_date", "modified_at", "ship_by_date",
+            "currency", "order_total", "requested_shipping_service", "reconciliation_status")
+    assert {k: order_a[k] for k in same} == {k: order_b[k] for k in same}
+    assert order_a["status"] == "awaiting_shipment" and order_a["order_total"] is not None
+    item_fields = ("amazon_order_item_id", "sku", "quantity", "unit_price", "position")
+    assert [{k: i[k] for k in item_fields} for i in items_a] == [{k: i[k] for k in item_fields} for i in items_b]
+    # what v2026 adds that v0 without a Restricted Data Token cannot see: the buyer and the Amazon Custom URLs
+    assert order_a["customer_name"] is None and order_b["customer_name"] == order.customer_name
+    urls = [o["value"] for i in items_b for o in (i["options"] or []) if o["name"] == "CustomizedURL"]
+    assert len(urls) == len(custom) > 0

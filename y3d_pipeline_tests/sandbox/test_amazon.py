@@ -1,4 +1,4 @@
-"""Contract tests: LWA, SP-API Orders v0 and the Amazon Custom zips."""
+"""Contract tests: LWA, SP-API Orders v2026-01-01 and v0, and the Amazon Custom zips."""
 
 from __future__ import annotations
 
@@ -117,6 +117,8 @@ def test_get_orders_quota_exceeded(fresh_sandbox):
 
 
 def test_order_items_match_shipstation(sandbox):
+    """v2026 items (orderItemId == lineItemKey) carry the same Amazon Custom URL as ShipStation's item option;
+    v0 items carry none (restricted data without an RDT)."""
     with shipstation(sandbox) as ss, amazon(sandbox) as sp:
         stores = {s["marketplaceName"]: s["storeId"] for s in ss.get("/stores").json()}
         ss_orders = all_orders(ss, storeId=stores["Amazon"], orderDateStart="2026-03-15 00:00:00")
@@ -124,16 +126,87 @@ def test_order_items_match_shipstation(sandbox):
         for ss_order in ss_orders[:15]:
             if ss_order["advancedOptions"]["parentId"]:
                 continue
-            payload = sp.get(f"/orders/v0/orders/{ss_order['orderNumber']}/orderItems").json()["payload"]
-            assert payload["AmazonOrderId"] == ss_order["orderNumber"]
-            sp_items = {i["OrderItemId"]: i for i in payload["OrderItems"]}
+            order = sp.get(f"/orders/2026-01-01/orders/{ss_order['orderNumber']}").json()["order"]
+            v0_items = sp.get(f"/orders/v0/orders/{ss_order['orderNumber']}/orderItems").json()["payload"]
+            assert order["orderId"] == v0_items["AmazonOrderId"] == ss_order["orderNumber"]
+            assert not any("BuyerInfo" in i for i in v0_items["OrderItems"])
+            sp_items = {i["orderItemId"]: i for i in order["orderItems"]}
             for item in ss_order["items"]:
                 sp_item = sp_items[item["lineItemKey"]]
-                assert sp_item["QuantityOrdered"] == item["quantity"]
+                assert sp_item["quantityOrdered"] == item["quantity"]
                 url = next(o["value"] for o in item["options"] if o["name"] == "CustomizedURL")
-                assert sp_item["BuyerInfo"]["BuyerCustomizedInfo"]["CustomizedURL"] == url
+                assert sp_item["product"]["customization"]["customizedUrl"] == url
                 checked += 1
     assert checked >= 10
+
+
+def _search(client: httpx.Client, **params) -> list[dict]:
+    body = client.get("/orders/2026-01-01/orders", params=params).raise_for_status().json()
+    orders = list(body["orders"])
+    while body.get("pagination"):
+        body = client.get("/orders/2026-01-01/orders", params={**params, "paginationToken": body["pagination"][
+            "nextToken"]}).raise_for_status().json()
+        orders.extend(body["orders"])
+    return orders
+
+
+def test_search_orders_paging_datasets_and_rules(fresh_sandbox):
+    now = fresh_sandbox.now()
+    after = "2026-03-01T00:00:00Z"
+    with amazon(fresh_sandbox) as client:
+        small = _search(client, lastUpdatedAfter=after, maxResultsPerPage=7, marketplaceIds=MARKETPLACE)
+        big = _search(client, lastUpdatedAfter=after, includedData="BUYER,RECIPIENT,FULFILLMENT")
+        first = client.get("/orders/2026-01-01/orders", params={"lastUpdatedAfter": after, "maxResultsPerPage": 7})
+        token = first.json()["pagination"]["nextToken"]
+        # maxResultsPerPage and includedData may change with a token; nothing else may
+        allowed = client.get("/orders/2026-01-01/orders", params={
+            "lastUpdatedAfter": after, "maxResultsPerPage": 50, "includedData": "BUYER", "paginationToken": token})
+        changed = client.get("/orders/2026-01-01/orders", params={
+            "lastUpdatedAfter": after, "fulfillmentStatuses": "SHIPPED", "paginationToken": token})
+        bad = {name: client.get("/orders/2026-01-01/orders", params=params) for name, params in {
+            "no after": {"marketplaceIds": MARKETPLACE},
+            "both afters": {"lastUpdatedAfter": after, "createdAfter": after},
+            "mixed families": {"lastUpdatedAfter": after, "createdBefore": "2026-03-02T00:00:00Z"},
+            "too recent": {"lastUpdatedAfter": after, "lastUpdatedBefore": _iso(now - timedelta(seconds=60))},
+            "unknown dataset": {"lastUpdatedAfter": after, "includedData": "BUYER,EVERYTHING"},
+            "v0 parameter": {"LastUpdatedAfter": after, "MarketplaceIds": MARKETPLACE},
+            "repeated array": [("lastUpdatedAfter", after), ("includedData", "BUYER"), ("includedData", "TAX")],
+            "page size": {"lastUpdatedAfter": after, "maxResultsPerPage": 101},
+        }.items()}
+    fresh_sandbox.advance_clock(24 * 3600 + 1)
+    with amazon(fresh_sandbox) as client:  # a new access token: the first one lived an hour
+        expired = client.get("/orders/2026-01-01/orders", params={
+            "lastUpdatedAfter": after, "maxResultsPerPage": 7, "paginationToken": token})
+    assert [o["orderId"] for o in small] == [o["orderId"] for o in big] and len(big) > 100
+    assert len({o["orderId"] for o in small}) == len(small)
+    assert all(o["lastUpdatedTime"] >= after for o in big)
+    assert first.json()["lastUpdatedBefore"] == _iso(now - timedelta(minutes=2))
+    assert all("buyer" not in o and "fulfillment" not in o and "proceeds" not in o for o in small)
+    assert all("buyer" in o and "recipient" in o and "fulfillment" in o and "proceeds" not in o for o in big)
+    assert all(i["product"]["title"] for o in small for i in o["orderItems"])  # items always come
+    assert allowed.status_code == 200 and len(allowed.json()["orders"]) == 50
+    assert changed.status_code == 400 and "same values" in changed.json()["errors"][0]["message"]
+    for name, response in bad.items():
+        assert response.status_code == 400, name
+        assert response.json()["errors"][0]["code"] == "InvalidInput", name
+    assert expired.status_code == 400 and "expired" in expired.json()["errors"][0]["message"]
+
+
+def test_search_orders_quota_is_its_own(fresh_sandbox):
+    fresh_sandbox.set_rate_limit_scale(1.0)
+    params = {"lastUpdatedAfter": "2026-03-19T00:00:00Z"}
+    with amazon(fresh_sandbox) as client:
+        responses = [client.get("/orders/2026-01-01/orders", params=params) for _ in range(21)]
+        order_id = responses[0].json()["orders"][0]["orderId"]
+        single = client.get(f"/orders/2026-01-01/orders/{order_id}", params={"includedData": "FULFILLMENT"})
+        missing = client.get("/orders/2026-01-01/orders/206-0000000-0000000")
+    assert [r.status_code for r in responses[:20]] == [200] * 20
+    assert responses[20].status_code == 429 and responses[20].json()["errors"][0]["code"] == "QuotaExceeded"
+    assert responses[20].headers["x-amzn-RateLimit-Limit"] == "0.0056"
+    assert single.status_code == 200 and single.headers["x-amzn-RateLimit-Limit"] == "0.5"
+    assert single.json()["order"]["fulfillment"]["fulfillmentStatus"] in {"PENDING", "UNSHIPPED", "SHIPPED",
+                                                                          "CANCELLED"}
+    assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "NotFound"
 
 
 def test_duplicate_page_fault_repeats_orders(fresh_sandbox):
@@ -222,8 +295,12 @@ def test_pending_orders_have_no_prices_and_are_not_in_shipstation_yet(fresh_sand
         else:
             raise AssertionError("no pending Amazon order")
         items = sp.get(f"/orders/v0/orders/{order['order_number']}/orderItems").json()["payload"]["OrderItems"]
+        v2026 = sp.get(f"/orders/2026-01-01/orders/{order['order_number']}",
+                       params={"includedData": "PROCEEDS,FULFILLMENT"}).json()["order"]
         in_shipstation = ss.get("/orders", params={"orderNumber": order["order_number"]}).json()["total"]
     assert "OrderTotal" not in found and all("ItemPrice" not in i for i in items)
+    assert v2026["fulfillment"]["fulfillmentStatus"] == "PENDING" and "proceeds" not in v2026
+    assert all("price" not in i["product"] for i in v2026["orderItems"])
     assert in_shipstation == 0
 
 

@@ -1,26 +1,26 @@
 """New-order sensors: one cheap "anything changed?" request per tick per source, today's sync on a change.
 
-| sensor                    | probe (the source's client)                                   | interval | source's limit |
-|---------------------------|---------------------------------------------------------------|----------|----------------|
-| ``shipstation_new_orders`` | ``GET /orders?modifyDateStart=…&sortBy=ModifyDate&pageSize=1`` | 60 s     | 40 requests/min |
-| ``shopify_new_orders``     | ``orders(first: 1, sortKey: UPDATED_AT, query: "updated_at:>=…")``, 3 cost points | 60 s | 100+ points/s |
-| ``amazon_new_orders``      | ``getOrders`` with ``MaxResultsPerPage=1`` (the window ends two minutes ago) | 240 s | see below |
+| sensor                     | probe (the source's client, ``changed_since``)                          | interval |
+|----------------------------|-------------------------------------------------------------------------|----------|
+| ``shipstation_new_orders`` | ``GET /orders?modifyDateStart=…&sortBy=ModifyDate&pageSize=1``          | 60 s     |
+| ``shopify_new_orders``     | ``orders(first: 1, sortKey: UPDATED_AT, query: "updated_at:>=…")``, 3 cost points | 60 s |
+| ``amazon_new_orders``      | ``searchOrders`` (v0: ``getOrders``) for one order, no datasets, ending two minutes ago | 300 s |
 
-Amazon's budget: getOrders is shared with the sync. Orders v0 allows 0.0167 requests/s (60 an hour), the
-v2026-01-01 ``searchOrders`` the project is moving to 0.0056/s (20 an hour), burst 20 for both. The sensor
-polls at most every 4 minutes and not at all while a run of today's partition created in the last 4 minutes
-covers the day, so with changes all the time it costs one poll plus one sync every 8 minutes (15 calls an
-hour) and, with nothing changing, 15 polls an hour; the hourly sync adds 2, and the 10-minute schedule adds
-none while the sensor is polling (it skips today's partition when the sensor polled within 9 minutes).
-Total ≤ 17 an hour, inside even the v2026 plan. An order becomes visible to Amazon's API two minutes after
-it changes, and is synced within 4-8 minutes of that.
+ShipStation allows 40 requests a minute and Shopify refills its cost bucket by 100+ points a second: a poll a
+minute is nothing. Amazon's budget is tight and shared with the sync: searchOrders sustains 0.0056 requests/s
+(20 an hour, burst 20; v0 getOrders 60 an hour). The sensor polls at most every 5 minutes and not at all while
+a run of today's partition created in the last 5 minutes covers the day, so it costs at most 12 calls an hour
+(a poll and a sync every 10 minutes when orders change all the time, 12 polls when nothing does); the hourly
+sync adds 2 and the 10-minute schedule none while the sensor polls (it skips today when the sensor polled
+within 9 minutes). A sync of today costs one call per 100 orders changed today, so with more than ~150 Amazon
+orders a day the sensor-launched syncs (at most 6 an hour) are what to watch in the runs' ``requests_429``.
 
 Each sensor: outside ``Y3D_BUSINESS_HOURS`` it skips (cursor kept). When a run of today's partition is
-already queued, it does not poll: that run starts later and fetches the whole day. Otherwise one probe through
-the source's resource and client (``changed_since``): nothing changed → the cursor moves to the end of the
-interval checked; something changed → today's partition of ``<source>_sync`` is requested with a run key
-naming the oldest change (a tick evaluated twice from the same cursor launches one run) and the cursor moves.
-Errors skip the tick and keep the cursor. The last successful poll is recorded in the instance
+already queued, it does not poll: that run starts later and fetches the whole day. Otherwise one probe: nothing
+changed → the cursor moves to the end of the interval checked; something changed → today's partition of
+``<source>_sync`` is requested with a run key naming the change (the oldest changed order where the source
+can say, else the interval), so a tick evaluated twice from the same cursor launches one run, and the cursor
+moves. Errors skip the tick and keep the cursor. The last successful poll is recorded in the instance
 (``y3d/new_orders/<source>/last_poll``) so the 10-minute schedule knows today is watched.
 """
 
@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import dagster as dg
 import httpx
 
+from y3d_pipeline.clients.amazon import MIN_CHANGE_POLL_SECONDS
 from y3d_pipeline.clients.http import ApiError
 from y3d_pipeline.clients.probe import ChangeProbe
 from y3d_pipeline.defs.automation.coverage import (
@@ -74,7 +75,8 @@ class Watch:
 
 SHIPSTATION = Watch("shipstation", 60)
 SHOPIFY = Watch("shopify", 60)
-AMAZON = Watch("amazon", 240, cooldown=dt.timedelta(seconds=240), settle=dt.timedelta(minutes=3))
+AMAZON = Watch("amazon", MIN_CHANGE_POLL_SECONDS, cooldown=dt.timedelta(seconds=MIN_CHANGE_POLL_SECONDS),
+               settle=dt.timedelta(minutes=2))
 WATCHES = {w.source: w for w in (SHIPSTATION, SHOPIFY, AMAZON)}
 
 
@@ -113,8 +115,11 @@ def evaluate(watch: Watch, settings: Settings, instance: dg.DagsterInstance, cur
     if not result.changed:
         return dg.SensorResult(skip_reason=dg.SkipReason(f"no {watch.source} order changed since {since.isoformat()}"),
                                cursor=_cursor(result.checked_until))
-    modified = result.oldest_modified.isoformat() if result.oldest_modified else "?"
-    request = dg.RunRequest(run_key=f"{watch.name}:{partition}:{result.oldest_id}:{modified}", partition_key=partition,
+    if result.oldest_id:
+        change = f"{result.oldest_id}:{result.oldest_modified.isoformat() if result.oldest_modified else '?'}"
+    else:  # the source only says "something changed": the interval names it
+        change = f"since {since.isoformat()}"
+    request = dg.RunRequest(run_key=f"{watch.name}:{partition}:{change}", partition_key=partition,
                             tags={TAG_SOURCE: watch.source, TAG_WINDOW: partition})
     return dg.SensorResult(run_requests=[request], cursor=_cursor(result.checked_until))
 
@@ -162,11 +167,13 @@ def shopify_new_orders(context: dg.SensorEvaluationContext, shopify: ShopifyReso
 
 @dg.sensor(name=AMAZON.name, job=AMAZON.job, minimum_interval_seconds=AMAZON.interval_seconds,
            default_status=dg.DefaultSensorStatus.STOPPED,
-           description=_description(AMAZON, "one getOrders with MaxResultsPerPage=1; at most 15 calls an hour "
-                                            "with the sync's, inside the getOrders/searchOrders usage plans"))
+           description=_description(AMAZON, "one searchOrders for one order; with its syncs at most 12 calls an "
+                                            "hour, inside the searchOrders usage plan"))
 def amazon_new_orders(context: dg.SensorEvaluationContext, amazon: AmazonResource):
     def probe(since: dt.datetime) -> ChangeProbe:
         with amazon.client() as client:
-            return client.changed_since(since)
+            checked_until, _ = client.clamp_end(client.now())  # where changed_since's window ends
+            changed = client.changed_since(since)
+        return ChangeProbe(int(changed), False, None, None, max(checked_until, since))
 
     return _tick(AMAZON, context, amazon.configured, probe)

@@ -25,6 +25,7 @@ from y3d_pipeline.defs.sources.amazon.assets import (
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.sandbox.data import COLOUR_VARIANTS
+from y3d_pipeline_tests.resources import amazon_resource as sandbox_amazon_resource
 
 PARTITION = "2026-03-10"
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -35,21 +36,15 @@ def canonical(label: str | None) -> str | None:
     return COLOUR_VARIANTS.get(label, label) if label else None
 
 
-def amazon_resource(sandbox, *, configured: bool = True) -> AmazonResource:
-    env = sandbox.env()
-    creds = dict(client_id=env["AMAZON_LWA_CLIENT_ID"], client_secret=env["AMAZON_LWA_CLIENT_SECRET"],
-                 refresh_token=env["AMAZON_LWA_REFRESH_TOKEN"]) if configured else {}
-    return AmazonResource(
-        **creds, token_url=env["AMAZON_LWA_TOKEN_URL"], sp_api_base_url=env["AMAZON_SP_API_BASE_URL"],
-        marketplace_ids=env["AMAZON_MARKETPLACE_IDS"].split(","),
-        customization_allowed_hosts=env["AMAZON_CUSTOMIZATION_ALLOWED_HOSTS"].split(","),
-        customization_allow_http=env["AMAZON_CUSTOMIZATION_ALLOW_HTTP"] == "true",
-    )
+def amazon_resource(sandbox, *, configured: bool = True, api_version: str = "2026-01-01") -> AmazonResource:
+    return sandbox_amazon_resource(sandbox.env(), configured=configured, api_version=api_version)
 
 
-def run(assets, sandbox, database_resource, instance, *, configured: bool = True, partition: str = PARTITION):
+def run(assets, sandbox, database_resource, instance, *, configured: bool = True, partition: str = PARTITION,
+        api_version: str = "2026-01-01"):
     result = dg.materialize(assets, partition_key=partition, instance=instance, resources={
-        "amazon": amazon_resource(sandbox, configured=configured), "database": database_resource})
+        "amazon": amazon_resource(sandbox, configured=configured, api_version=api_version),
+        "database": database_resource})
     assert result.success
     return result
 
@@ -108,23 +103,27 @@ def add_shipstation_order(engine, order_id: int, order_number: str, urls: dict[s
 
 def test_orders_and_customizations_from_sp_api_idempotent(fresh_sandbox, database_resource, clean_db,
                                                           dagster_instance) -> None:
-    fresh_sandbox.set_faults("amazon", "429", count=2, match="/orders/v0/orders")
+    fresh_sandbox.set_faults("amazon", "429", count=2, match="/orders/2026-01-01/orders")
     result = run([raw_amazon_orders, raw_amazon_customizations], fresh_sandbox, database_resource,
                  dagster_instance)
     orders_md = metadata(result, "raw/amazon_orders")
-    assert orders_md["configured"] is True
+    assert orders_md["configured"] is True and orders_md["orders_api_version"] == "2026-01-01"
+    # searchOrders brings the items: one request per page, none per order (v0 needed getOrderItems per order)
+    assert orders_md["requests"] == orders_md["pages"] + 2 + 1  # + the two 429s + the token exchange
     assert orders_md["orders"] > 0 and orders_md["records_new"] == orders_md["orders"]
     assert orders_md["requests_429"] == 2 and orders_md["token_refreshes"] == 1
     assert orders_md["window_end_clamped"] is False
 
     stored = rows(clean_db, RawAmazonOrder.__table__, [RawAmazonOrder.amazon_order_id])
     assert len(stored) == orders_md["orders"]
-    assert all(r["payload"]["OrderItems"] for r in stored)
-    assert all(r["source_modified_at"] == dt.datetime.fromisoformat(r["payload"]["LastUpdateDate"])
+    assert all(r["payload"]["orderItems"] and r["api_version"] == "2026-01-01" for r in stored)
+    assert all(r["source_modified_at"] == dt.datetime.fromisoformat(r["payload"]["lastUpdatedTime"])
                for r in stored)
+    assert orders_md["items_with_customized_url"] > 0
 
     md = metadata(result, "raw/amazon_customizations")
     assert md["processed"] == md["candidates"] > 0
+    assert md["candidates_by_source"] == {"sp_api": md["candidates"]}
     assert md["failed"] == md["rejected"] == 0
     assert check(result).passed
 
@@ -305,7 +304,24 @@ def test_payload_json_round_trip_is_exact(fresh_sandbox, database_resource, clea
     run([raw_amazon_orders], fresh_sandbox, database_resource, dagster_instance)
     with clean_db.connect() as conn:
         payload = conn.execute(sa.select(RawAmazonOrder.payload).limit(1)).scalar_one()
-    assert json.loads(json.dumps(payload))["AmazonOrderId"]
+    assert json.loads(json.dumps(payload))["orderId"]
+
+
+def test_v0_behind_the_setting_stores_v0_rows_without_restricted_data(fresh_sandbox, database_resource, clean_db,
+                                                                       dagster_instance) -> None:
+    """AMAZON_ORDERS_API_VERSION=v0: getOrders + getOrderItems, no Restricted Data Token, so no CustomizedURL from
+    Amazon; the Custom files then come from ShipStation's copy of the URL alone."""
+    start = dt.datetime(2026, 3, 9, 23, tzinfo=dt.UTC)
+    seed_shipstation(clean_db, fresh_sandbox, start, dt.datetime(2026, 3, 11, tzinfo=dt.UTC))
+    result = run([raw_amazon_orders, raw_amazon_customizations], fresh_sandbox, database_resource,
+                 dagster_instance, api_version="v0")
+    orders_md = metadata(result, "raw/amazon_orders")
+    assert orders_md["orders_api_version"] == "v0" and orders_md["items_with_customized_url"] == 0
+    assert orders_md["requests"] == orders_md["pages"] + orders_md["orders"] + 1  # getOrderItems per order
+    stored = rows(clean_db, RawAmazonOrder.__table__, [RawAmazonOrder.amazon_order_id])
+    assert stored and all(r["api_version"] == "v0" and r["payload"]["OrderItems"] for r in stored)
+    md = metadata(result, "raw/amazon_customizations")
+    assert md["processed"] == md["candidates"] > 0 and md["candidates_by_source"] == {"shipstation": md["candidates"]}
 
 
 def test_failed_file_of_an_earlier_day_is_retried_and_recovers(fresh_sandbox, database_resource, clean_db,

@@ -14,6 +14,7 @@ from y3d_pipeline.defs.sources.shipstation.assets import (
     raw_shipstation_tags,
 )
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
+from y3d_pipeline_tests.resources import shipstation_resource as sandbox_shipstation_resource
 
 ORDER_ASSETS = [raw_shipstation_orders, normalize_orders]
 ALL_ASSETS = [raw_shipstation_tags, raw_shipstation_stores, raw_shipstation_orders, raw_shipstation_shipments,
@@ -23,8 +24,7 @@ ALL_ASSETS = [raw_shipstation_tags, raw_shipstation_stores, raw_shipstation_orde
 @pytest.fixture
 def shipstation_resource(fresh_sandbox) -> ShipStationResource:
     env = fresh_sandbox.env()
-    return ShipStationResource(api_key=env["SHIPSTATION_API_KEY"], api_secret=env["SHIPSTATION_API_SECRET"],
-                               base_url=env["SHIPSTATION_BASE_URL"], initial_backoff_seconds=0.05)
+    return sandbox_shipstation_resource(env, initial_backoff_seconds=0.05)
 
 
 @pytest.fixture

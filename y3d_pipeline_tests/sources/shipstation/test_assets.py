@@ -8,8 +8,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from y3d_pipeline.defs.constants import NORMALIZED_ORDERS
-from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline_tests.plugins.database import truncate_all
+from y3d_pipeline_tests.resources import shipstation_resource
 from y3d_pipeline_tests.sources.shipstation.conftest import (
     ALL_ASSETS,
     ORDER_ASSETS,
@@ -164,7 +164,7 @@ def test_server_errors_and_dropped_connections_are_retried_by_the_asset(fresh_sa
 
 
 def test_not_configured_is_reported_not_failed(database_resource, dagster_instance):
-    result = dg.materialize(ALL_ASSETS, resources={"shipstation": ShipStationResource(),
+    result = dg.materialize(ALL_ASSETS, resources={"shipstation": shipstation_resource(None),
                                                    "database": database_resource},
                             partition_key="2026-03-08", instance=dagster_instance)
     assert result.success

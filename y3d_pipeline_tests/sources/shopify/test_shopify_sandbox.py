@@ -1,7 +1,8 @@
 """Shopify client and assets against the local sandbox (real HTTP, real graphql-core schema) and real PostgreSQL.
 
-The sandbox's Shopify schema has no ``Order.customer`` / ``shippingAddress`` / subtotal, tax and shipping
-totals, so these tests run with ``extended_order_fields=False``.
+The production path (``extended_order_fields=True``: the buyer, shipping address and money sets, protected
+customer data included) is what these tests run; a shop without protected customer data approval is the
+sandbox's ``shopify_protected_customer_data`` switch.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.db.models import Product, ProductVariant, RawShopifyOrder
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders, raw_shopify_products
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource, shopify_resource_from_env
+from y3d_pipeline_tests.resources import shopify_resource
 
 UTC = dt.UTC
 EVER = (dt.datetime(2000, 1, 1, tzinfo=UTC), dt.datetime(2030, 1, 1, tzinfo=UTC))
@@ -25,14 +27,12 @@ EVER = (dt.datetime(2000, 1, 1, tzinfo=UTC), dt.datetime(2030, 1, 1, tzinfo=UTC)
 
 def _client(sb, **kwargs) -> ShopifyClient:
     env = sb.env()
-    return ShopifyClient(base_url=env["SHOPIFY_BASE_URL"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                         extended_order_fields=False, **kwargs)
+    return ShopifyClient(base_url=env["SHOPIFY_BASE_URL"], access_token=env["SHOPIFY_ACCESS_TOKEN"], **kwargs)
 
 
 def _resource(sb, **kwargs) -> ShopifyResource:
     env = sb.env()
-    return ShopifyResource(store=env["SHOPIFY_STORE"], access_token=env["SHOPIFY_ACCESS_TOKEN"],
-                           base_url=env["SHOPIFY_BASE_URL"], extended_order_fields=False, **kwargs)
+    return shopify_resource(env, **kwargs)
 
 
 def _rows(engine, table) -> list[tuple]:
@@ -208,7 +208,7 @@ def test_products_twice_are_identical_and_incremental(fresh_sandbox, database_re
 @pytest.mark.parametrize("asset", [raw_shopify_orders, raw_shopify_products])
 def test_not_configured_reports_and_succeeds(asset, database_resource, dagster_instance):
     kwargs = {"partition_key": PARTITION} if asset.partitions_def else {}
-    result = _materialize([asset], ShopifyResource(), database_resource, dagster_instance, **kwargs)
+    result = _materialize([asset], shopify_resource(None), database_resource, dagster_instance, **kwargs)
     meta = _metadata(result, asset.key)
     assert meta["configured"] is False and "SHOPIFY_STORE" in meta["note"]
 
@@ -246,13 +246,42 @@ def test_bad_token_is_a_clear_error(fresh_sandbox):
     assert fresh_sandbox.stats()["statuses"]["shopify"] == {"401": 1}
 
 
-def test_resource_from_env_falls_back_without_extended_fields(sandbox_env, database_resource, clean_db,
-                                                               dagster_instance, fresh_sandbox):
-    shopify = shopify_resource_from_env()  # the deployed wiring: EnvVar credentials, extended fields asked
+def test_resource_from_env_reads_the_buyer_and_address(sandbox_env, database_resource, clean_db, dagster_instance,
+                                                       fresh_sandbox):
+    shopify = shopify_resource_from_env()  # the deployed wiring: EnvVar credentials, protected fields asked
     assert shopify.configured
     result = _materialize([raw_shopify_orders], shopify, database_resource, dagster_instance,
                           partition_key=PARTITION)
     meta = _metadata(result, raw_shopify_orders.key)
-    assert meta["extended_order_fields"] is False and "customer" in meta["extended_fields_note"]
-    assert meta["orders"] == len(_rows(clean_db, RawShopifyOrder.__table__)) > 0
+    assert meta["extended_order_fields"] is True and "extended_fields_note" not in meta
+    stored = [r.payload for r in _rows_of(clean_db)]
+    assert meta["orders"] == len(stored) > 0
+    assert all(p["customer"]["displayName"] and p["shippingAddress"]["address1"] and p["totalShippingPriceSet"]
+               for p in stored)
+    assert any(p["email"] for p in stored)
     assert meta["api_version"] == meta["api_version_served"] == "2026-01"
+
+
+def test_without_protected_customer_data_approval_the_sync_falls_back(sandbox_env, database_resource, clean_db,
+                                                                      dagster_instance, fresh_sandbox):
+    """Shopify answers ACCESS_DENIED for protected fields to an app without approval; the client asks again
+    without any protected field, keeping everything else (money sets, buyer id, city and country)."""
+    fresh_sandbox.config(shopify_protected_customer_data=False)
+    result = _materialize([raw_shopify_orders], shopify_resource_from_env(), database_resource, dagster_instance,
+                          partition_key=PARTITION)
+    meta = _metadata(result, raw_shopify_orders.key)
+    assert meta["extended_order_fields"] is False and "not approved" in meta["extended_fields_note"]
+    stored = [r.payload for r in _rows_of(clean_db)]
+    assert meta["orders"] == len(stored) > 0
+    for payload in stored:
+        assert "email" not in payload and "phone" not in payload
+        assert set(payload["customer"]) == {"id", "legacyResourceId"}
+        assert set(payload["shippingAddress"]) == {"company", "city", "province", "provinceCode", "countryCodeV2"}
+        assert payload["totalShippingPriceSet"]["shopMoney"]["amount"]
+    answers = [r for r in fresh_sandbox.requests("shopify") if '"operationName":"Orders"' in r["body"].replace(" ", "")]
+    assert len(answers) >= 2  # refused once with the protected fields, then answered without them
+
+
+def _rows_of(engine):
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(RawShopifyOrder.__table__)))

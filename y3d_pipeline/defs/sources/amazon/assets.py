@@ -1,4 +1,5 @@
-"""Amazon ingestion: ``raw/amazon_orders`` (SP-API getOrders + getOrderItems) and
+"""Amazon ingestion: ``raw/amazon_orders`` (SP-API Orders v2026-01-01 searchOrders, or v0 getOrders +
+getOrderItems) and
 ``raw/amazon_customizations`` (Amazon Custom zips, safely downloaded and parsed)."""
 
 import datetime as dt
@@ -43,12 +44,14 @@ def _partition_label(context: dg.AssetExecutionContext) -> str:
     pool=POOL_AMAZON,
     kinds={"amazon", "postgres"},
     retry_policy=SOURCE_RETRY_POLICY,
-    description="""Amazon orders changed in the partition's days (SP-API Orders v0 `getOrders` by
-`LastUpdatedAfter/Before`, one hour of overlap, the end held at least two minutes before now as Amazon
-requires), each with its items from `getOrderItems` (incl. `BuyerInfo.BuyerCustomizedInfo.CustomizedURL`) under
-`payload["OrderItems"]`, upserted into `raw_amazon_orders` by `AmazonOrderId`; a stored newer version is never
-replaced by an older one. Amazon's own record holds buyer-entered personalization and prices that ShipStation
-may drop.""",
+    description="""Amazon orders changed in the partition's days, one hour of overlap, the end held at least
+two minutes before now as Amazon requires. Orders API v2026-01-01 (`AMAZON_ORDERS_API_VERSION`, the default):
+`searchOrders` by `lastUpdatedAfter/Before` with `includedData=BUYER,FULFILLMENT,PROCEEDS`, items (with the
+Amazon Custom `product.customization.customizedUrl`) included. v0 (until Amazon removes it on 2027-03-27):
+`getOrders` plus `getOrderItems` per order under `payload["OrderItems"]`. Stored verbatim in
+`raw_amazon_orders`, one row per Amazon order id whichever version fetched it (`api_version` says which); a
+stored newer version is never replaced by an older one. Amazon's own record holds buyer-entered
+personalization and prices that ShipStation may drop.""",
 )
 def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
                       database: DatabaseResource) -> dg.MaterializeResult:
@@ -63,8 +66,8 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
                          overlap=dt.timedelta(minutes=amazon.overlap_minutes),
                          settle=dt.timedelta(seconds=max(120, amazon.settle_seconds)))
     with amazon.client() as client:
-        progress = ProgressLog("Amazon order items", unit="orders", log=context.log.info)
-        page = client.get_orders_with_items(window.start, window.end, progress) if not window.is_empty else None
+        progress = ProgressLog("Amazon orders", unit="orders", log=context.log.info)
+        page = client.fetch_orders(window.start, window.end, progress) if not window.is_empty else None
         stats = client.stats
     orders = page.orders if page else []
     label = _partition_label(context)
@@ -80,6 +83,7 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
     effective_end = page.effective_end if page and page.effective_end else window.end
     return dg.MaterializeResult(metadata={
         "configured": True,
+        "orders_api_version": amazon.orders_api_version,
         "dagster/row_count": len(orders),
         "orders": len(orders),
         "order_items": items,

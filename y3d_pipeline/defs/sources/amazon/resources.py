@@ -8,16 +8,20 @@ nothing). Amazon Custom downloads need no LWA credentials (the CustomizedURL is 
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import Field
 
-from y3d_pipeline.clients.amazon import AmazonClient
+from y3d_pipeline.clients.amazon import API_2026, AmazonClient
 from y3d_pipeline.clients.amazon_custom import DownloadPolicy
 from y3d_pipeline.clients.http import RetryPolicy
-from y3d_pipeline.defs.resources import env_var_if_set
+from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
 
+MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
 
-class AmazonResource(dg.ConfigurableResource):
-    """Amazon SP-API (Orders v0) and Amazon Custom file downloads."""
+
+class AmazonConnection(EnvironmentBound):
+    """AMAZON_LWA_* credentials, the LWA token URL, the SP-API host and the marketplaces (never run config)."""
 
     client_id: str | None = None
     client_secret: str | None = None
@@ -25,49 +29,82 @@ class AmazonResource(dg.ConfigurableResource):
     token_url: str = "https://api.amazon.com/auth/o2/token"
     sp_api_base_url: str = "https://sellingpartnerapi-eu.amazon.com"
     marketplace_ids: list[str] = ["A1F83G8C2ARO7P"]
-    overlap_minutes: int = 60
-    settle_seconds: int = 180  # Amazon needs >= 120 s; the rest is margin for clock differences
-    timeout_seconds: float = 30.0
-    max_retry_seconds: float = 600.0
-    max_attempts: int = 6
-    customization_allowed_hosts: list[str] = []
-    customization_allow_http: bool = False  # the sandbox exception; also allows non-default ports
-    customization_max_download_bytes: int = 10 * 1024 * 1024
-    customization_max_retries: int = 3
+    orders_api_version: str = API_2026  # AMAZON_ORDERS_API_VERSION: "2026-01-01" or "v0"
+
+    @classmethod
+    def from_env(cls) -> AmazonConnection:
+        settings = load_settings()
+        return cls(client_id=env_var_if_set("AMAZON_LWA_CLIENT_ID"),
+                   client_secret=env_var_if_set("AMAZON_LWA_CLIENT_SECRET"),
+                   refresh_token=env_var_if_set("AMAZON_LWA_REFRESH_TOKEN"),
+                   token_url=settings.AMAZON_LWA_TOKEN_URL, sp_api_base_url=settings.AMAZON_SP_API_BASE_URL,
+                   marketplace_ids=list(settings.AMAZON_MARKETPLACE_IDS),
+                   orders_api_version=settings.AMAZON_ORDERS_API_VERSION)
+
+
+class AmazonCustomDownloadRules(EnvironmentBound):
+    """Where Amazon Custom zips may come from (AMAZON_CUSTOMIZATION_ALLOWED_HOSTS / _ALLOW_HTTP) and how big
+    they may be: an SSRF boundary, so never run config."""
+
+    allowed_hosts: list[str] = []
+    allow_http: bool = False  # the sandbox exception; also allows non-default ports
+    max_download_bytes: int = MAX_DOWNLOAD_BYTES
+
+    @classmethod
+    def from_env(cls) -> AmazonCustomDownloadRules:
+        settings = load_settings()
+        return cls(allowed_hosts=list(settings.AMAZON_CUSTOMIZATION_ALLOWED_HOSTS),
+                   allow_http=settings.AMAZON_CUSTOMIZATION_ALLOW_HTTP)
+
+
+class AmazonResource(dg.ConfigurableResource):
+    """Amazon SP-API Orders (v2026-01-01, or v0 until Amazon removes it) and Amazon Custom file downloads. Only the
+    knobs below are run config."""
+
+    connection: AmazonConnection
+    download_rules: AmazonCustomDownloadRules
+    overlap_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    settle_seconds: int = Field(default=180, ge=120, le=3600)  # Amazon needs >= 120 s; the rest is margin
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+    customization_max_retries: int = Field(default=3, ge=0, le=10)
 
     @property
     def configured(self) -> bool:
-        return bool(self.client_id and self.client_secret and self.refresh_token)
+        c = self.connection
+        return bool(c.client_id and c.client_secret and c.refresh_token)
+
+    @property
+    def orders_api_version(self) -> str:
+        return self.connection.orders_api_version
+
+    @property
+    def marketplace_ids(self) -> list[str]:
+        return list(self.connection.marketplace_ids)
 
     def client(self) -> AmazonClient:
         """A new plain SP-API client (close it, or use it as a context manager)."""
         if not self.configured:
             raise RuntimeError("Amazon SP-API is not configured: set AMAZON_LWA_CLIENT_ID, "
                                "AMAZON_LWA_CLIENT_SECRET and AMAZON_LWA_REFRESH_TOKEN")
+        c = self.connection
+        register_secret(c.client_secret, c.refresh_token)
         return AmazonClient(
-            client_id=self.client_id or "", client_secret=self.client_secret or "",
-            refresh_token=self.refresh_token or "", token_url=self.token_url, base_url=self.sp_api_base_url,
-            marketplace_ids=self.marketplace_ids, timeout=self.timeout_seconds,
+            client_id=c.client_id or "", client_secret=c.client_secret or "",
+            refresh_token=c.refresh_token or "", token_url=c.token_url, base_url=c.sp_api_base_url,
+            marketplace_ids=c.marketplace_ids, timeout=self.timeout_seconds, api_version=c.orders_api_version,
             policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
         )
 
     def download_policy(self) -> DownloadPolicy:
-        return DownloadPolicy.from_settings(self.customization_allowed_hosts, self.customization_allow_http,
-                                            max_download_bytes=self.customization_max_download_bytes)
+        rules = self.download_rules
+        return DownloadPolicy.from_settings(rules.allowed_hosts, rules.allow_http,
+                                            max_download_bytes=rules.max_download_bytes)
 
 
 def amazon_resource_from_env() -> AmazonResource:
-    settings = load_settings()
-    return AmazonResource(
-        client_id=env_var_if_set("AMAZON_LWA_CLIENT_ID"),
-        client_secret=env_var_if_set("AMAZON_LWA_CLIENT_SECRET"),
-        refresh_token=env_var_if_set("AMAZON_LWA_REFRESH_TOKEN"),
-        token_url=settings.AMAZON_LWA_TOKEN_URL,
-        sp_api_base_url=settings.AMAZON_SP_API_BASE_URL,
-        marketplace_ids=list(settings.AMAZON_MARKETPLACE_IDS),
-        customization_allowed_hosts=list(settings.AMAZON_CUSTOMIZATION_ALLOWED_HOSTS),
-        customization_allow_http=settings.AMAZON_CUSTOMIZATION_ALLOW_HTTP,
-    )
+    return AmazonResource(connection=AmazonConnection.from_env(), download_rules=AmazonCustomDownloadRules.from_env())
 
 
 @dg.definitions

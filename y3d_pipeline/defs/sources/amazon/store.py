@@ -3,15 +3,21 @@
 * ``store_orders``: SP-API orders (with their items) → ``raw_amazon_orders``; invalid records are
   quarantined in ``normalization_failures`` (source ``amazon_sp_api``).
 * ``sync_customizations``: every order item in the window with a ``CustomizedURL`` (ShipStation item options
-  and SP-API ``BuyerCustomizedInfo``) → download + parse → ``amazon_customizations``.
+  and the stored SP-API order: v2026 ``product.customization.customizedUrl`` or v0 ``BuyerCustomizedInfo``)
+  → download + parse → ``amazon_customizations``.
   Processed rows with the same URL are skipped, ``rejected`` rows (unsafe URL, oversized file, zip bomb)
   are never retried, ``failed`` rows are retried on later runs until ``retry_count`` reaches the limit;
   a changed URL starts over.
+
+No record stops a window: a raw payload of the wrong shape yields no candidates (normalization and
+reconciliation quarantine that record), any error while fetching one file is that file's ``failed`` row,
+and a row PostgreSQL refuses is stored as ``failed`` with the reason instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -23,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.amazon import InvalidRecord, OrdersPage
+from y3d_pipeline.clients.amazon import API_V0, InvalidRecord, OrdersPage
 from y3d_pipeline.db.models import (
     AmazonCustomization,
     NormalizationFailure,
@@ -33,7 +39,10 @@ from y3d_pipeline.db.models import (
     RawShipstationOrder,
 )
 from y3d_pipeline.ingest.raw_store import UpsertCounts, upsert_raw_records
+from y3d_pipeline.ingest.storable import jsonb_safe, write_isolating
+from y3d_pipeline.normalize.writer import quarantine as quarantine_records
 
+logger = logging.getLogger(__name__)
 QUARANTINE_SOURCE = "amazon_sp_api"
 DEFAULT_MAX_RETRIES = 3
 WRITE_BATCH = 25
@@ -48,6 +57,7 @@ def order_rows(page: OrdersPage) -> list[dict[str, Any]]:
     return [{
         "amazon_order_id": order.amazon_order_id,
         "order_status": order.order_status,
+        "api_version": order.api_version,
         "source_modified_at": order.last_update_date,
         "payload": order.payload,
     } for order in page.orders]
@@ -55,24 +65,31 @@ def order_rows(page: OrdersPage) -> list[dict[str, Any]]:
 
 def quarantine(conn: sa.Connection, records: Iterable[InvalidRecord], *, partition_key: str | None,
                source: str = QUARANTINE_SOURCE) -> int:
-    count = 0
-    for record in records:
-        stmt = insert(_failures).values(source=source, source_id=record.source_id, partition_key=partition_key,
-                                        reason=record.reason, payload=record.payload)
-        conn.execute(stmt.on_conflict_do_update(
-            index_elements=["source", "source_id"],
-            set_={"reason": stmt.excluded.reason, "payload": stmt.excluded.payload,
-                  "partition_key": stmt.excluded.partition_key, "last_seen_at": sa.func.now(),
-                  "occurrences": _failures.c.occurrences + 1, "resolved_at": None},
-        ))
-        count += 1
-    return count
+    return quarantine_records(conn, source, [(record, partition_key) for record in records])
+
+
+def _richer_copy_stored(conn: sa.Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """Ids of v0 rows whose order is stored from v2026-01-01 with the same or a newer modification time: v0 (no
+    Restricted Data Token) carries less of the same order, so it must not replace that copy."""
+    v0 = {r["amazon_order_id"]: r["source_modified_at"] for r in rows if r["api_version"] == API_V0}
+    if not v0:
+        return set()
+    table = RawAmazonOrder.__table__
+    stored = conn.execute(sa.select(table.c.amazon_order_id, table.c.source_modified_at).where(
+        table.c.amazon_order_id.in_(list(v0)), table.c.api_version != API_V0))
+    return {order_id for order_id, modified in stored if modified >= v0[order_id]}
 
 
 def store_orders(conn: sa.Connection, page: OrdersPage, *, fetched_at: dt.datetime,
                  partition_key: str | None) -> tuple[UpsertCounts, int]:
-    counts = upsert_raw_records(conn, RawAmazonOrder.__table__, order_rows(page), fetched_at=fetched_at)
-    return counts, quarantine(conn, page.invalid, partition_key=partition_key)
+    """Upsert the page's orders into ``raw_amazon_orders`` (one row per Amazon order id whichever API version
+    fetched it); invalid records (and any PostgreSQL refuses) are quarantined."""
+    rows = order_rows(page)
+    keep = _richer_copy_stored(conn, rows)
+    counts = upsert_raw_records(conn, RawAmazonOrder.__table__,
+                                [r for r in rows if r["amazon_order_id"] not in keep], fetched_at=fetched_at)
+    counts.unchanged += len(keep)
+    return counts, quarantine(conn, [*page.invalid, *counts.refused], partition_key=partition_key)
 
 
 # -------------------------------------------------------------------------------------- customizations
@@ -99,29 +116,54 @@ def _options_url(options: Any) -> str | None:
     return None
 
 
+def _key(value: Any) -> str | None:
+    """An order number or item id as text; anything but a string or an integer is not one."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return None
+    text = str(value).strip()
+    return text if text and len(text) <= 255 else None
+
+
 def shipstation_candidates(payload: dict[str, Any]) -> list[Candidate]:
-    order_number = str(payload.get("orderNumber") or "").strip()
+    order_number = _key(payload.get("orderNumber")) if isinstance(payload, dict) else None
+    items = payload.get("items") if isinstance(payload, dict) else None
     found = []
-    for item in payload.get("items") or []:
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
         url = _options_url(item.get("options"))
-        key = item.get("lineItemKey")
-        if url and order_number and key not in (None, ""):
-            found.append(Candidate(order_number, str(key).strip(), url, "shipstation"))
+        key = _key(item.get("lineItemKey"))
+        if url and order_number and key:
+            found.append(Candidate(order_number, key, url, "shipstation"))
     return found
 
 
+def _dig(node: Any, *keys: str) -> Any:
+    for key in keys:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
 def sp_api_candidates(payload: dict[str, Any]) -> list[Candidate]:
-    order_id = str(payload.get("AmazonOrderId") or "").strip()
+    """Items with a Custom URL in a stored SP-API order of either version: v2026-01-01
+    ``orderItems[].product.customization.customizedUrl``, v0 ``OrderItems[].BuyerInfo.BuyerCustomizedInfo
+    .CustomizedURL`` (only there when fetched with a Restricted Data Token). Malformed shapes yield nothing."""
+    if not isinstance(payload, dict):
+        return []
+    if "orderId" in payload:
+        order_id, items, item_key = _key(payload.get("orderId")), payload.get("orderItems"), "orderItemId"
+        url_path: tuple[str, ...] = ("product", "customization", "customizedUrl")
+    else:
+        order_id, items, item_key = _key(payload.get("AmazonOrderId")), payload.get("OrderItems"), "OrderItemId"
+        url_path = ("BuyerInfo", "BuyerCustomizedInfo", "CustomizedURL")
     found = []
-    for item in payload.get("OrderItems") or []:
+    for item in items if isinstance(items, list) else []:
         if not isinstance(item, dict):
             continue
-        url = ((item.get("BuyerInfo") or {}).get("BuyerCustomizedInfo") or {}).get("CustomizedURL")
-        key = item.get("OrderItemId")
-        if isinstance(url, str) and url.strip() and order_id and key not in (None, ""):
-            found.append(Candidate(order_id, str(key).strip(), url.strip(), "sp_api"))
+        url = _dig(item, *url_path)
+        key = _key(item.get(item_key))
+        if isinstance(url, str) and url.strip() and order_id and key:
+            found.append(Candidate(order_id, key, url.strip(), "sp_api"))
     return found
 
 
@@ -268,12 +310,29 @@ def sync_customizations(
         existing = _existing(conn, candidates)
     pending: list[dict[str, Any]] = []
 
+    def write(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        for values in rows:
+            _upsert(conn, values)
+
     def flush() -> None:
-        if pending:
-            with engine.begin() as conn:
-                for values in pending:
-                    _upsert(conn, values)
-            pending.clear()
+        if not pending:
+            return
+        with engine.begin() as conn:
+            _, refused = write_isolating(conn, pending, lambda rows: write(conn, list(rows)))
+            for values, reason in refused:  # keep the attempt on record, as a failure saying why
+                failure = {k: values[k] for k in ("amazon_order_id", "amazon_order_item_id", "customized_url",
+                                                  "last_attempt_at", "partition_key") if k in values}
+                failure.update(status="failed", error=reason[:1000], retry_count=values.get("retry_count", 0),
+                               zip_sha256=None, raw_json=None, layout=None, custom_text=None, font=None,
+                               color_1=None, color_2=None, surfaces=None, processed_at=None)
+                _, still = write_isolating(conn, [failure], lambda rows: write(conn, list(rows)))
+                key = (values["amazon_order_id"], values["amazon_order_item_id"])
+                if values.get("status") == "processed":
+                    report.processed -= 1
+                    report.failed += 1
+                report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1],
+                                        "status": "failed" if not still else "not stored", "error": reason[:300]})
+        pending.clear()
 
     for candidate in candidates:
         key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
@@ -304,12 +363,18 @@ def sync_customizations(
             values["partition_key"] = partition_key
         try:
             started = time.monotonic()
-            got = fetch(candidate)
+            try:
+                got = fetch(candidate)
+            except ac.CustomizationError:
+                raise
+            except Exception as exc:  # a bug or an unforeseen input on one file must not cost the window
+                logger.exception("Amazon Custom %s/%s: unexpected error", *key)
+                raise ac.DownloadError(f"unexpected error while fetching ({type(exc).__name__})") from exc
             parsed = got.customization
             values.update(status="processed", error=None, retry_count=retry_count, zip_sha256=got.zip_sha256,
-                          raw_json=got.raw_json, layout=parsed.layout, custom_text=parsed.custom_text,
+                          raw_json=jsonb_safe(got.raw_json), layout=parsed.layout, custom_text=parsed.custom_text,
                           font=parsed.font, color_1=parsed.color_1, color_2=parsed.color_2,
-                          surfaces=parsed.surfaces_json(), processed_at=now())
+                          surfaces=jsonb_safe(parsed.surfaces_json()), processed_at=now())
             report.processed += 1
             report.bytes_downloaded += got.zip_bytes
             report.layouts[parsed.layout or "none"] += 1

@@ -20,17 +20,19 @@ from y3d_pipeline.defs.constants import (
     RAW_SHIPSTATION_TAGS,
     SOURCE_RETRY_POLICY,
 )
-from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.partitions import daily_partitions, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.shipstation.resources import NOT_CONFIGURED_NOTE, ShipStationResource
 from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.normalize.shipments import apply_shipments
-from y3d_pipeline.normalize.shipstation import marketplace_from_name
+from y3d_pipeline.normalize.shipstation import SOURCE, marketplace_from_name
+from y3d_pipeline.normalize.writer import quarantine
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.settings import load_settings
 
 KINDS = {"shipstation", "postgres"}
+SHIPMENTS_SOURCE = "shipstation_shipments"  # normalization_failures.source of shipments that cannot be stored
 
 
 def _not_configured(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -48,6 +50,17 @@ def _window_tz() -> dt.tzinfo:
 
 def _unmodeled(fetched: Any) -> bool:
     return fetched.model is None
+
+
+def _quarantine(conn: sa.Connection, context: dg.AssetExecutionContext, source: str, records: list[Any]) -> int:
+    """Records the fetch or the raw upsert could not keep: into normalization_failures, ids in the log."""
+    if not records:
+        return 0
+    label = partition_label(context)
+    count = quarantine(conn, source, [(record, label) for record in records])
+    context.log.warning(f"{source}: {count} record(s) quarantined in normalization_failures: "
+                        + ", ".join(record.source_id for record in records[:20]))
+    return count
 
 
 @dg.asset(
@@ -99,6 +112,7 @@ def raw_shipstation_orders(
         })
     with database.engine.begin() as conn:
         counts = upsert_raw_records(conn, RawShipstationOrder.__table__, rows, fetched_at=now)
+        quarantined = _quarantine(conn, context, SOURCE, [*scan.rejected, *counts.refused])
     metadata: dict[str, Any] = {
         "configured": True,
         "orders_fetched": len(rows),
@@ -108,13 +122,11 @@ def raw_shipstation_orders(
         "rescans": scan.rescans,
         "scan_complete": scan.complete,
         "unreadable_records": len(scan.rejected),
+        "quarantined": quarantined,
         **request_meta,
         **described,
         "duration_seconds": round(time.monotonic() - started, 2),
     }
-    if scan.rejected:
-        context.log.warning("ShipStation sent %d orders without a usable orderId: %s", len(scan.rejected),
-                            "; ".join(scan.rejected[:5]))
     context.log.info("ShipStation orders %s: %s", described["window_start_local"], metadata)
     return dg.MaterializeResult(metadata=metadata)
 
@@ -161,6 +173,7 @@ def raw_shipstation_shipments(
         })
     with database.engine.begin() as conn:
         counts = upsert_raw_records(conn, RawShipstationShipment.__table__, rows, fetched_at=now)
+        quarantined = _quarantine(conn, context, SHIPMENTS_SOURCE, [*scan.rejected, *counts.refused])
         orders_updated = apply_shipments(conn, [r["shipstation_order_id"] for r in rows
                                                 if r["shipstation_order_id"] is not None])
     voided = sum(1 for r in scan.records if r.model.voided)
@@ -169,6 +182,8 @@ def raw_shipstation_shipments(
         "shipments_fetched": len(rows),
         "dagster/row_count": len(rows),
         "voided_shipments": voided,
+        "unreadable_records": len(scan.rejected),
+        "quarantined": quarantined,
         **counts.as_metadata(),
         "orders_updated": orders_updated,
         "ship_date_start_pacific": first_day.isoformat(),

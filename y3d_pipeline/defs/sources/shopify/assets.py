@@ -14,13 +14,15 @@ from y3d_pipeline.defs.constants import (
     RAW_SHOPIFY_PRODUCTS,
     SOURCE_RETRY_POLICY,
 )
-from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.partitions import daily_partitions, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.shopify.catalog import stored_shopify_products, upsert_catalog
 from y3d_pipeline.defs.sources.shopify.resources import NOT_CONFIGURED_NOTE, ShopifyResource
 from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.ingest.windows import sync_window
+from y3d_pipeline.normalize.writer import quarantine
 from y3d_pipeline.progress import ProgressLog
+from y3d_pipeline.reconcile.marketplace import SHOPIFY
 from y3d_pipeline.settings import load_settings
 
 CHECK_LINE_ITEMS = "line_items_present"
@@ -80,8 +82,14 @@ def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResour
         stats = client.stats
     rows = [{"shopify_order_id": o.legacy_resource_id, "order_name": o.name, "source_modified_at": o.updated_at,
              "payload": o.payload} for o in orders]
+    label = partition_label(context)
     with database.engine.begin() as conn:
         counts = upsert_raw_records(conn, RawShopifyOrder.__table__, rows, fetched_at=now)
+        unusable = [*client.invalid, *counts.refused]
+        quarantined = quarantine(conn, SHOPIFY, [(record, label) for record in unusable])
+    if unusable:  # ids only: the reasons are in normalization_failures
+        context.log.warning(f"Shopify: {quarantined} order(s) quarantined in normalization_failures: "
+                            + ", ".join(r.source_id for r in unusable[:20]))
     line_items = sum(len(o.line_items) for o in orders)
     without_items = _orders_without_items(orders)
     context.log.info("Shopify %s: %d orders, %d line items, %d pages, %.0f query points, %d throttle waits",
@@ -95,6 +103,7 @@ def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResour
             "line_items": line_items,
             "line_items_with_properties": sum(1 for o in orders for i in o.line_items if i.custom_attributes),
             "cancelled_orders": sum(1 for o in orders if o.cancelled_at is not None),
+            "quarantined": quarantined,
             **counts.as_metadata(),
             **stats.as_metadata(),
             "orders_page_size": client.orders_page_size,

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import dagster as dg
+from pydantic import Field
 
 from y3d_pipeline.clients.http import RetryPolicy
 from y3d_pipeline.clients.shopify import DEFAULT_COST_BUDGET, ShopifyClient
-from y3d_pipeline.defs.resources import env_var_if_set
+from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION, load_settings
 
 NOT_CONFIGURED_NOTE = "Shopify not configured: set SHOPIFY_STORE and SHOPIFY_ACCESS_TOKEN"
+
+
+class ShopifyConnection(EnvironmentBound):
+    """SHOPIFY_STORE, SHOPIFY_ACCESS_TOKEN, SHOPIFY_BASE_URL and SHOPIFY_API_VERSION (never run config)."""
+
+    store: str | None = None
+    access_token: str | None = None
+    base_url: str | None = None  # SHOPIFY_BASE_URL; default https://{store}
+    api_version: str = DEFAULT_SHOPIFY_API_VERSION
+
+    @classmethod
+    def from_env(cls) -> ShopifyConnection:
+        return cls(store=env_var_if_set("SHOPIFY_STORE"), access_token=env_var_if_set("SHOPIFY_ACCESS_TOKEN"),
+                   base_url=env_var_if_set("SHOPIFY_BASE_URL"),
+                   api_version=load_settings().SHOPIFY_API_VERSION)  # validated YYYY-01/04/07/10
 
 
 class ShopifyResource(dg.ConfigurableResource):
@@ -17,38 +34,41 @@ class ShopifyResource(dg.ConfigurableResource):
 
     ``extended_order_fields`` asks for the buyer (``customer``), ``shippingAddress`` and the subtotal/tax/
     shipping totals; Shopify only serves customer and address fields to apps with protected customer data
-    access, so turn it off for an app without it.
+    access, so turn it off for an app without it. Only these knobs are run config; the connection is not
+    (see ``defs/resources.py``).
     """
 
-    store: str | None = None
-    access_token: str | None = None
-    base_url: str | None = None  # SHOPIFY_BASE_URL; default https://{store}
-    api_version: str = DEFAULT_SHOPIFY_API_VERSION
+    connection: ShopifyConnection
     extended_order_fields: bool = True
-    overlap_minutes: int = 60
-    cost_budget: int = DEFAULT_COST_BUDGET
-    orders_page_size: int | None = None  # None: as many as fit the cost budget (at most 250)
-    line_items_page_size: int = 5
-    products_page_size: int | None = None
-    timeout_seconds: float = 30.0
-    max_retry_seconds: float = 600.0
-    max_attempts: int = 6
+    overlap_minutes: int = Field(default=60, ge=0, le=24 * 60)
+    cost_budget: int = Field(default=DEFAULT_COST_BUDGET, ge=1, le=1000)
+    orders_page_size: int | None = Field(default=None, ge=1, le=250)  # None: as many as fit the cost budget
+    line_items_page_size: int = Field(default=5, ge=1, le=250)
+    products_page_size: int | None = Field(default=None, ge=1, le=250)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
+    max_attempts: int = Field(default=6, ge=1, le=20)
 
     @property
     def configured(self) -> bool:
-        return bool(self.store and self.access_token)
+        return bool(self.connection.store and self.connection.access_token)
+
+    @property
+    def api_version(self) -> str:
+        return self.connection.api_version
 
     @property
     def endpoint_base(self) -> str:
-        return (self.base_url or f"https://{self.store}").rstrip("/")
+        return (self.connection.base_url or f"https://{self.connection.store}").rstrip("/")
 
     def client(self) -> ShopifyClient:
         """A new plain client (close it, or use it as a context manager)."""
         if not self.configured:
             raise RuntimeError(NOT_CONFIGURED_NOTE)
+        register_secret(self.connection.access_token)
         return ShopifyClient(
             base_url=self.endpoint_base,
-            access_token=self.access_token or "",
+            access_token=self.connection.access_token or "",
             api_version=self.api_version,
             extended_order_fields=self.extended_order_fields,
             cost_budget=self.cost_budget,
@@ -61,12 +81,7 @@ class ShopifyResource(dg.ConfigurableResource):
 
 
 def shopify_resource_from_env() -> ShopifyResource:
-    return ShopifyResource(
-        store=env_var_if_set("SHOPIFY_STORE"),
-        access_token=env_var_if_set("SHOPIFY_ACCESS_TOKEN"),
-        base_url=env_var_if_set("SHOPIFY_BASE_URL"),
-        api_version=load_settings().SHOPIFY_API_VERSION,  # validated YYYY-01/04/07/10
-    )
+    return ShopifyResource(connection=ShopifyConnection.from_env())
 
 
 @dg.definitions

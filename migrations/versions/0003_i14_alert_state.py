@@ -1,7 +1,7 @@
 """alert_state: what each alert last reported, for de-duplication (issue 14)
 
-Revision ID: 0002_i14
-Revises: 0001
+Revision ID: 0003_i14
+Revises: 0002_i13
 Create Date: 2026-11-30 05:00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0002_i14"
-down_revision: str | None = "0001"
+revision: str = "0003_i14"
+down_revision: str | None = "0002_i13"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
