@@ -40,6 +40,7 @@ from y3d_pipeline.alerts import (
 )
 from y3d_pipeline.defs.automation.quality_checks import FRESHNESS_CHECK_NAME, FRESHNESS_SOURCES
 from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.redaction import scrub
 from y3d_pipeline.runlog.core import (
     TAG_OUTCOME,
     TAG_SOURCE,
@@ -78,8 +79,9 @@ def failure_condition(job: str, error: str | None) -> Condition:
     """A job failing: one condition per job, whatever the partition; its fingerprint is the error with the
     numbers taken out (ids, counts, timestamps), so the same failure every 10 minutes is one alert and a
     different failure is another."""
-    signature = re.sub(r"\d+", "#", error or "")[:500]
-    return Condition(f"run_failure:{job}", "run_failure", fingerprint(signature), summary=(error or "")[:300])
+    text = scrub(error or "")  # stored in alert_state: never a secret an upstream echoed
+    signature = re.sub(r"\d+", "#", text)[:500]
+    return Condition(f"run_failure:{job}", "run_failure", fingerprint(signature), summary=text[:300])
 
 
 @dg.run_failure_sensor(
@@ -284,7 +286,7 @@ def collect_check_evaluations(instance: dg.DagsterInstance, cursor: str | None, 
 
 def check_conditions(latest: dict[str, tuple[bool, CheckFailure]]) -> tuple[list[Condition], list[str]]:
     failing = [Condition(f"check:{key}", "check", fingerprint(sorted(f.offending), f.count), sorted(f.offending),
-                         summary=f.description)
+                         summary=scrub(f.description) if f.description else None)
                for key, (passed, f) in latest.items() if not passed]
     passing = [f"check:{key}" for key, (passed, _) in latest.items() if passed]
     return failing, passing
