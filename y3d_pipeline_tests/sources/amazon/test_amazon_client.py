@@ -236,7 +236,9 @@ def test_invalid_v2026_orders_are_quarantined_and_the_rest_kept() -> None:
     with _mock_client(handler) as client:
         page = client.search_orders(START, dt.datetime(2026, 3, 20, tzinfo=dt.UTC))
     assert [o.amazon_order_id for o in page.orders] == ["206-1"]
-    assert [r.source_id for r in page.invalid] == ["206-2", "206-3", "206-4", "<missing orderId>"]
+    assert [r.source_id for r in page.invalid][:3] == ["206-2", "206-3", "206-4"]
+    # no id: keyed by content, so the same broken record is one quarantine row however often it comes
+    assert page.invalid[3].source_id.startswith("unreadable:")
     assert "lastUpdatedTime" in page.invalid[0].reason and "quantityOrdered" in page.invalid[2].reason
 
 
