@@ -1,4 +1,4 @@
-"""The ``y3d`` console script: demo, sandbox, database migrations and the run log.
+"""The ``y3d`` console script: demo, sandbox, database migrations, the run log, status and backfills.
 
 Everything else is Dagster's own CLI (``dg dev``, ``dg check defs``, ``dg launch``).
 """
@@ -20,9 +20,11 @@ from y3d_pipeline.paths import PROJECT_ROOT
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
     from y3d_pipeline.db.engine import resolve_app_database_url
     from y3d_pipeline.db.migrate import current_revision, upgrade
+    from y3d_pipeline.progress import terminal_progress
 
     url = resolve_app_database_url()
-    upgrade(url, args.revision)
+    with terminal_progress("migrations", unit="revisions") as bar:
+        upgrade(url, args.revision, progress=lambda done, total: bar.update(done, total))
     print(f"database at revision {current_revision(url)}")
     return 0
 
@@ -74,6 +76,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+# Commands owned by other parts of the project: each module has add_parser(subparsers) and run(args); a
+# parser may set_defaults(log_level=logging.WARNING) to keep library INFO lines off stderr.
+REGISTERED_COMMANDS = (
+    ("y3d_pipeline.sandbox.cli", "sandbox"),
+    ("y3d_pipeline.runlog.cli", "runs"),
+    ("y3d_pipeline.runlog.status_cli", "status"),
+    ("y3d_pipeline.backfill_cli", "backfill"),
+    ("y3d_pipeline.personalization.cli", "tasks"),
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="y3d", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -82,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     db = commands.add_parser("db", help="application database").add_subparsers(dest="db_command", required=True)
     up = db.add_parser("upgrade", help="apply migrations to DATABASE_URL (or the embedded database)")
     up.add_argument("--revision", default="head")
-    up.set_defaults(func=_cmd_db_upgrade)
+    up.set_defaults(func=_cmd_db_upgrade, log_level=logging.WARNING)
     db.add_parser("current", help="print the applied migration revision").set_defaults(func=_cmd_db_current)
     db.add_parser("stop", help="stop the embedded PostgreSQL server").set_defaults(func=_cmd_db_stop)
 
@@ -96,11 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=3000)
     demo.add_argument("--days", type=int, default=14, help="how many recent daily partitions to materialize")
     demo.add_argument("--no-ui", action="store_true", help="stop after the runs instead of opening the UI")
-    demo.set_defaults(func=_cmd_demo)
+    demo.set_defaults(func=_cmd_demo, log_level=logging.WARNING)
 
     # Commands owned by other parts of the project register themselves: (module, command name).
-    for module_name, command in (("y3d_pipeline.sandbox.cli", "sandbox"), ("y3d_pipeline.runlog.cli", "runs"),
-                                 ("y3d_pipeline.personalization.cli", "tasks")):
+    for module_name, command in REGISTERED_COMMANDS:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -116,7 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    level = logging.DEBUG if args.verbose else getattr(args, "log_level", logging.INFO)
+    logging.basicConfig(level=level, format="%(levelname)s %(message)s")
+    if not args.verbose:  # one INFO line per HTTP request (with its URL) is noise on a terminal
+        logging.getLogger("httpx").setLevel(max(level, logging.WARNING))
     try:
         code = args.func(args)
     except ValidationError as exc:

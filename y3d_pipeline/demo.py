@@ -49,11 +49,13 @@ def _temporary_environ(env: dict[str, str]):
 
 
 def materialize_recent(days: int) -> list[str]:
-    """Run the reference assets, then the last ``days`` daily partitions in one run; returns run ids."""
+    """Run the reference assets, then the last ``days`` daily partitions in one run; returns run ids.
+    Each run shows a progress bar of its steps (plain lines when stderr is not a terminal)."""
     import dagster as dg
 
     from y3d_pipeline.definitions import defs as load_defs
     from y3d_pipeline.defs.partitions import daily_partitions
+    from y3d_pipeline.inprocess import execute_with_progress
 
     definitions = load_defs()
     graph = definitions.resolve_asset_graph()
@@ -67,21 +69,15 @@ def materialize_recent(days: int) -> list[str]:
     instance = dg.DagsterInstance.get()
     run_ids: list[str] = []
     if unpartitioned:
-        result = job.execute_in_process(asset_selection=unpartitioned, instance=instance,
-                                        tags={"y3d/trigger": "demo"}, raise_on_error=False)
+        result = execute_with_progress(job, instance=instance, what="reference and daily-report assets",
+                                       asset_selection=unpartitioned, tags={"y3d/trigger": "demo"})
         run_ids.append(result.run_id)
     window = daily_partitions.get_partition_keys()[-days:]
     if partitioned and window:
-        result = job.execute_in_process(
-            asset_selection=partitioned,
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": window[0],
-                "dagster/asset_partition_range_end": window[-1],
-                "y3d/trigger": "demo",
-            },
-            raise_on_error=False,
-        )
+        result = execute_with_progress(
+            job, instance=instance, what=f"{window[0]}..{window[-1]}", asset_selection=partitioned,
+            tags={"dagster/asset_partition_range_start": window[0], "dagster/asset_partition_range_end": window[-1],
+                  "y3d/trigger": "demo"})
         run_ids.append(result.run_id)
     return run_ids
 

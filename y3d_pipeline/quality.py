@@ -14,12 +14,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from y3d_pipeline.business_hours import BusinessHours
+
 OPEN_ORDER_STATUSES = ("awaiting_shipment", "on_hold")
 CLOSED_ORDER_STATUSES = ("shipped", "cancelled")
 OPEN_TASK_STATUSES = ("pending", "in_progress")
 # orders.reconciliation_status values that mean "the sources agree"; anything else (or NULL) on an order
 # that two or more sources reported is a finding.
 RECONCILED_STATUSES = ("reconciled", "matched", "ok")
+# Item statuses of a line the reconciliation paired with certainty (lineItemKey, or the only line of its SKU).
+PAIRED_ITEM_STATUSES = ("matched", "matched_by_sku")
 DEFAULT_GRACE = dt.timedelta(hours=2)
 DEFAULT_MAX_SYNC_AGE = dt.timedelta(minutes=30)
 MAX_ROWS = 500
@@ -62,7 +66,7 @@ ORDER BY o.id, oi.id LIMIT :max_rows
 
 CUSTOMIZED_URL_UNPARSED_SQL = r"""
 SELECT o.id AS order_id, o.order_number, o.marketplace, oi.id AS order_item_id,
-       COALESCE(oi.amazon_order_item_id, oi.line_item_key) AS amazon_order_item_id,
+       COALESCE(oi.amazon_order_item_id, oi.line_item_key) AS amazon_order_item_id, o.ship_by_date,
        ac.status AS customization_status, ac.error AS customization_error
 FROM order_items oi JOIN orders o ON o.id = oi.order_id
 LEFT JOIN LATERAL (
@@ -78,16 +82,33 @@ WHERE EXISTS (
     WHERE lower(regexp_replace(COALESCE(opt->>'name', ''), '\s', '', 'g')) = 'customizedurl'
       AND btrim(COALESCE(opt->>'value', '')) <> '') AND o.created_at < :cutoff AND o.status NOT IN :closed_statuses
   AND (ac.status IS NULL OR ac.status <> 'processed')
+  AND (CAST(:ship_by_before AS timestamptz) IS NULL OR o.ship_by_date < :ship_by_before)
 ORDER BY o.id, oi.id LIMIT :max_rows
 """
 
-UNRECONCILED_ORDERS_SQL = """
+# A split order reconciled correctly: ShipStation holds the marketplace order as two or more orders with the
+# same number (reconciliation marks every part ``ambiguous``) and every line of every part was paired with
+# certainty. Nothing is wrong with it; anything else ambiguous (lines paired among several candidates, a line
+# without a partner) still is.
+CLEAN_SPLIT_SQL = """(
+    o.reconciliation_status = 'ambiguous' AND o.shipstation_order_id IS NOT NULL
+    AND EXISTS (SELECT 1 FROM orders part WHERE part.id <> o.id AND part.shipstation_order_id IS NOT NULL
+                  AND part.marketplace IS NOT DISTINCT FROM o.marketplace AND part.order_number = o.order_number)
+    AND NOT EXISTS (SELECT 1 FROM orders part JOIN order_items pi ON pi.order_id = part.id
+                    WHERE part.shipstation_order_id IS NOT NULL
+                      AND part.marketplace IS NOT DISTINCT FROM o.marketplace AND part.order_number = o.order_number
+                      AND (pi.reconciliation_status IS NULL OR pi.reconciliation_status NOT IN :paired)))"""
+
+CLEAN_SPLITS_AMONG_SQL = f"SELECT o.id FROM orders o WHERE o.id IN :order_ids AND {CLEAN_SPLIT_SQL}"  # noqa: S608
+
+UNRECONCILED_ORDERS_SQL = f"""
 SELECT o.id AS order_id, o.order_number, o.marketplace,
        'sources ' || o.sources::text || ' reconciliation_status ' || COALESCE(o.reconciliation_status, 'NULL')
            AS detail
 FROM orders o
 WHERE jsonb_typeof(o.sources) = 'array' AND jsonb_array_length(o.sources) >= 2
   AND (o.reconciliation_status IS NULL OR o.reconciliation_status NOT IN :reconciled)
+  AND NOT {CLEAN_SPLIT_SQL}
 UNION ALL
 SELECT o.id, o.order_number, o.marketplace,
        'same order number as order id(s) ' || string_agg(other.id::text, ',' ORDER BY other.id) AS detail
@@ -98,6 +119,19 @@ FROM orders o JOIN orders other
 WHERE o.order_number IS NOT NULL AND o.order_number <> ''
 GROUP BY o.id, o.order_number, o.marketplace
 ORDER BY 1 LIMIT :max_rows
+"""  # noqa: S608 - built from constant SQL fragments
+
+REVIEW_BACKLOG_SQL = """
+SELECT count(*) AS tasks, count(DISTINCT pt.order_id) AS orders, min(pt.created_at) AS oldest_created_at,
+       min(pt.ship_by_date) AS earliest_ship_by
+FROM print_tasks pt WHERE pt.needs_review AND pt.status = 'pending'
+"""
+
+REVIEW_REASONS_SQL = """
+SELECT COALESCE(NULLIF(left(btrim(split_part(pt.review_reason, ';', 1)), 80), ''), 'no reason given') AS reason,
+       count(*) AS tasks
+FROM print_tasks pt WHERE pt.needs_review AND pt.status = 'pending'
+GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5
 """
 
 QUARANTINED_RECORDS_SQL = """
@@ -135,19 +169,41 @@ def task_quantity_mismatches(conn: sa.Connection) -> list[dict]:
 
 
 def customized_url_without_customization(conn: sa.Connection, *, now: dt.datetime,
-                                         grace: dt.timedelta = DEFAULT_GRACE) -> list[dict]:
+                                         grace: dt.timedelta = DEFAULT_GRACE,
+                                         ship_by_before: dt.datetime | None = None) -> list[dict]:
     """Open items with an Amazon ``CustomizedURL`` option but no processed customization (missing, pending,
-    failed or rejected) after the grace period (legacy find-amazon-orders-needing-personalization)."""
+    failed or rejected) after the grace period (legacy find-amazon-orders-needing-personalization); with
+    ``ship_by_before``, only orders that must ship before then."""
     return _rows(conn, CUSTOMIZED_URL_UNPARSED_SQL,
-                 {"cutoff": now - grace, "closed_statuses": list(CLOSED_ORDER_STATUSES)}, ["closed_statuses"])
+                 {"cutoff": now - grace, "closed_statuses": list(CLOSED_ORDER_STATUSES),
+                  "ship_by_before": ship_by_before}, ["closed_statuses"])
 
 
 def unreconciled_orders(conn: sa.Connection, *, reconciled: Iterable[str] = RECONCILED_STATUSES) -> list[dict]:
     """Orders two sources reported whose reconciliation_status is not a reconciled one (``unmatched``,
     ``ambiguous``, ...), and a marketplace-only row whose order number also exists as a ShipStation row in the
-    same marketplace (the two were never merged). Split ShipStation orders (several ShipStation rows with
-    one number) are not findings by themselves."""
-    return _rows(conn, UNRECONCILED_ORDERS_SQL, {"reconciled": list(reconciled)}, ["reconciled"])
+    same marketplace (the two were never merged). A split ShipStation order whose lines were all paired with
+    certainty is handled correctly and is not a finding (see CLEAN_SPLIT_SQL)."""
+    return _rows(conn, UNRECONCILED_ORDERS_SQL, {"reconciled": list(reconciled), "paired": list(PAIRED_ITEM_STATUSES)},
+                 ["reconciled", "paired"])
+
+
+def clean_split_orders(conn: sa.Connection, order_ids: Iterable[int]) -> set[int]:
+    """Which of ``order_ids`` are split orders reconciled correctly (see CLEAN_SPLIT_SQL)."""
+    ids = sorted({int(i) for i in order_ids if i is not None})
+    if not ids:
+        return set()
+    statement = sa.text(CLEAN_SPLITS_AMONG_SQL).bindparams(sa.bindparam("order_ids", expanding=True),
+                                                          sa.bindparam("paired", expanding=True))
+    return set(conn.execute(statement, {"order_ids": ids, "paired": list(PAIRED_ITEM_STATUSES)}).scalars())
+
+
+def review_backlog(conn: sa.Connection) -> dict[str, Any]:
+    """Pending print tasks waiting for a person's review: how many, on how many orders, the oldest, the
+    earliest ship-by date and the most common reasons."""
+    row = dict(conn.execute(sa.text(REVIEW_BACKLOG_SQL)).mappings().one())
+    row["reasons"] = {r["reason"]: r["tasks"] for r in conn.execute(sa.text(REVIEW_REASONS_SQL)).mappings()}
+    return row
 
 
 def quarantined_records(conn: sa.Connection, *, include_acknowledged: bool = False) -> list[dict]:
@@ -157,14 +213,21 @@ def quarantined_records(conn: sa.Connection, *, include_acknowledged: bool = Fal
 
 
 def stale_sources(latest_sync: Mapping[str, dt.datetime | None], *, now: dt.datetime,
-                  max_age: dt.timedelta = DEFAULT_MAX_SYNC_AGE) -> list[dict]:
-    """Configured sources whose last successful sync is older than ``max_age`` (or never happened)."""
+                  max_age: dt.timedelta = DEFAULT_MAX_SYNC_AGE,
+                  business_hours: BusinessHours | None = None) -> list[dict]:
+    """Configured sources whose last successful sync is older than ``max_age`` (or never happened).
+
+    With business hours, only open time counts: syncs pause outside the window, so a sync at 19:55 is
+    still fresh at 08:10 the next morning with 08:00-20:00 hours (15 open minutes)."""
     stale = []
     for source, at in sorted(latest_sync.items()):
-        if at is None or now - at > max_age:
-            age = None if at is None else round((now - at).total_seconds() / 60, 1)
-            stale.append({"source": source, "last_success_at": at.isoformat() if at else None,
-                          "age_minutes": age})
+        if at is None:
+            stale.append({"source": source, "last_success_at": None, "age_minutes": None})
+            continue
+        age = (now - at).total_seconds() / 60
+        counted = business_hours.open_minutes_between(at, now) if business_hours else age
+        if counted > max_age.total_seconds() / 60:
+            stale.append({"source": source, "last_success_at": at.isoformat(), "age_minutes": round(age, 1)})
     return stale
 
 

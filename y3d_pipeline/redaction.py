@@ -30,8 +30,9 @@ MIN_SECRET_LENGTH = 8  # shorter values would mangle ordinary words; real keys a
 
 SECRET_VARIABLES = ("SHIPSTATION_API_KEY", "SHIPSTATION_API_SECRET", "SHOPIFY_ACCESS_TOKEN",
                     "AMAZON_LWA_CLIENT_SECRET", "AMAZON_LWA_REFRESH_TOKEN", "OPENAI_API_KEY",
-                    "Y3D_ALERT_WEBHOOK_URL")
-URL_VARIABLES = ("DATABASE_URL", "DAGSTER_PG_URL", "Y3D_ALERT_WEBHOOK_URL")  # their passwords are secrets
+                    "Y3D_ALERT_WEBHOOK_URL", "Y3D_ALERT_JSON_WEBHOOK_URL")
+URL_VARIABLES = ("DATABASE_URL", "DAGSTER_PG_URL", "Y3D_ALERT_WEBHOOK_URL",
+                 "Y3D_ALERT_JSON_WEBHOOK_URL")  # their passwords are secrets
 
 _NAMED = r"(?:proxy-)?authorization|x-amz-access-token|x-shopify-access-token|x-api-key|api[_-]?key|" \
          r"api[_-]?secret|client[_-]?secret|refresh[_-]?token|access[_-]?token|password|secret"

@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from y3d_pipeline.business_hours import BusinessHours
+
 DEFAULT_SHOPIFY_API_VERSION = "2026-01"
 # SP-API Orders versions the Amazon client speaks (clients.amazon.API_VERSIONS); v0 goes when Amazon removes it
 # on 2027-03-27.
@@ -96,6 +98,29 @@ class Settings(BaseSettings):
     Y3D_RECONCILE_DAYS: int = Field(default=14, ge=1, le=366)
     Y3D_WRITEBACK_ENABLED: bool = False
 
+    # Operations (issue 14): alert channels and thresholds, business hours.
+    Y3D_ALERT_JSON_WEBHOOK_URL: str | None = None
+    Y3D_BUSINESS_HOURS: str | None = None
+    Y3D_MAX_SYNC_AGE_MINUTES: int = Field(default=30, ge=5, le=7 * 24 * 60)
+    Y3D_ALERT_REVIEW_BACKLOG: int = Field(default=25, ge=1)
+    Y3D_ALERT_SHIP_BY_HOURS: int = Field(default=24, ge=1, le=14 * 24)
+
+    @field_validator("Y3D_BUSINESS_HOURS")
+    @classmethod
+    def _business_hours(cls, value: str | None, info) -> str | None:
+        if value is None or value.strip() == "":
+            return None
+        try:
+            BusinessHours.parse(value, ZoneInfo("UTC"))
+        except ValueError as exc:
+            raise ValueError(f"Y3D_BUSINESS_HOURS {exc} (shop time, e.g. 08:00-20:00)") from exc
+        return value.strip()
+
+    @cached_property
+    def business_hours(self) -> BusinessHours | None:
+        """``Y3D_BUSINESS_HOURS`` in the shop's timezone; None: always open."""
+        return BusinessHours.parse(self.Y3D_BUSINESS_HOURS, self.timezone) if self.Y3D_BUSINESS_HOURS else None
+
     @field_validator("DATABASE_URL", "DAGSTER_PG_URL")
     @classmethod
     def _postgres_url(cls, value: str | None, info) -> str | None:
@@ -163,7 +188,7 @@ class Settings(BaseSettings):
         return None if isinstance(value, str) and value.strip() == "" else value
 
     @field_validator("SHOPIFY_STORE", "AMAZON_LWA_CLIENT_ID", "Y3D_ALERT_WEBHOOK_URL", "OPENAI_BASE_URL",
-                     "SHOPIFY_BASE_URL", "ORDER_PROCESSING_LIMIT", mode="before")
+                     "SHOPIFY_BASE_URL", "ORDER_PROCESSING_LIMIT", "Y3D_ALERT_JSON_WEBHOOK_URL", mode="before")
     @classmethod
     def _blank_is_unset(cls, value):
         return None if isinstance(value, str) and value.strip() == "" else value

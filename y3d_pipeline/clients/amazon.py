@@ -29,7 +29,8 @@
   counting it as a failure.
 * **Change probe.** ``changed_since(T)`` is the cheap "did anything change since T" question for sensors: one
   request asking for one order and no datasets. It spends the same quota as the sync (searchOrders sustains one
-  request per ~180 s), so poll it no more often than ``MIN_CHANGE_POLL_SECONDS``.
+  request per ~180 s), so poll it no more often than ``MIN_CHANGE_POLL_SECONDS`` (the new-orders sensor's
+  interval and cooldown).
 
 Plain module: no Dagster imports. Errors never include tokens or secrets.
 """
@@ -58,6 +59,7 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
+from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY
 from y3d_pipeline.ingest.storable import check_timestamp
 from y3d_pipeline.settings import AMAZON_ORDERS_API_2026, AMAZON_ORDERS_API_VERSIONS
 
@@ -82,8 +84,10 @@ DEFAULT_PLANS: dict[str, tuple[float, int]] = {
 # (ShipStation carries the address the label is printed with).
 INCLUDED_DATA = ("BUYER", "FULFILLMENT", "PROCEEDS")
 PAGINATION_TOKEN_LIFETIME = dt.timedelta(hours=24)
-# One searchOrders request per this many seconds is a fifth of the default sustained rate (0.0056 rps).
-MIN_CHANGE_POLL_SECONDS = 900
+# The change probe at most once per this many seconds, and not while a sync launched by it may still be the
+# last call (the amazon_new_orders sensor's cooldown): a poll and a sync per 10 minutes at most, 12 of
+# searchOrders' 20 requests an hour (0.0056 rps), the rest for the hourly and nightly syncs.
+MIN_CHANGE_POLL_SECONDS = 300
 
 
 class TokenBucket:
@@ -374,7 +378,8 @@ class AmazonClient:
         self._token = None
 
     # ---------------------------------------------------------------------------------------- requests
-    def _get(self, operation: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    def _get(self, operation: str, path: str, params: dict[str, Any],
+             policy: RetryPolicy | None = None) -> dict[str, Any]:
         bucket = self.buckets[operation]
         url = self.base_url + path
 
@@ -405,7 +410,7 @@ class AmazonClient:
                 raise ApiError(f"{SERVICE} {operation} returned a non-object body")
             return body
 
-        return call_with_retries(attempt, what=f"{SERVICE} {operation}", policy=self.policy, stats=self.stats,
+        return call_with_retries(attempt, what=f"{SERVICE} {operation}", policy=policy or self.policy, stats=self.stats,
                                  sleep=self.sleep)
 
     # ------------------------------------------------------------------------------------------ orders
@@ -495,17 +500,23 @@ class AmazonClient:
             params = {"NextToken": token}
         return items
 
-    def get_orders_with_items(self, updated_after: dt.datetime, updated_before: dt.datetime) -> OrdersPage:
-        """getOrders, then getOrderItems per order; items land in ``payload["OrderItems"]``."""
+    def get_orders_with_items(self, updated_after: dt.datetime, updated_before: dt.datetime,
+                              progress: Callable[[int, int | None], None] | None = None) -> OrdersPage:
+        """getOrders, then getOrderItems per order; items land in ``payload["OrderItems"]``. ``progress(orders
+        done, orders)`` after each order (getOrderItems is paced at 0.5/s: the slow part)."""
         page = self.get_orders(updated_after, updated_before)
         usable = []
-        for order in page.orders:
+        for number, order in enumerate(page.orders, start=1):
+            if progress:
+                progress(number - 1, len(page.orders))
             try:
                 order.payload = {**order.payload, "OrderItems": self.get_order_items(order.amazon_order_id)}
             except InvalidOrderItems as exc:
                 page.invalid.append(InvalidRecord(order.amazon_order_id, str(exc), order.payload))
                 continue
             usable.append(order)
+        if progress and page.orders:
+            progress(len(page.orders), len(page.orders))
         page.orders = usable
         return page
 
@@ -524,9 +535,11 @@ class AmazonClient:
             return
         self._keep_newest(order, by_id)
 
-    def search_orders(self, updated_after: dt.datetime, updated_before: dt.datetime) -> OrdersPage:
+    def search_orders(self, updated_after: dt.datetime, updated_before: dt.datetime,
+                      progress: Callable[[int, int | None], None] | None = None) -> OrdersPage:
         """v2026 searchOrders: every order with ``updated_after <= lastUpdatedTime <= updated_before`` (the end
-        clamped by the two-minute rule), items included, de-duplicated across pages."""
+        clamped by the two-minute rule), items included, de-duplicated across pages; ``progress(orders so far,
+        None)`` after each page (pages are paced at ~1 per 180 s once the burst is spent)."""
         if updated_after.tzinfo is None or updated_before.tzinfo is None:
             raise ValueError("search_orders needs timezone-aware datetimes")
         end, clamped = self.clamp_end(updated_before)
@@ -559,6 +572,8 @@ class AmazonClient:
                 raise ApiError(f"{SERVICE} searchOrders returned no orders list")
             for raw in orders:
                 self._add_order(raw, by_id, result)
+            if progress:
+                progress(len(by_id), None)
             token = (body.get("pagination") or {}).get("nextToken") if isinstance(body.get("pagination"),
                                                                                   dict) else None
             if not token:
@@ -588,15 +603,17 @@ class AmazonClient:
             raise ApiError(f"{SERVICE} getOrder returned an order the pipeline cannot read: {exc}"[:500]) from exc
 
     # ------------------------------------------------------------------------------------- either version
-    def fetch_orders(self, updated_after: dt.datetime, updated_before: dt.datetime) -> OrdersPage:
+    def fetch_orders(self, updated_after: dt.datetime, updated_before: dt.datetime,
+                     progress: Callable[[int, int | None], None] | None = None) -> OrdersPage:
         """Every order changed in the window with its items, through the configured API version."""
         if self.api_version == API_2026:
-            return self.search_orders(updated_after, updated_before)
-        return self.get_orders_with_items(updated_after, updated_before)
+            return self.search_orders(updated_after, updated_before, progress)
+        return self.get_orders_with_items(updated_after, updated_before, progress)
 
     def changed_since(self, since: dt.datetime) -> bool:
         """Whether any order changed at or after ``since`` (up to now minus the settle time): one request for one
-        order and no datasets. Spends the sync's quota: see ``MIN_CHANGE_POLL_SECONDS``."""
+        order and no datasets. Spends the sync's quota: see ``MIN_CHANGE_POLL_SECONDS``. Fails fast (a sensor tick
+        has a 60 s deadline): a 429 whose wait is beyond PROBE_RETRY_POLICY's budget ends it at once."""
         if since.tzinfo is None:
             raise ValueError("changed_since needs a timezone-aware datetime")
         end, _ = self.clamp_end(self.now())
@@ -605,11 +622,11 @@ class AmazonClient:
             return False
         if self.api_version == API_2026:
             body = self._get("searchOrders", SEARCH_ORDERS_PATH,
-                             {**self._window_params(start, end), "maxResultsPerPage": 1})
+                             {**self._window_params(start, end), "maxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
             return bool(body.get("orders"))
         body = self._get("getOrders", ORDERS_PATH, {
             "MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": iso_z(start),
-            "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1})
+            "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
         return bool((body.get("payload") or {}).get("Orders"))
 
 class InvalidOrderItems(ValueError):

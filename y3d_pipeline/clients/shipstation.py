@@ -53,6 +53,7 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
+from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY, ChangeProbe
 from y3d_pipeline.ingest.storable import BIGINT_MAX, INTEGER_MAX, check_timestamp
 from y3d_pipeline.redaction import register_basic_auth
 
@@ -402,7 +403,7 @@ class ShipStationClient:
         return reset
 
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                 json: Any = None) -> Any:
+                 json: Any = None, retry_policy: RetryPolicy | None = None) -> Any:
         what = f"{SERVICE} {describe(self._http.build_request(method, path, params=params))}"
 
         def attempt() -> Any:
@@ -418,11 +419,12 @@ class ShipStationClient:
             raise_for_status(SERVICE, response)
             return parse_json(SERVICE, response)
 
-        return call_with_retries(attempt, what=what, policy=self.retry_policy, stats=self.stats,
+        return call_with_retries(attempt, what=what, policy=retry_policy or self.retry_policy, stats=self.stats,
                                  sleep=self._sleep)
 
     def _scan(self, path: str, params: dict[str, Any], collection: str, model: type[_Model], id_field: str,
-              modified: Callable[[Any], dt.datetime | None] | None = None) -> ScanResult:
+              modified: Callable[[Any], dt.datetime | None] | None = None,
+              progress: Callable[[int, int | None], None] | None = None) -> ScanResult:
         """Page through ``path`` until the last page; repeat if the result set moved under us."""
         result = ScanResult()
         seen: dict[Any, Fetched] = {}
@@ -453,6 +455,8 @@ class ShipStationClient:
                     if current is None or modified is None or _newer_or_same(modified(record.model),
                                                                              modified(current.model)):
                         seen[key] = record
+                if progress:
+                    progress(page, max(pages, page))
                 if not rows or page >= pages:
                     break
                 page += 1
@@ -471,13 +475,14 @@ class ShipStationClient:
 
     # -------------------------------------------------------------------- read endpoints
 
-    def list_orders(self, modified_start: dt.datetime, modified_end: dt.datetime,
-                    **filters: Any) -> ScanResult:
+    def list_orders(self, modified_start: dt.datetime, modified_end: dt.datetime, *,
+                    progress: Callable[[int, int | None], None] | None = None, **filters: Any) -> ScanResult:
         """Orders modified in ``[modified_start, modified_end]`` (both inclusive at the API, to the second).
 
         Sends ``modifyDateStart/End`` as Pacific wall clock, ``sortBy=ModifyDate&sortDir=ASC``,
         ``pageSize`` 500, and pages to the end. Extra ``filters`` (e.g. ``orderStatus``, ``storeId``) are
         passed through. Records are ``Fetched(Order, payload)``, one per ``orderId`` (newest kept).
+        ``progress(page, pages)`` after each page.
         """
         params = {
             "modifyDateStart": to_pacific_param(modified_start, bound="start"),
@@ -486,7 +491,24 @@ class ShipStationClient:
             "sortDir": "ASC",
             **filters,
         }
-        return self._scan("/orders", params, "orders", Order, "order_id", modified=lambda o: o.modify_date)
+        return self._scan("/orders", params, "orders", Order, "order_id", modified=lambda o: o.modify_date,
+                          progress=progress)
+
+    def changed_since(self, since: dt.datetime, *, now: dt.datetime | None = None) -> ChangeProbe:
+        """One small request: how many orders changed since ``since`` (``modifyDateStart``, inclusive, to the
+        second) and the oldest of them (``sortBy=ModifyDate&sortDir=ASC&pageSize=1``)."""
+        checked_until = now or dt.datetime.now(dt.UTC)
+        body = self._request("GET", "/orders", params={
+            "modifyDateStart": to_pacific_param(since, bound="start"), "sortBy": "ModifyDate", "sortDir": "ASC",
+            "pageSize": 1, "page": 1}, retry_policy=PROBE_RETRY_POLICY)
+        if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
+            raise ApiError(f"{SERVICE} GET /orders: response has no 'orders' list")
+        total = int(body.get("total") or 0)
+        oldest = body["orders"][0] if body["orders"] else None
+        if not total or oldest is None:
+            return ChangeProbe(0, False, None, None, checked_until)
+        return ChangeProbe(total, False, str(oldest.get("orderId")), parse_pacific(oldest.get("modifyDate")),
+                           checked_until)
 
     def iter_orders(self, modified_start: dt.datetime, modified_end: dt.datetime) -> Iterator[Fetched]:
         yield from self.list_orders(modified_start, modified_end).records

@@ -63,6 +63,7 @@ from y3d_pipeline.clients.http import (
     raise_for_status,
     retry_after_seconds,
 )
+from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY, ChangeProbe
 from y3d_pipeline.ingest.storable import BIGINT_MAX, check_timestamp
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION
 
@@ -113,6 +114,13 @@ _ORDERS_TEMPLATE = """query Orders($first: Int!, $after: String, $query: String!
 ORDERS_QUERY = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS, "item": LINE_ITEM_FIELDS}
 # The fallback for an app without protected customer data approval: not one protected field.
 ORDERS_QUERY_BASIC = _ORDERS_TEMPLATE % {"order": ORDER_FIELDS_UNPROTECTED, "item": LINE_ITEM_FIELDS}
+# The new-orders sensor's probe: one order, two scalars (requested cost 3 points).
+ORDERS_CHANGED_QUERY = """query OrdersChanged($query: String!) {
+  orders(first: 1, sortKey: UPDATED_AT, query: $query) {
+    edges { node { id updatedAt } }
+    pageInfo { hasNextPage }
+  }
+}"""
 
 ORDER_LINE_ITEMS_QUERY = f"""query OrderLineItems($id: ID!, $first: Int!, $after: String) {{
   order(id: $id) {{
@@ -581,6 +589,24 @@ class ShopifyClient:
                             first, variables[size_key])
 
     # ----------------------------------------------------------------------------- orders
+    def changed_since(self, since: dt.datetime, *, now: dt.datetime | None = None) -> ChangeProbe:
+        """One query of a few cost points: has any order changed since ``since`` (``updated_at >=``, whole
+        seconds), and which changed first (``sortKey: UPDATED_AT``, oldest first)."""
+        checked_until = now or dt.datetime.now(dt.UTC)
+        variables = {"query": updated_at_query(since)}
+        data = call_with_retries(lambda: self._post_once("OrdersChanged", ORDERS_CHANGED_QUERY, variables),
+                                 what=f"{SERVICE} OrdersChanged", policy=PROBE_RETRY_POLICY,
+                                 stats=self.stats.requests, sleep=self._sleep)
+        connection = data.get("orders") or {}
+        nodes = [e.get("node") or {} for e in connection.get("edges") or []]
+        if not nodes:
+            return ChangeProbe(0, False, None, None, checked_until)
+        more = bool((connection.get("pageInfo") or {}).get("hasNextPage"))
+        updated = nodes[0].get("updatedAt")
+        return ChangeProbe(len(nodes), more, str(nodes[0].get("id")),
+                           dt.datetime.fromisoformat(updated.replace("Z", "+00:00")) if updated else None,
+                           checked_until)
+
     def iter_order_pages(self, start: dt.datetime, end: dt.datetime) -> Iterator[list[ShopifyOrder]]:
         """Orders with ``start <= updatedAt < end``, page by page, every line item included."""
         query = ORDERS_QUERY if self.extended_order_fields else ORDERS_QUERY_BASIC
@@ -634,9 +660,15 @@ class ShopifyClient:
             after = page_info.get("endCursor")
         return {**node, "lineItems": {"nodes": items}}
 
-    def fetch_orders(self, start: dt.datetime, end: dt.datetime) -> list[ShopifyOrder]:
-        """All orders updated in ``[start, end)``, one per order (the newest seen)."""
-        orders = [order for page in self.iter_order_pages(start, end) for order in page]
+    def fetch_orders(self, start: dt.datetime, end: dt.datetime,
+                     progress: Callable[[int, int | None], None] | None = None) -> list[ShopifyOrder]:
+        """All orders updated in ``[start, end)``, one per order (the newest seen); ``progress(orders so far,
+        None)`` after each page."""
+        orders: list[ShopifyOrder] = []
+        for page in self.iter_order_pages(start, end):
+            orders.extend(page)
+            if progress:
+                progress(len(orders), None)
         unique, duplicates = dedupe_newest(orders)
         self.stats.duplicates += duplicates
         return unique

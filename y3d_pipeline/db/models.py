@@ -472,3 +472,26 @@ class AiCall(Base):
     review_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     run_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), index=True)
+
+
+# ------------------------------------------------------------------------------------------ operations
+
+
+class AlertState(Base):
+    """What an alert last reported about one condition, so it is posted again only when the condition changes.
+
+    ``key`` names the condition (a check of a partition, the review backlog, a stale source...);
+    ``fingerprint`` is a hash of what it was when last reported; ``members`` the refs then reported (e.g.
+    order ids), so only newcomers trigger a new message. Rows of conditions not seen for a week are dropped.
+    """
+
+    __tablename__ = "alert_state"
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    fingerprint: Mapped[str] = mapped_column(Text)
+    members: Mapped[list[Any] | None]
+    summary: Mapped[str | None] = mapped_column(Text)
+    first_reported_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_reported_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), index=True)

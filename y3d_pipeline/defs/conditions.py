@@ -11,3 +11,14 @@ def follows_upstream(*optional_deps: dg.AssetKey) -> dg.AutomationCondition:
         "any_deps_missing",
         dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(*optional_deps)),
     )
+
+
+def after_upstream_runs_without_it(*cron_backups: str) -> dg.AutomationCondition:
+    """For a small non-partitioned asset that the sync jobs already run after its upstream: requested only when
+    an upstream updated in a run that did not also update it (a manual materialization, a backfill), or on
+    the backup cron ticks. ``since_last_handled`` is what keeps a sync run that updated both from launching a
+    second run for it (the soak measured one such extra run per sync)."""
+    condition = dg.AutomationCondition.any_deps_updated().since_last_handled()
+    for cron in cron_backups:
+        condition = condition | dg.AutomationCondition.cron_tick_passed(cron)
+    return condition & ~dg.AutomationCondition.in_progress()

@@ -56,8 +56,10 @@ def normalize_shipstation_window(
     *,
     partition_key_for: Callable[[dt.datetime], str | None] = lambda _: None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> NormalizationReport:
-    """Normalize raw ShipStation orders with ``start <= source_modified_at < end``."""
+    """Normalize raw ShipStation orders with ``start <= source_modified_at < end``; ``progress(rows done,
+    rows in the window)`` after each batch."""
     report = NormalizationReport()
     with engine.connect() as conn:
         stores = store_marketplaces(conn)
@@ -66,10 +68,16 @@ def normalize_shipstation_window(
         .where(raw_t.c.source_modified_at >= start, raw_t.c.source_modified_at < end)
         .order_by(raw_t.c.source_modified_at, raw_t.c.shipstation_order_id)
     )
+    total = None
+    if progress:
+        with engine.connect() as conn:
+            total = conn.execute(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())).scalar_one()
     with engine.connect() as reader:
         result = reader.execution_options(stream_results=True, yield_per=batch_size).execute(query)
         for rows in result.partitions(batch_size):
             report += normalize_shipstation_rows(engine, rows, stores=stores, partition_key_for=partition_key_for)
+            if progress:
+                progress(report.raw_records, total)
     return report
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 
@@ -13,7 +14,7 @@ from y3d_pipeline.paths import PROJECT_ROOT
 def add_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "runs", help="the run log: what ran, when, for which partitions, with what outcome",
-        description="Runs from Dagster's run storage, newest first, with counts and failed order ids from "
+        description="Runs from Dagster's run storage, newest first by start time, with counts and failed order ids from "
                     "their materialization metadata.")
     parser.add_argument("--since", default="24h", help="24h, 30m, 7d, 2w or an ISO date/datetime (default 24h)")
     parser.add_argument("--status", help="outcome: queued, running, success, partial_success, "
@@ -21,7 +22,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--job", help="only this job")
     parser.add_argument("--limit", type=int, default=50)
     parser.add_argument("--json", action="store_true", help="one JSON document (a list of runs)")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, log_level=logging.WARNING)
     return parser
 
 

@@ -155,6 +155,73 @@ def materialization_summary(instance: dg.DagsterInstance, run_id: str):
     return {k: v for k, v in counts.items() if v}, list(dict.fromkeys(failed))
 
 
+_QUARANTINE_KEYS = ("quarantined", "records_quarantined", "reconcile_quarantined")
+
+
+@dataclass
+class Attention:
+    """What one step of a run left for a person, per partition: failed orders, quarantined records,
+    placeholder print tasks (items nobody could read)."""
+
+    step: str
+    assets: list[str]
+    partition: str | None
+    orders_failed: int = 0
+    failed_orders: list[str] = field(default_factory=list)
+    quarantined: int = 0
+    placeholders: int = 0
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.orders_failed or self.failed_orders or self.quarantined or self.placeholders)
+
+
+def _int(value: Any) -> int:
+    raw = getattr(value, "value", value)
+    return int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else 0
+
+
+def run_attention(instance: dg.DagsterInstance, run_id: str) -> list[Attention]:
+    """Per step and partition of the run, the counts an operator must act on (from materialization metadata).
+
+    A multi-asset repeats its step-wide counters on every asset it materializes, so counts are taken once per
+    step and partition (the largest value seen), not summed over the assets."""
+    by_step: dict[tuple[str, str | None], Attention] = {}
+    records = instance.get_records_for_run(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION).records
+    for record in records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization is None:
+            continue
+        step = record.event_log_entry.step_key or materialization.asset_key.to_user_string()
+        item = by_step.setdefault((step, materialization.partition),
+                                  Attention(step=step, assets=[], partition=materialization.partition))
+        item.assets.append(materialization.asset_key.to_user_string())
+        metadata = materialization.metadata
+        failed: list[str] = []
+        for key in _LIST_KEYS:
+            if key in metadata:
+                failed.extend(_order_ids(getattr(metadata[key], "value", metadata[key])))
+        item.failed_orders = list(dict.fromkeys([*item.failed_orders, *failed]))
+        item.orders_failed = max(item.orders_failed, _int(metadata.get("orders_failed")), len(item.failed_orders))
+        item.quarantined = max(item.quarantined, sum(_int(metadata.get(k)) for k in _QUARANTINE_KEYS))
+        by_source = getattr(metadata.get("items_by_source"), "value", None)
+        if isinstance(by_source, dict):
+            item.placeholders = max(item.placeholders, int(by_source.get("placeholder") or 0))
+    return list(by_step.values())
+
+
+def last_successful_sync(instance: dg.DagsterInstance, key: dg.AssetKey) -> dt.datetime | None:
+    """The latest materialization of ``key`` that actually synced (not a "not configured" no-op)."""
+    records = instance.fetch_materializations(key, limit=20).records
+    for record in records:
+        materialization = record.asset_materialization
+        configured = materialization.metadata.get("configured") if materialization else None
+        if configured is not None and getattr(configured, "value", configured) is False:
+            continue
+        return dt.datetime.fromtimestamp(record.timestamp, tz=dt.UTC)
+    return None
+
+
 def root_error(error) -> str | None:
     """The innermost cause of a SerializableErrorInfo as ``Class: message`` (one line, bounded)."""
     if error is None:
@@ -191,41 +258,48 @@ def _timestamp(value: float | dt.datetime | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(value, tz=dt.UTC)
 
 
+def _started(record) -> dt.datetime:
+    return _timestamp(record.start_time) or _timestamp(record.create_timestamp) or dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
 def collect_runs(instance: dg.DagsterInstance, *, since: dt.datetime | None = None, status: str | None = None,
-                 job: str | None = None, limit: int = 50, now: dt.datetime | None = None) -> list[RunEntry]:
-    """Newest first. ``status`` filters on the outcome (see OUTCOMES)."""
+                 job: str | None = None, limit: int = 50, now: dt.datetime | None = None,
+                 scan_limit: int = 10_000) -> list[RunEntry]:
+    """Runs newest first by start time (a queued run by its creation), at most ``limit``. ``status`` filters on
+    the outcome (see OUTCOMES).
+
+    Run storage orders by creation, and a run can start long after it was created (queued behind another run
+    of its source), so every run of the window (at most ``scan_limit``; without ``since``, the newest
+    ``limit * 4``) is read first and sorted by start; materialization summaries are read for those shown only.
+    """
     filters = dg.RunsFilter(job_name=job or None, created_after=since)
-    entries: list[RunEntry] = []
-    cursor = None
     now = now or dt.datetime.now(dt.UTC)
-    while len(entries) < limit:
-        batch = instance.get_run_records(filters=filters, limit=max(limit, 50), cursor=cursor)
-        if not batch:
+    records = list(instance.get_run_records(filters=filters, limit=scan_limit if since else max(limit * 4, 200)))
+    records.sort(key=lambda r: (_started(r), r.dagster_run.run_id), reverse=True)
+    entries: list[RunEntry] = []
+    for record in records:
+        if len(entries) >= limit:
             break
-        for record in batch:
-            run = record.dagster_run
-            tags = dict(run.tags)
-            outcome = outcome_of(run.status, tags)
-            counts, failed = materialization_summary(instance, run.run_id)
-            if outcome == "success" and TAG_OUTCOME not in tags:
-                outcome = derive_outcome(counts, failed)
-            if status and outcome != status:
-                continue
-            start = _timestamp(record.start_time) or _timestamp(record.create_timestamp)
-            end = _timestamp(record.end_time)
-            duration = ((end or now) - start).total_seconds() if start else None
-            entries.append(RunEntry(
-                run_id=run.run_id, job=run.job_name, status=run.status.value, outcome=outcome, start=start,
-                end=end, duration_seconds=round(duration, 1) if duration is not None else None,
-                partitions=run_partitions(tags), source=tags.get(TAG_SOURCE), counts=counts,
-                failed_order_ids=failed,
-                error=error_summary(instance, run.run_id) if run.status == dg.DagsterRunStatus.FAILURE else None,
-            ))
-            if len(entries) >= limit:
-                break
-        cursor = batch[-1].dagster_run.run_id
-        if len(batch) < max(limit, 50):
-            break
+        run = record.dagster_run
+        tags = dict(run.tags)
+        outcome = outcome_of(run.status, tags)
+        if status and outcome != status and not (outcome == "success" and TAG_OUTCOME not in tags):
+            continue  # the tag is the outcome; only an untagged success may turn out to be something else
+        counts, failed = materialization_summary(instance, run.run_id)
+        if outcome == "success" and TAG_OUTCOME not in tags:
+            outcome = derive_outcome(counts, failed)
+        if status and outcome != status:
+            continue
+        start = _timestamp(record.start_time) or _timestamp(record.create_timestamp)
+        end = _timestamp(record.end_time)
+        duration = ((end or now) - start).total_seconds() if start else None
+        entries.append(RunEntry(
+            run_id=run.run_id, job=run.job_name, status=run.status.value, outcome=outcome, start=start,
+            end=end, duration_seconds=round(duration, 1) if duration is not None else None,
+            partitions=run_partitions(tags), source=tags.get(TAG_SOURCE), counts=counts,
+            failed_order_ids=failed,
+            error=error_summary(instance, run.run_id) if run.status == dg.DagsterRunStatus.FAILURE else None,
+        ))
     return entries
 
 

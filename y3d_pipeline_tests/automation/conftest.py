@@ -62,3 +62,13 @@ def webhook(monkeypatch):
     monkeypatch.setenv("Y3D_UI_BASE_URL", "http://dagster.example:3000/")
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def json_webhook(monkeypatch):
+    """The plain JSON webhook (Y3D_ALERT_JSON_WEBHOOK_URL)."""
+    receiver = _Receiver()
+    monkeypatch.setenv("Y3D_ALERT_JSON_WEBHOOK_URL", receiver.url.replace("secret-token", "json-token"))
+    monkeypatch.setenv("Y3D_UI_BASE_URL", "http://dagster.example:3000/")
+    yield receiver
+    receiver.close()

@@ -151,6 +151,53 @@ def test_unreconciled_orders(clean_db, database_resource):
     assert _check(qc.orders_reconciled, database_resource).passed
 
 
+def test_split_orders_reconciled_correctly_are_not_findings(clean_db, database_resource):
+    """A Shopify order ShipStation split in two, every line paired by its line item key: the reconciliation
+    marks both parts ambiguous (that is what it writes for a split), and that is a correct outcome."""
+    def split(conn, number, first_id, statuses):
+        ids = []
+        for offset, status in enumerate(statuses):
+            order = _order(conn, number, marketplace="web", sources=["shipstation", "shopify"],
+                           reconciliation_status="ambiguous", shipstation_order_id=first_id + offset)
+            conn.execute(sa.insert(OrderItem.__table__).values(order_id=order, quantity=1, options=PERSONALISED,
+                                                               reconciliation_status=status))
+            ids.append(order)
+        return ids
+
+    with clean_db.begin() as conn:
+        clean = split(conn, "5001", 50, ["matched", "matched_by_sku"])
+        guessed = split(conn, "5002", 60, ["matched", "ambiguous"])  # a line paired among several candidates
+        unpaired = split(conn, "5003", 70, ["matched", None])  # a line reconciliation never paired
+        lone = _order(conn, "5004", marketplace="web", sources=["shipstation", "shopify"],
+                      reconciliation_status="ambiguous", shipstation_order_id=80)  # ambiguous, not a split
+    with clean_db.connect() as conn:
+        rows = quality.unreconciled_orders(conn)
+        splits = quality.clean_split_orders(conn, [*clean, *guessed, *unpaired, lone])
+    assert sorted({r["order_number"] for r in rows}) == ["5002", "5003", "5004"]
+    assert splits == set(clean)
+    result = _check(qc.orders_reconciled, database_resource)
+    assert "5001" not in result.metadata["offending_orders"].value
+
+
+def test_review_backlog_and_custom_files_due(clean_db):
+    with clean_db.begin() as conn:
+        order = _order(conn, "6001")
+        item = _item(conn, order, options=[{"name": "CustomizedURL", "value": "https://x.amazon.com/z.zip"}],
+                     amazon_item="AI-9")
+        task = _task(conn, order, item)
+        conn.execute(sa.update(PrintTask.__table__).where(PrintTask.__table__.c.id == task)
+                     .values(needs_review=True, review_reason="Text too long: 40 > 30; No colour given"))
+        conn.execute(sa.update(Order.__table__).where(Order.__table__.c.id == order)
+                     .values(ship_by_date=NOW + dt.timedelta(hours=6)))
+    with clean_db.connect() as conn:
+        backlog = quality.review_backlog(conn)
+        due = quality.customized_url_without_customization(conn, now=NOW, ship_by_before=NOW + dt.timedelta(hours=24))
+        later = quality.customized_url_without_customization(conn, now=NOW, ship_by_before=NOW + dt.timedelta(hours=2))
+    assert (backlog["tasks"], backlog["orders"]) == (1, 1) and backlog["reasons"] == {"Text too long: 40 > 30": 1}
+    assert [r["order_number"] for r in due] == ["6001"] and due[0]["ship_by_date"] is not None
+    assert later == []
+
+
 def test_quarantined_records(clean_db, database_resource):
     t = NormalizationFailure.__table__
     with clean_db.begin() as conn:

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import dagster as dg
 import pytest
@@ -87,6 +88,23 @@ def test_cli_subprocess_table(pg_dagster_url, runs):
                           capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=120)
     assert done.returncode == 0, done.stderr
     assert runs["bad"][:8] in done.stdout and "failed" in done.stdout and runs["ok"][:8] not in done.stdout
+    assert done.stderr == ""  # no setup noise
+
+
+def test_runs_are_sorted_by_start_time(pg_instance, runs):
+    """A run queued first but started last (behind another run of its source) is listed first."""
+    from dagster._core.events import DagsterEvent, DagsterEventType
+
+    late = str(uuid.uuid4())
+    pg_instance.add_run(dg.DagsterRun(job_name="runlog_sort_job", run_id=late, status=dg.DagsterRunStatus.NOT_STARTED,
+                                      tags={"y3d/source": "sort"}))
+    early = dg.materialize([orders_asset], partition_key="2026-03-09", instance=pg_instance).run_id
+    for kind in (DagsterEventType.RUN_START, DagsterEventType.RUN_SUCCESS):
+        pg_instance.report_dagster_event(DagsterEvent(kind.value, job_name="runlog_sort_job"), run_id=late)
+    ordered = [e.run_id for e in collect_runs(pg_instance, since=parse_since("1h"))]
+    assert ordered.index(late) < ordered.index(early)
+    starts = [e.start for e in collect_runs(pg_instance, since=parse_since("1h"))]
+    assert starts == sorted(starts, reverse=True)
 
 
 def test_cli_rejects_bad_arguments(capsys):

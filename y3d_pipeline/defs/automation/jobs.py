@@ -1,6 +1,7 @@
-"""Jobs the schedules and sensors launch: one per source (raw assets + the daily assets they feed), plus the
-non-partitioned syncs, checks and reports. All in-process (one process per run, steps in sequence) and
-tagged with ``y3d/source`` so dagster.yaml admits one run per source at a time."""
+"""Jobs the schedules and sensors launch: one per source (raw assets + the daily assets they feed + the task
+status sync), the Amazon chain, plus the non-partitioned syncs, checks and reports. All in-process (one
+process per run, steps in sequence, a failed step skipping the steps downstream of it) and tagged with
+``y3d/source`` so dagster.yaml admits one run per source at a time."""
 
 import dagster as dg
 
@@ -20,6 +21,7 @@ from y3d_pipeline.defs.constants import (
     RAW_SHIPSTATION_TAGS,
     RAW_SHOPIFY_ORDERS,
     RAW_SHOPIFY_PRODUCTS,
+    SHIPSTATION_WRITEBACK,
     TAG_SOURCE,
     TASK_STATUS_SYNC,
 )
@@ -36,10 +38,11 @@ SOURCE_RAW_ASSETS = {
 
 
 def source_selection(source: str) -> dg.AssetSelection:
-    """The source's raw assets and the daily assets downstream of them, without the data-quality and
-    freshness checks (those run on their own schedules, not every 10 minutes)."""
+    """The source's raw assets, the daily assets downstream of them and the task status sync (closing the tasks
+    of orders this sync saw ship, in the same run instead of a run of its own after every sync), without the
+    data-quality and freshness checks (those run on their own schedules, not every 10 minutes)."""
     raw = dg.AssetSelection.assets(*SOURCE_RAW_ASSETS[source])
-    selected = raw | (raw.downstream() & dg.AssetSelection.assets(*DAILY_DOWNSTREAM))
+    selected = raw | (raw.downstream() & dg.AssetSelection.assets(*DAILY_DOWNSTREAM, TASK_STATUS_SYNC))
     return selected - dg.AssetSelection.checks(*DATA_QUALITY_CHECKS, *freshness_checks)
 
 
@@ -59,6 +62,18 @@ shipstation_sync = _sync_job("shipstation")
 shopify_sync = _sync_job("shopify")
 amazon_sync = _sync_job("amazon")
 SYNC_JOBS = {"shipstation": shipstation_sync, "shopify": shopify_sync, "amazon": amazon_sync}
+
+# The legacy */15 chain (amazon-customization-sync && update-order-items-from-amazon --create-print-tasks
+# --update-shipstation && update-print-tasks-from-order-items): Custom files → print tasks → ShipStation. The
+# asset dependencies order the steps; a failed step skips everything downstream of it. The customizations
+# attach to order items as they are parsed, which is the legacy middle step.
+AMAZON_CHAIN_ASSETS = (RAW_AMAZON_CUSTOMIZATIONS, PRINT_TASKS, SHIPSTATION_WRITEBACK)
+amazon_chain = dg.define_asset_job(
+    "amazon_chain", selection=dg.AssetSelection.assets(*AMAZON_CHAIN_ASSETS)
+    - dg.AssetSelection.checks(*DATA_QUALITY_CHECKS, *freshness_checks),
+    partitions_def=daily_partitions, executor_def=dg.in_process_executor, tags={TAG_SOURCE: "amazon"},
+    description="Amazon Custom files of the partition's day → print tasks → ShipStation write-back (the write-back "
+                "step only when Y3D_WRITEBACK_ENABLED=true); a failed step stops the ones after it.")
 
 shipstation_reference_sync = dg.define_asset_job(
     "shipstation_reference_sync", selection=dg.AssetSelection.assets(RAW_SHIPSTATION_TAGS, RAW_SHIPSTATION_STORES),

@@ -1,36 +1,83 @@
-"""``shipstation_new_orders``: a cheap ShipStation poll that launches today's sync as soon as orders change.
+"""New-order sensors: one cheap "anything changed?" request per tick per source, today's sync on a change.
 
-One small request per tick: ``GET /orders?modifyDateStart=<cursor>&sortBy=ModifyDate&sortDir=ASC&pageSize=1``
-(the cursor is a Pacific wall-clock string, as ShipStation reads dates). ``total`` says whether anything
-changed since the cursor; the one order returned (the oldest change) names the run_key, so a change seen by
-two ticks (the start bound is inclusive) never launches twice. When orders changed, today's partition of
-``shipstation_sync`` is requested and the cursor moves to the poll time: the run starts after the poll and
-syncs today's whole window, so every change before the poll is covered by it. Errors skip the tick and
-keep the cursor. The 10-minute schedule remains the safety net.
+| sensor                     | probe (the source's client, ``changed_since``)                          | interval |
+|----------------------------|-------------------------------------------------------------------------|----------|
+| ``shipstation_new_orders`` | ``GET /orders?modifyDateStart=…&sortBy=ModifyDate&pageSize=1``          | 60 s     |
+| ``shopify_new_orders``     | ``orders(first: 1, sortKey: UPDATED_AT, query: "updated_at:>=…")``, 3 cost points | 60 s |
+| ``amazon_new_orders``      | ``searchOrders`` (v0: ``getOrders``) for one order, no datasets, ending two minutes ago | 300 s |
+
+ShipStation allows 40 requests a minute and Shopify refills its cost bucket by 100+ points a second: a poll a
+minute is nothing. Amazon's budget is tight and shared with the sync: searchOrders sustains 0.0056 requests/s
+(20 an hour, burst 20; v0 getOrders 60 an hour). The sensor polls at most every 5 minutes and not at all while
+a run of today's partition created in the last 5 minutes covers the day, so it costs at most 12 calls an hour
+(a poll and a sync every 10 minutes when orders change all the time, 12 polls when nothing does); the hourly
+sync adds 2 and the 10-minute schedule none while the sensor polls (it skips today when the sensor polled
+within 9 minutes). A sync of today costs one call per 100 orders changed today, so with more than ~150 Amazon
+orders a day the sensor-launched syncs (at most 6 an hour) are what to watch in the runs' ``requests_429``.
+
+Each sensor: outside ``Y3D_BUSINESS_HOURS`` it skips (cursor kept). When a run of today's partition is
+already queued, it does not poll: that run starts later and fetches the whole day. Otherwise one probe: nothing
+changed → the cursor moves to the end of the interval checked; something changed → today's partition of
+``<source>_sync`` is requested with a run key naming the change (the oldest changed order where the source
+can say, else the interval), so a tick evaluated twice from the same cursor launches one run, and the cursor
+moves. Errors skip the tick and keep the cursor. The last successful poll is recorded in the instance
+(``y3d/new_orders/<source>/last_poll``) so the 10-minute schedule knows today is watched.
 """
 
 import datetime as dt
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
 import httpx
 
-from y3d_pipeline.clients.shipstation import parse_pacific, to_pacific_param
-from y3d_pipeline.defs.automation.jobs import shipstation_sync
+from y3d_pipeline.clients.amazon import MIN_CHANGE_POLL_SECONDS
+from y3d_pipeline.clients.http import ApiError
+from y3d_pipeline.clients.probe import ChangeProbe
+from y3d_pipeline.defs.automation.coverage import (
+    COVERING,
+    WAITING,
+    outside_business_hours,
+    partition_runs,
+    record_poll,
+)
+from y3d_pipeline.defs.automation.jobs import SYNC_JOBS
 from y3d_pipeline.defs.constants import TAG_SOURCE, TAG_WINDOW
+from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
+from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
+from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 from y3d_pipeline.settings import Settings, load_settings
 
+log = logging.getLogger(__name__)
 FIRST_TICK_LOOKBACK = dt.timedelta(minutes=15)
-TIMEOUT_SECONDS = 10.0
+PROBE_ERRORS = (httpx.HTTPError, ApiError, ValueError, KeyError, TypeError)
 
 
-@dataclass
-class Poll:
-    changed: int
-    oldest_order_id: int | None
-    oldest_modified: dt.datetime | None
-    cursor: str  # the new cursor (JSON)
+@dataclass(frozen=True)
+class Watch:
+    source: str
+    interval_seconds: int
+    cooldown: dt.timedelta = dt.timedelta(0)
+    """No poll while a run of today's partition created this recently covers the day (a tight API budget)."""
+    settle: dt.timedelta = dt.timedelta(0)
+    """How far behind now the source's answers are (Amazon: two minutes and a margin)."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}_new_orders"
+
+    @property
+    def job(self):
+        return SYNC_JOBS[self.source]
+
+
+SHIPSTATION = Watch("shipstation", 60)
+SHOPIFY = Watch("shopify", 60)
+AMAZON = Watch("amazon", MIN_CHANGE_POLL_SECONDS, cooldown=dt.timedelta(seconds=MIN_CHANGE_POLL_SECONDS),
+               settle=dt.timedelta(minutes=2))
+WATCHES = {w.source: w for w in (SHIPSTATION, SHOPIFY, AMAZON)}
 
 
 def _since(cursor: str | None, now: dt.datetime) -> dt.datetime:
@@ -39,56 +86,94 @@ def _since(cursor: str | None, now: dt.datetime) -> dt.datetime:
     return now - FIRST_TICK_LOOKBACK
 
 
-def poll_shipstation(settings: Settings, cursor: str | None, *, now: dt.datetime,
-                     timeout: float = TIMEOUT_SECONDS) -> Poll:
-    """One request: how many orders changed since the cursor, and the oldest of them."""
-    since = _since(cursor, now)
-    params = {"modifyDateStart": to_pacific_param(since), "sortBy": "ModifyDate", "sortDir": "ASC",
-              "pageSize": 1, "page": 1}
-    auth = (settings.SHIPSTATION_API_KEY.get_secret_value(), settings.SHIPSTATION_API_SECRET.get_secret_value())
-    with httpx.Client(base_url=settings.SHIPSTATION_BASE_URL.rstrip("/"), auth=auth, timeout=timeout) as client:
-        response = client.get("/orders", params=params)
-    response.raise_for_status()
-    body = response.json()
-    total = int(body.get("total") or 0)
-    orders = body.get("orders") or []
-    if not total or not orders:
-        return Poll(0, None, None, cursor or json.dumps({"since": since.isoformat()}))
-    oldest = orders[0]
-    return Poll(total, int(oldest["orderId"]), parse_pacific(oldest.get("modifyDate")),
-                json.dumps({"since": now.astimezone(dt.UTC).isoformat()}))
+def _cursor(since: dt.datetime) -> str:
+    return json.dumps({"since": since.astimezone(dt.UTC).isoformat()})
 
 
 def today_partition(now: dt.datetime, settings: Settings) -> str:
     return now.astimezone(settings.timezone).date().isoformat()
 
 
-def evaluate(settings: Settings, cursor: str | None, *, now: dt.datetime) -> dg.SensorResult | dg.SkipReason:
-    if not settings.shipstation_configured:
-        return dg.SkipReason("ShipStation is not configured")
-    poll = poll_shipstation(settings, cursor, now=now)
-    if not poll.changed:
-        return dg.SensorResult(skip_reason=dg.SkipReason("no ShipStation order changed since the cursor"),
-                               cursor=poll.cursor)
+def evaluate(watch: Watch, settings: Settings, instance: dg.DagsterInstance, cursor: str | None, *,
+             now: dt.datetime, probe: Callable[[dt.datetime], ChangeProbe]) -> dg.SensorResult | dg.SkipReason:
+    """One tick of ``watch``'s sensor (``probe(since)`` asks the source)."""
+    if closed := outside_business_hours(settings, now):
+        return closed
     partition = today_partition(now, settings)
-    modified = poll.oldest_modified.isoformat() if poll.oldest_modified else "?"
-    request = dg.RunRequest(
-        run_key=f"shipstation_new_orders:{partition}:{poll.oldest_order_id}:{modified}",
-        partition_key=partition, tags={TAG_SOURCE: "shipstation", TAG_WINDOW: partition})
-    return dg.SensorResult(run_requests=[request], cursor=poll.cursor)
+    if partition_runs(instance, watch.job.name, partition, WAITING):
+        record_poll(instance, watch.source, now)
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"a {watch.job.name} run of {partition} is queued; it will "
+                                                         "fetch every change up to its start"),
+                               cursor=_cursor(now - watch.settle))
+    if watch.cooldown and partition_runs(instance, watch.job.name, partition, COVERING,
+                                            created_after=now - watch.cooldown):
+        return dg.SkipReason(f"a {watch.job.name} run of {partition} started less than "
+                             f"{int(watch.cooldown.total_seconds())} s ago; polling again next tick")
+    since = _since(cursor, now)
+    result = probe(since)
+    record_poll(instance, watch.source, now)
+    if not result.changed:
+        return dg.SensorResult(skip_reason=dg.SkipReason(f"no {watch.source} order changed since {since.isoformat()}"),
+                               cursor=_cursor(result.checked_until))
+    if result.oldest_id:
+        change = f"{result.oldest_id}:{result.oldest_modified.isoformat() if result.oldest_modified else '?'}"
+    else:  # the source only says "something changed": the interval names it
+        change = f"since {since.isoformat()}"
+    request = dg.RunRequest(run_key=f"{watch.name}:{partition}:{change}", partition_key=partition,
+                            tags={TAG_SOURCE: watch.source, TAG_WINDOW: partition})
+    return dg.SensorResult(run_requests=[request], cursor=_cursor(result.checked_until))
 
 
-@dg.sensor(
-    name="shipstation_new_orders",
-    job=shipstation_sync,
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.STOPPED,
-    description="Polls ShipStation (one pageSize=1 request) for orders changed since its cursor and requests "
-                "today's shipstation_sync partition when there are any. Turn on with the sync schedules.",
-)
-def shipstation_new_orders(context: dg.SensorEvaluationContext):
+def _tick(watch: Watch, context: dg.SensorEvaluationContext, configured: bool,
+          probe: Callable[[dt.datetime], ChangeProbe]):
+    if not configured:
+        return dg.SkipReason(f"{watch.source} is not configured")
     try:
-        return evaluate(load_settings(), context.cursor, now=dt.datetime.now(dt.UTC))
-    except (httpx.HTTPError, ValueError, KeyError) as exc:
-        context.log.warning(f"ShipStation poll failed ({type(exc).__name__}); cursor kept")
-        return dg.SkipReason(f"ShipStation poll failed: {type(exc).__name__}")
+        return evaluate(watch, load_settings(), context.instance, context.cursor, now=dt.datetime.now(dt.UTC),
+                        probe=probe)
+    except PROBE_ERRORS as exc:
+        # the type only: a client error names the request, but a sensor log is no place to risk more
+        context.log.warning(f"{watch.source} poll failed ({type(exc).__name__}); cursor kept")
+        return dg.SkipReason(f"{watch.source} poll failed: {type(exc).__name__}")
+
+
+def _description(watch: Watch, what: str) -> str:
+    return (f"Polls {watch.source} ({what}) every {watch.interval_seconds} s within business hours and requests "
+            f"today's {watch.job.name} partition when an order changed. Off by default, like every API-calling "
+            "automation.")
+
+
+@dg.sensor(name=SHIPSTATION.name, job=SHIPSTATION.job, minimum_interval_seconds=SHIPSTATION.interval_seconds,
+           default_status=dg.DefaultSensorStatus.STOPPED,
+           description=_description(SHIPSTATION, "one GET /orders with pageSize=1"))
+def shipstation_new_orders(context: dg.SensorEvaluationContext, shipstation: ShipStationResource):
+    def probe(since: dt.datetime) -> ChangeProbe:
+        with shipstation.client() as client:
+            return client.changed_since(since)
+
+    return _tick(SHIPSTATION, context, shipstation.configured, probe)
+
+
+@dg.sensor(name=SHOPIFY.name, job=SHOPIFY.job, minimum_interval_seconds=SHOPIFY.interval_seconds,
+           default_status=dg.DefaultSensorStatus.STOPPED,
+           description=_description(SHOPIFY, "orders(first: 1) by UPDATED_AT, 3 cost points"))
+def shopify_new_orders(context: dg.SensorEvaluationContext, shopify: ShopifyResource):
+    def probe(since: dt.datetime) -> ChangeProbe:
+        with shopify.client() as client:
+            return client.changed_since(since)
+
+    return _tick(SHOPIFY, context, shopify.configured, probe)
+
+
+@dg.sensor(name=AMAZON.name, job=AMAZON.job, minimum_interval_seconds=AMAZON.interval_seconds,
+           default_status=dg.DefaultSensorStatus.STOPPED,
+           description=_description(AMAZON, "one searchOrders for one order; with its syncs at most 12 calls an "
+                                            "hour, inside the searchOrders usage plan"))
+def amazon_new_orders(context: dg.SensorEvaluationContext, amazon: AmazonResource):
+    def probe(since: dt.datetime) -> ChangeProbe:
+        with amazon.client() as client:
+            checked_until, _ = client.clamp_end(client.now())  # where changed_since's window ends
+            changed = client.changed_since(since)
+        return ChangeProbe(int(changed), False, None, None, max(checked_until, since))
+
+    return _tick(AMAZON, context, amazon.configured, probe)

@@ -21,6 +21,7 @@ from y3d_pipeline.defs.constants import (
     RAW_SHOPIFY_ORDERS,
 )
 from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.runlog.core import last_successful_sync
 from y3d_pipeline.settings import load_settings
 
 MAX_MD_ROWS = 50
@@ -42,12 +43,15 @@ def _markdown(rows: list[dict]) -> str:
 def findings_result(rows: list[dict], *, what: str) -> dg.AssetCheckResult:
     """Passed when there are no rows; else WARN with the offending orders named."""
     refs = quality.order_refs(rows)
+    capped = len(rows) >= quality.MAX_ROWS
+    count = f"{len(rows)}+" if capped else str(len(rows))
     return dg.AssetCheckResult(
         passed=not rows,
         severity=dg.AssetCheckSeverity.WARN,
-        description=f"{len(rows)} {what}" if rows else f"no {what}",
+        description=f"{count} {what}" if rows else f"no {what}",
         metadata={
             "count": len(rows),
+            "count_capped": capped,
             "offending_orders": dg.MetadataValue.json(refs[: quality.MAX_ROWS]),
             "findings": dg.MetadataValue.md(_markdown(rows)),
         },
@@ -110,6 +114,7 @@ def no_quarantined_records(database: DatabaseResource) -> dg.AssetCheckResult:
 
 # ------------------------------------------------------------------------------------------ freshness
 
+FRESHNESS_CHECK_NAME = "synced_in_last_30_minutes"
 FRESHNESS_SOURCES = {
     "shipstation": (RAW_SHIPSTATION_ORDERS, "shipstation_configured"),
     "shopify": (RAW_SHOPIFY_ORDERS, "shopify_configured"),
@@ -117,28 +122,21 @@ FRESHNESS_SOURCES = {
 }
 
 
-def last_successful_sync(instance: dg.DagsterInstance, key: dg.AssetKey) -> dt.datetime | None:
-    """The latest materialization of ``key`` that actually synced (not a "not configured" no-op)."""
-    records = instance.fetch_materializations(key, limit=20).records
-    for record in records:
-        materialization = record.asset_materialization
-        configured = materialization.metadata.get("configured") if materialization else None
-        if configured is not None and getattr(configured, "value", configured) is False:
-            continue
-        return dt.datetime.fromtimestamp(record.timestamp, tz=dt.UTC)
-    return None
-
-
 def _freshness_check(source: str, key: dg.AssetKey, flag: str):
-    @dg.asset_check(asset=key, name="synced_in_last_30_minutes",
-                    description=f"{source}: a successful sync of today's data within the last 30 minutes "
-                                f"(skipped when {source} is not configured).")
+    # The name predates Y3D_MAX_SYNC_AGE_MINUTES (default 30); kept because operators and alerts know it.
+    @dg.asset_check(asset=key, name=FRESHNESS_CHECK_NAME,
+                    description=f"{source}: a successful sync within Y3D_MAX_SYNC_AGE_MINUTES (default 30) of "
+                                "business hours (Y3D_BUSINESS_HOURS; always, when unset); passes when "
+                                f"{source} is not configured.")
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        if not getattr(load_settings(), flag):
+        settings = load_settings()
+        if not getattr(settings, flag):
             return dg.AssetCheckResult(passed=True, description=f"{source} is not configured",
                                        metadata={"configured": False})
         last = last_successful_sync(context.instance, key)
-        stale = quality.stale_sources({source: last}, now=_now())
+        stale = quality.stale_sources({source: last}, now=_now(),
+                                      max_age=dt.timedelta(minutes=settings.Y3D_MAX_SYNC_AGE_MINUTES),
+                                      business_hours=settings.business_hours)
         return dg.AssetCheckResult(
             passed=not stale, severity=dg.AssetCheckSeverity.WARN,
             description=(f"{source}: last successful sync {last.isoformat() if last else 'never'}"),

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from y3d_pipeline import quality
 from y3d_pipeline.defs.conditions import follows_upstream
 from y3d_pipeline.defs.constants import (
     GROUP_NORMALIZED,
@@ -24,6 +25,7 @@ from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.ingest.windows import DEFAULT_OVERLAP, SyncWindow
 from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failures, partition_key_clamp
 from y3d_pipeline.normalize.shipstation import SOURCE
+from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.reconcile.run import reconcile_window
 from y3d_pipeline.settings import load_settings
 
@@ -68,7 +70,8 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     ), dg.AssetCheckSpec(
         RECONCILE_CHECK_NAME, asset=NORMALIZED_ORDERS,
         description="Every Shopify/Amazon order of the day agrees with ShipStation (reconciliation_status "
-                    "matched or marketplace_only); unmatched and ambiguous (e.g. split) orders are named.",
+                    "matched or marketplace_only, or a split order whose every line was paired with certainty); "
+                    "unmatched and ambiguous orders are named.",
     )],
 )
 def normalize_orders(
@@ -82,7 +85,8 @@ def normalize_orders(
     partition_keys = list(context.partition_keys)
     start = window.start - DEFAULT_OVERLAP
     report = normalize_shipstation_window(
-        database.engine, start, window.end, partition_key_for=partition_key_clamp(tz, partition_keys))
+        database.engine, start, window.end, partition_key_for=partition_key_clamp(tz, partition_keys),
+        progress=ProgressLog("normalizing ShipStation orders", unit="rows", log=context.log.info))
     # after ShipStation, same window: merge Shopify/Amazon orders in (y3d_pipeline.reconcile)
     reconciled = reconcile_window(database.engine, start, window.end,
                                   partition_key_for=partition_key_clamp(tz, partition_keys))
@@ -117,11 +121,20 @@ def normalize_orders(
                                  for f in failures[:20]) or "none",
         },
     )
-    problems = reconciled.findings
+    with database.engine.connect() as conn:
+        clean_splits = quality.clean_split_orders(conn, [f.order_id for f in reconciled.findings])
+    splits = [f for f in reconciled.findings if f.order_id in clean_splits]
+    problems = [f for f in reconciled.findings if f.order_id not in clean_splits]
     yield dg.AssetCheckResult(
         asset_key=NORMALIZED_ORDERS, check_name=RECONCILE_CHECK_NAME, passed=not problems,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"unmatched": reconciled.unmatched, "ambiguous": reconciled.ambiguous,
+        description=(f"{len(problems)} order(s) the sources disagree on" if problems else "sources agree")
+        + (f"; {len(splits)} split order(s) reconciled correctly" if splits else ""),
+        metadata={"unmatched": sum(f.status == "unmatched" for f in problems),
+                  "ambiguous": sum(f.status == "ambiguous" for f in problems),
+                  "splits_reconciled": len(splits),
+                  "offending_orders": dg.MetadataValue.json([f.order_number for f in problems[:500]]),
                   "order_numbers": ", ".join(f.order_number for f in problems[:50]) or "none",
+                  "split_order_numbers": ", ".join(f.order_number for f in splits[:50]) or "none",
                   "details": "\n".join(f.describe() for f in problems[:20]) or "none"},
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 import dagster as dg
 
-from y3d_pipeline.defs.conditions import follows_upstream
+from y3d_pipeline.defs.conditions import after_upstream_runs_without_it, follows_upstream
 from y3d_pipeline.defs.constants import (
     GROUP_PRINT_QUEUE,
     NORMALIZED_ORDER_ITEMS,
@@ -175,9 +175,7 @@ def print_tasks(context: dg.AssetExecutionContext, config: PrintTasksConfig, dat
     deps=[NORMALIZED_ORDERS],
     group_name=GROUP_PRINT_QUEUE,
     kinds={"postgres"},
-    automation_condition=(dg.AutomationCondition.any_deps_updated()
-                          | dg.AutomationCondition.cron_tick_passed("30 2 * * *"))
-    & ~dg.AutomationCondition.in_progress(),
+    automation_condition=after_upstream_runs_without_it("30 2 * * *"),
     description=(
         "Closes the open print tasks of orders that left the queue: pending/in-progress tasks of shipped orders "
         "become completed; pending tasks of cancelled orders are cancelled, in-progress ones flagged for a person "

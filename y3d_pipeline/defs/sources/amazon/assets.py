@@ -22,6 +22,7 @@ from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.amazon import store
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.ingest.windows import sync_window
+from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.settings import load_settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
                          overlap=dt.timedelta(minutes=amazon.overlap_minutes),
                          settle=dt.timedelta(seconds=max(120, amazon.settle_seconds)))
     with amazon.client() as client:
-        page = client.fetch_orders(window.start, window.end) if not window.is_empty else None
+        progress = ProgressLog("Amazon orders", unit="orders", log=context.log.info)
+        page = client.fetch_orders(window.start, window.end, progress) if not window.is_empty else None
         stats = client.stats
     orders = page.orders if page else []
     label = _partition_label(context)

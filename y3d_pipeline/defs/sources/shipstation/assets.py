@@ -28,6 +28,7 @@ from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.normalize.shipments import apply_shipments
 from y3d_pipeline.normalize.shipstation import SOURCE, marketplace_from_name
 from y3d_pipeline.normalize.writer import quarantine
+from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.settings import load_settings
 
 KINDS = {"shipstation", "postgres"}
@@ -93,7 +94,8 @@ def raw_shipstation_orders(
         return dg.MaterializeResult(metadata={"configured": True, "note": "the window lies in the future",
                                               "orders_fetched": 0, "dagster/row_count": 0, **described})
     with shipstation.client() as client:
-        scan = client.list_orders(window.start, window.end)
+        scan = client.list_orders(window.start, window.end,
+                                  progress=ProgressLog("ShipStation orders", unit="pages", log=context.log.info))
         request_meta = client.metadata()
     rows = []
     fallback_modified = window.end - dt.timedelta(microseconds=1)

@@ -21,6 +21,7 @@ from y3d_pipeline.defs.sources.shopify.resources import NOT_CONFIGURED_NOTE, Sho
 from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.normalize.writer import quarantine
+from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.reconcile.marketplace import SHOPIFY
 from y3d_pipeline.settings import load_settings
 
@@ -76,7 +77,8 @@ def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResour
     orders: list[ShopifyOrder] = []
     with shopify.client() as client:
         if not window.is_empty:
-            orders = client.fetch_orders(window.start, window.end)
+            orders = client.fetch_orders(window.start, window.end,
+                                         progress=ProgressLog("Shopify orders", unit="orders", log=context.log.info))
         stats = client.stats
     rows = [{"shopify_order_id": o.legacy_resource_id, "order_name": o.name, "source_modified_at": o.updated_at,
              "payload": o.payload} for o in orders]

@@ -1,6 +1,6 @@
 """raw_amazon_orders.api_version: which SP-API Orders version fetched the stored payload
 
-Revision ID: 0002_i13
+Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-30 12:00:00
 
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0002_i13'
-down_revision: str | None = '0001'
+revision: str = "0002"
+down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """print tasks follow their inputs: ownership fingerprint, check bookkeeping, retries, history
 
-Revision ID: 0002_i11
-Revises: 0002_i13
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-11-30 06:00:00
 
 * print_tasks: checked_input_hash, checked_at, written_fingerprint, rules_hash, retry_at, attempts;
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_i11"
-down_revision: str | None = "0002_i13"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
