@@ -130,19 +130,23 @@ def collect_status(instance: dg.DagsterInstance, definitions: dg.Definitions, en
     with engine.connect() as conn:
         status.queue = dict(conn.execute(sa.text(QUEUE_SQL)).mappings().one())
         status.alerts = dict(counts_by_kind(conn))
-    for job in sorted(definitions.get_repository_def().get_all_jobs(), key=lambda j: j.name):
-        if job.name.startswith("__"):
-            continue
-        records = instance.get_run_records(dg.RunsFilter(job_name=job.name), limit=1)
+    job_names = sorted(j.name for j in definitions.get_repository_def().get_all_jobs() if not j.name.startswith("__"))
+    # Materializations launched from the UI's "Materialize" button or `dg launch --assets` run as the implicit
+    # asset job: shown as "(ad hoc)" so an operator sees them too.
+    for job_name in [*job_names, AD_HOC_JOB]:
+        records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
         if not records:
             continue
         record = records[0]
         run = record.dagster_run
         status.last_runs.append(JobStatus(
-            job=job.name, run_id=run.run_id, outcome=outcome_of(run.status, dict(run.tags)),
+            job="(ad hoc)" if job_name == AD_HOC_JOB else job_name, run_id=run.run_id, outcome=outcome_of(run.status, dict(run.tags)),
             partitions=run_partitions(dict(run.tags)),
             start=_ts(record.start_time) or _ts(record.create_timestamp), end=_ts(record.end_time)))
     return status
+
+
+AD_HOC_JOB = "__ASSET_JOB"
 
 
 def _ts(value) -> dt.datetime | None:
