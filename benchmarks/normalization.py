@@ -38,7 +38,7 @@ PACIFIC_FMT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 def pacific(instant: dt.datetime) -> str:
-    from y3d_pipeline.clients.shipstation import PACIFIC
+    from y3d_pipeline.sources.shipstation.client import PACIFIC
 
     return instant.astimezone(PACIFIC).strftime(PACIFIC_FMT) + "0"
 
@@ -96,10 +96,10 @@ def synthetic_orders(count: int, seed: int = 11):
 
 
 def load_raw(url: str, count: int) -> tuple[int, int, float]:
-    from y3d_pipeline.clients.shipstation import parse_pacific
     from y3d_pipeline.db.engine import make_engine
     from y3d_pipeline.db.models import RawShipstationOrder
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.shipstation.client import parse_pacific
 
     engine = make_engine(url)
     started = time.perf_counter()

@@ -3,7 +3,7 @@
 Each batch (``batch_size`` raw rows, oldest ``modifyDate`` first) is one transaction: its valid orders are
 written by :func:`~y3d_pipeline.normalize.writer.write_orders`, its invalid ones quarantined, and earlier
 failures of records that now pass are resolved. An order PostgreSQL still refuses is isolated
-(:func:`~y3d_pipeline.ingest.storable.write_isolating`) and quarantined with what PostgreSQL said; no single
+(:func:`~y3d_pipeline.db.storable.write_isolating`) and quarantined with what PostgreSQL said; no single
 record fails the batch. A crash leaves every batch either fully written or not at all; re-running the window
 converges to the same rows.
 """
@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from y3d_pipeline.db.models import RawShipstationOrder, Store
-from y3d_pipeline.ingest.storable import write_isolating
+from y3d_pipeline.db.storable import write_isolating
 from y3d_pipeline.normalize.records import SHIPSTATION_KEYS, CanonicalOrder, NormalizationReport, Rejected
 from y3d_pipeline.normalize.shipstation import SOURCE, map_order
 from y3d_pipeline.normalize.writer import quarantine, resolve, write_orders

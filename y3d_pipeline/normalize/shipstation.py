@@ -8,8 +8,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from y3d_pipeline.clients.shipstation import Order, OrderItem
-from y3d_pipeline.ingest.storable import jsonb_safe
+from y3d_pipeline.db.storable import jsonb_safe
 from y3d_pipeline.normalize.records import (
     CanonicalCustomer,
     CanonicalItem,
@@ -17,6 +16,7 @@ from y3d_pipeline.normalize.records import (
     CanonicalProduct,
     Rejected,
 )
+from y3d_pipeline.sources.shipstation.client import Order, OrderItem
 
 SOURCE = "shipstation"
 MAX_TEXT = 10_000  # any single text field beyond this is garbage, not an order

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.db.models import Customer, NormalizationFailure, Order, OrderItem, OrderTag, Product, Tag
-from y3d_pipeline.ingest.storable import jsonb_safe
+from y3d_pipeline.db.storable import jsonb_safe
 from y3d_pipeline.normalize.records import (
     CanonicalOrder,
     CanonicalProduct,

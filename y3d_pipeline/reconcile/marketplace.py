@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from y3d_pipeline.ingest.storable import check_bigint, check_timestamp
+from y3d_pipeline.db.storable import check_bigint, check_timestamp
 
 SHOPIFY = "shopify"
 AMAZON = "amazon"

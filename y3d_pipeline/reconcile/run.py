@@ -12,7 +12,7 @@ Which marketplace records a window covers (:func:`marketplace_refs`):
 Each batch (``batch_size`` records of one source) is mapped (invalid payloads are quarantined in
 ``normalization_failures`` with source ``shopify`` / ``amazon``) and applied in ONE transaction by
 :func:`apply_marketplace_orders`; a record PostgreSQL refuses is isolated and quarantined the same way
-(:func:`~y3d_pipeline.ingest.storable.write_isolating`), so no single record fails the batch. All decisions depend only on the stored data, never on earlier runs'
+(:func:`~y3d_pipeline.db.storable.write_isolating`), so no single record fails the batch. All decisions depend only on the stored data, never on earlier runs'
 results, and every write is guarded by ``IS DISTINCT FROM``: re-running a window leaves every row,
 ``updated_at`` included, as it was (as long as ShipStation normalization did not rewrite it first, see the
 package docstring).
@@ -40,7 +40,7 @@ from y3d_pipeline.db.models import (
     RawAmazonOrder,
     RawShopifyOrder,
 )
-from y3d_pipeline.ingest.storable import write_isolating
+from y3d_pipeline.db.storable import write_isolating
 from y3d_pipeline.normalize.records import Rejected
 from y3d_pipeline.normalize.writer import quarantine, resolve
 from y3d_pipeline.reconcile.marketplace import (

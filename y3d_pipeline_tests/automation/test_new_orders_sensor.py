@@ -9,7 +9,6 @@ import dagster as dg
 import httpx
 import pytest
 
-from y3d_pipeline.clients.amazon import AmazonClient
 from y3d_pipeline.defs.automation import new_orders
 from y3d_pipeline.defs.automation.coverage import last_poll
 from y3d_pipeline.defs.sources.amazon.resources import (
@@ -20,6 +19,7 @@ from y3d_pipeline.defs.sources.amazon.resources import (
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationConnection, ShipStationResource
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.amazon.client import AmazonClient
 from y3d_pipeline_tests.resources import amazon_resource, shipstation_resource, shopify_resource
 
 

@@ -158,7 +158,7 @@ HOSTILE_URLS = [
 
 @pytest.mark.parametrize("url", HOSTILE_URLS, ids=range(len(HOSTILE_URLS)))
 def test_hostile_customized_urls_are_rejected_with_a_reason(url):
-    from y3d_pipeline.clients.amazon_custom import DownloadPolicy, UrlRejectedError, check_url
+    from y3d_pipeline.sources.amazon.custom import DownloadPolicy, UrlRejectedError, check_url
 
     policy = DownloadPolicy(allowed_hosts=("zme-caps.amazon.com",))
     with pytest.raises(UrlRejectedError) as info:
@@ -193,7 +193,7 @@ HOSTILE_ZIPS = {
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_ZIPS))
 def test_hostile_zips_fail_with_a_customization_error(name):
-    from y3d_pipeline.clients.amazon_custom import (
+    from y3d_pipeline.sources.amazon.custom import (
         CustomizationError,
         parse_customization,
         read_customization_json,
@@ -237,7 +237,7 @@ def test_ai_replies_that_break_the_schema_raise_instead_of_passing(name):
 def test_nul_character_in_a_raw_payload_does_not_fail_the_batch(sandbox, clean_db):
     # The shared raw upsert directly (through the assets a failure here costs ~50 s of step-retry delays).
     from y3d_pipeline.db.models import RawShipstationOrder
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)

@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.amazon import AmazonClient
-from y3d_pipeline.clients.http import RetryPolicy
-from y3d_pipeline.clients.shipstation import ShipStationClient
-from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.db.models import RawAmazonOrder, RawShipstationOrder, RawShopifyOrder
+from y3d_pipeline.sources.amazon import custom as ac
+from y3d_pipeline.sources.amazon.client import AmazonClient
+from y3d_pipeline.sources.http import RetryPolicy
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
+from y3d_pipeline.sources.shopify.client import ShopifyClient
 from y3d_pipeline_tests.faults.conftest import record_bad_input
 from y3d_pipeline_tests.local_http import LocalHttpServer, reply
 
@@ -204,7 +204,7 @@ def test_amazon_fetch_keeps_the_page_and_sets_poison_aside():
                                             (RawShopifyOrder.__table__, "shopify_order_id"),
                                             (RawAmazonOrder.__table__, "amazon_order_id")])
 def test_raw_upsert_stores_the_batch_and_refuses_only_what_postgres_cannot_hold(table, key, clean_db):
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
 
     numeric = key != "amazon_order_id"
     ids = iter(range(700_000_001, 700_000_100)) if numeric else iter(f"206-{n}" for n in range(1, 100))
@@ -284,7 +284,7 @@ def test_normalization_quarantines_each_poison_order_and_writes_the_rest(sandbox
 def test_write_isolating_sets_aside_exactly_the_records_postgres_refuses(clean_db):
     """Defence in depth behind the validations: whatever value still reaches PostgreSQL and is refused costs
     only its own record, with what PostgreSQL said; the rest of the batch is written in the same transaction."""
-    from y3d_pipeline.ingest.storable import write_isolating
+    from y3d_pipeline.db.storable import write_isolating
 
     rows = [{"id": n, "small": 40_000 if n in (7, 23) else n, "text": SURROGATE if n == 31 else "ok"}
             for n in range(40)]
@@ -378,8 +378,8 @@ def test_reconciliation_quarantines_each_poison_order_and_writes_the_rest(source
 
 
 def test_candidate_collection_skips_wrong_shapes_and_finds_the_rest(clean_db):
-    from y3d_pipeline.defs.sources.amazon.store import collect_candidates
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.amazon.store import collect_candidates
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
 
     url = "https://zme-caps.amazon.com/{}.zip"
     ss_item = {"lineItemKey": "111", "options": [{"name": "CustomizedURL", "value": url.format(111)}]}
@@ -449,7 +449,7 @@ CUSTOM_POISON = {  # name -> (zip JSON, expected status)
 
 
 def test_customization_store_records_each_poison_file_and_stores_the_rest(clean_db):
-    from y3d_pipeline.defs.sources.amazon.store import Candidate, sync_customizations
+    from y3d_pipeline.sources.amazon.store import Candidate, sync_customizations
 
     files = {"good": _zip(_aspects('"Ada"')), **{name: _zip(doc) for name, (doc, _) in CUSTOM_POISON.items()}}
     names = list(files)

@@ -10,7 +10,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.http import (
+from y3d_pipeline.db.models import RawShipstationOrder
+from y3d_pipeline.sources.http import (
     ApiError,
     RequestStats,
     RetryableError,
@@ -19,9 +20,8 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
-from y3d_pipeline.db.models import RawShipstationOrder
-from y3d_pipeline.ingest.raw_store import upsert_raw_records
-from y3d_pipeline.ingest.windows import sync_window
+from y3d_pipeline.sources.raw_store import upsert_raw_records
+from y3d_pipeline.sources.windows import sync_window
 
 UTC = dt.UTC
 

@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.shipstation import ShipStationClient
 from y3d_pipeline.db.models import Order, OrderItem
 from y3d_pipeline.defs.print_queue.writeback import shipstation_writeback
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
 from y3d_pipeline_tests.resources import shipstation_resource
 
 from .factories import add_task

@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.shipstation import parse_pacific
 from y3d_pipeline.db.models import RawAmazonOrder, RawShipstationOrder, RawShopifyOrder
-from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
 from y3d_pipeline.reconcile.marketplace import Invalid, map_amazon, map_shopify, merge_options
 from y3d_pipeline.reconcile.run import reconcile_window
+from y3d_pipeline.sources.raw_store import upsert_raw_records
+from y3d_pipeline.sources.shipstation.client import parse_pacific
 
 UTC = dt.UTC
 WINDOW = (dt.datetime(2026, 3, 7, 23, tzinfo=UTC), dt.datetime(2026, 3, 9, tzinfo=UTC))

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from y3d_pipeline.defs.constants import NORMALIZED_ORDERS
 from y3d_pipeline.defs.normalization.assets import RECONCILE_CHECK_NAME, normalize_orders
-from y3d_pipeline.defs.sources.amazon import store as amazon_store
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_orders
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders
+from y3d_pipeline.sources.amazon import store as amazon_store
 from y3d_pipeline_tests.resources import amazon_resource, shipstation_resource, shopify_resource
 
 ASSETS = [raw_shipstation_orders, raw_shopify_orders, raw_amazon_orders, normalize_orders]

@@ -22,13 +22,13 @@ from graphql import (
     validate,
 )
 
-from y3d_pipeline.clients import shopify as shopify_client
-from y3d_pipeline.clients.amazon import AmazonClient
-from y3d_pipeline.clients.shipstation import ShipStationClient
 from y3d_pipeline.personalization.ai import RESPONSE_FORMAT, PersonalizationExtractor
 from y3d_pipeline.personalization.models import AiInputItem, AiOption, AiOrderInput
 from y3d_pipeline.sandbox.openai_strict import KNOWN_MODELS, strict_schema_problem
 from y3d_pipeline.sandbox.shopify import PROTECTED_FIELDS, SCHEMA
+from y3d_pipeline.sources.amazon.client import AmazonClient
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
+from y3d_pipeline.sources.shopify import client as shopify_client
 from y3d_pipeline_tests.api_definitions import (
     amazon_model,
     amazon_request_problems,

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.http import RetryPolicy
+from y3d_pipeline.sources.amazon import custom as ac
+from y3d_pipeline.sources.http import RetryPolicy
 from y3d_pipeline_tests.faults.conftest import record_bad_input
 from y3d_pipeline_tests.local_http import LocalHttpServer, reply, trickle
 

@@ -18,12 +18,12 @@ import re
 import dagster as dg
 import pytest
 
-from y3d_pipeline.clients.amazon import AmazonClient
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
-from y3d_pipeline.clients.shipstation import ShipStationClient
-from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
 from y3d_pipeline.redaction import scrub
+from y3d_pipeline.sources.amazon.client import AmazonClient
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
+from y3d_pipeline.sources.shopify.client import ShopifyClient
 from y3d_pipeline_tests.local_http import LocalHttpServer, reply
 from y3d_pipeline_tests.resources import openai_resource, shipstation_resource
 

@@ -33,9 +33,6 @@ from dataclasses import dataclass
 import dagster as dg
 import httpx
 
-from y3d_pipeline.clients.amazon import MIN_CHANGE_POLL_SECONDS
-from y3d_pipeline.clients.http import ApiError
-from y3d_pipeline.clients.probe import ChangeProbe
 from y3d_pipeline.defs.automation.coverage import (
     COVERING,
     WAITING,
@@ -49,6 +46,9 @@ from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 from y3d_pipeline.settings import Settings, load_settings
+from y3d_pipeline.sources.amazon.client import MIN_CHANGE_POLL_SECONDS
+from y3d_pipeline.sources.http import ApiError
+from y3d_pipeline.sources.probe import ChangeProbe
 
 log = logging.getLogger(__name__)
 FIRST_TICK_LOOKBACK = dt.timedelta(minutes=15)

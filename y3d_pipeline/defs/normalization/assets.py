@@ -22,12 +22,12 @@ from y3d_pipeline.defs.constants import (
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.ingest.windows import DEFAULT_OVERLAP, SyncWindow
 from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failures, partition_key_clamp
 from y3d_pipeline.normalize.shipstation import SOURCE
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.reconcile.run import reconcile_window
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.windows import DEFAULT_OVERLAP, SyncWindow
 
 CHECK_NAME = "no_quarantined_orders"
 RECONCILE_CHECK_NAME = "partition_orders_reconciled"  # "orders_reconciled" is the global quality check's name

@@ -8,8 +8,8 @@ import datetime as dt
 import httpx
 import pytest
 
-from y3d_pipeline.clients.amazon import AmazonClient, TokenBucket, iso_z
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.amazon.client import AmazonClient, TokenBucket, iso_z
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
 
 START = dt.datetime(2026, 2, 1, tzinfo=dt.UTC)
 FAST = RetryPolicy(max_attempts=4, max_total_seconds=60, initial_backoff=0.01, max_backoff=0.05)

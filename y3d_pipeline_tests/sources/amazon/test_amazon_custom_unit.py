@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.http import RetryPolicy
+from y3d_pipeline.sources.amazon import custom as ac
+from y3d_pipeline.sources.http import RetryPolicy
 
 AMAZON = ac.DownloadPolicy(allowed_hosts=("amazon.com", "media-amazon.com", "amazonaws.com"))
 NO_RETRY = RetryPolicy(max_attempts=2, max_total_seconds=5, initial_backoff=0.01, max_backoff=0.01)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from y3d_pipeline.defs.sources.amazon.store import (
+from y3d_pipeline.sources.amazon.store import (
     Candidate,
     same_file,
     shipstation_candidates,

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
-from y3d_pipeline.clients.shipstation import ShipStationClient
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
 
 UTC = dt.UTC
 START = dt.datetime(2026, 3, 6, tzinfo=UTC)

@@ -7,8 +7,8 @@ import datetime as dt
 import httpx
 import pytest
 
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
-from y3d_pipeline.clients.shipstation import ShipStationClient, parse_pacific, to_pacific_param
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.shipstation.client import ShipStationClient, parse_pacific, to_pacific_param
 
 UTC = dt.UTC
 

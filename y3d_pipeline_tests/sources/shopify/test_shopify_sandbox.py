@@ -14,11 +14,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
-from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.db.models import Product, ProductVariant, RawShopifyOrder
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders, raw_shopify_products
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource, shopify_resource_from_env
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.shopify.client import ShopifyClient
 from y3d_pipeline_tests.resources import shopify_resource
 
 UTC = dt.UTC

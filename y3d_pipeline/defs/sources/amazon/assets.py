@@ -8,7 +8,6 @@ import time
 
 import dagster as dg
 
-from y3d_pipeline.clients import amazon_custom as ac
 from y3d_pipeline.defs.constants import (
     GROUP_AMAZON,
     POOL_AMAZON,
@@ -19,11 +18,12 @@ from y3d_pipeline.defs.constants import (
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.defs.sources.amazon import store
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
-from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.amazon import custom as ac
+from y3d_pipeline.sources.amazon import store
+from y3d_pipeline.sources.windows import sync_window
 
 log = logging.getLogger(__name__)
 NOT_CONFIGURED_NOTE = ("Amazon SP-API not configured: set AMAZON_LWA_CLIENT_ID, AMAZON_LWA_CLIENT_SECRET and "

@@ -9,7 +9,6 @@ import dagster as dg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from y3d_pipeline.clients.shipstation import PACIFIC
 from y3d_pipeline.db.models import Order, RawShipstationOrder, RawShipstationShipment, Store, Tag
 from y3d_pipeline.defs.constants import (
     GROUP_SHIPSTATION,
@@ -23,13 +22,14 @@ from y3d_pipeline.defs.constants import (
 from y3d_pipeline.defs.partitions import daily_partitions, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.shipstation.resources import NOT_CONFIGURED_NOTE, ShipStationResource
-from y3d_pipeline.ingest.raw_store import upsert_raw_records
-from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.normalize.shipments import apply_shipments
 from y3d_pipeline.normalize.shipstation import SOURCE, marketplace_from_name
 from y3d_pipeline.normalize.writer import quarantine
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.raw_store import upsert_raw_records
+from y3d_pipeline.sources.shipstation.client import PACIFIC
+from y3d_pipeline.sources.windows import sync_window
 
 KINDS = {"shipstation", "postgres"}
 SHIPMENTS_SOURCE = "shipstation_shipments"  # normalization_failures.source of shipments that cannot be stored

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from y3d_pipeline.clients.http import RetryPolicy
-from y3d_pipeline.clients.shipstation import DEFAULT_BASE_URL, MAX_PAGE_SIZE, ShipStationClient
 from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.http import RetryPolicy
+from y3d_pipeline.sources.shipstation.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, ShipStationClient
 
 
 class ShipStationConnection(EnvironmentBound):

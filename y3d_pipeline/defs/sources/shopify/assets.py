@@ -5,7 +5,6 @@ import time
 
 import dagster as dg
 
-from y3d_pipeline.clients.shopify import ShopifyOrder
 from y3d_pipeline.db.models import RawShopifyOrder
 from y3d_pipeline.defs.constants import (
     GROUP_SHOPIFY,
@@ -16,14 +15,15 @@ from y3d_pipeline.defs.constants import (
 )
 from y3d_pipeline.defs.partitions import daily_partitions, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.defs.sources.shopify.catalog import stored_shopify_products, upsert_catalog
 from y3d_pipeline.defs.sources.shopify.resources import NOT_CONFIGURED_NOTE, ShopifyResource
-from y3d_pipeline.ingest.raw_store import upsert_raw_records
-from y3d_pipeline.ingest.windows import sync_window
 from y3d_pipeline.normalize.writer import quarantine
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.reconcile.marketplace import SHOPIFY
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.raw_store import upsert_raw_records
+from y3d_pipeline.sources.shopify.client import ShopifyOrder
+from y3d_pipeline.sources.shopify.store import stored_shopify_products, upsert_catalog
+from y3d_pipeline.sources.windows import sync_window
 
 CHECK_LINE_ITEMS = "line_items_present"
 PRODUCTS_CURSOR_KEY = "cursor_next_updated_at"

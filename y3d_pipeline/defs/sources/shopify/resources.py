@@ -5,11 +5,11 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from y3d_pipeline.clients.http import RetryPolicy
-from y3d_pipeline.clients.shopify import DEFAULT_COST_BUDGET, ShopifyClient
 from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION, load_settings
+from y3d_pipeline.sources.http import RetryPolicy
+from y3d_pipeline.sources.shopify.client import DEFAULT_COST_BUDGET, ShopifyClient
 
 NOT_CONFIGURED_NOTE = "Shopify not configured: set SHOPIFY_STORE and SHOPIFY_ACCESS_TOKEN"
 

@@ -8,8 +8,6 @@ the caller to quarantine, and the rest of the batch is written.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,15 +15,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from y3d_pipeline.ingest.storable import jsonb_safe, write_isolating
+from y3d_pipeline.db.storable import jsonb_safe, payload_sha256, write_isolating
 
 BATCH_SIZE = 1000
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
-
-
-def payload_sha256(payload: Any) -> str:
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
+from y3d_pipeline.db.storable import payload_sha256
 from y3d_pipeline.redaction import scrub
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,6 @@ class InvalidRecord:
     @classmethod
     def without_id(cls, payload: Any, reason: str) -> InvalidRecord:
         """A record with no usable id: keyed by its content (``unreadable:<hash>``), so a repeat is one row."""
-        from y3d_pipeline.ingest.raw_store import payload_sha256
-
         wrapped = payload if isinstance(payload, dict) else {"value": payload}
         return cls(f"unreadable:{payload_sha256(wrapped)[:16]}", reason, wrapped)
 

@@ -14,7 +14,7 @@ Conventions of the v1 API this client hides from callers:
 * **Rate limit** (40 requests/minute per key): driven by ``X-Rate-Limit-Remaining`` / ``-Reset``. When
   ``Remaining`` falls to ``rate_limit_reserve`` the client sleeps until the window resets *before*
   sending; a 429 raises ``RetryableError(wait_seconds=Reset, rate_limited=True)`` which
-  :func:`~y3d_pipeline.clients.http.call_with_retries` waits out without counting it as a failure.
+  :func:`~y3d_pipeline.sources.http.call_with_retries` waits out without counting it as a failure.
 * **Retries.** 5xx, timeouts, dropped connections and truncated bodies are retried with exponential
   backoff and jitter up to a bounded number of attempts and total time; errors name the request
   (method, path, query), never the credentials.
@@ -42,7 +42,9 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from y3d_pipeline.clients.http import (
+from y3d_pipeline.db.storable import BIGINT_MAX, INTEGER_MAX, check_timestamp
+from y3d_pipeline.redaction import register_basic_auth
+from y3d_pipeline.sources.http import (
     ApiError,
     InvalidRecord,
     RequestStats,
@@ -53,9 +55,7 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
-from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY, ChangeProbe
-from y3d_pipeline.ingest.storable import BIGINT_MAX, INTEGER_MAX, check_timestamp
-from y3d_pipeline.redaction import register_basic_auth
+from y3d_pipeline.sources.probe import PROBE_RETRY_POLICY, ChangeProbe
 
 log = logging.getLogger(__name__)
 

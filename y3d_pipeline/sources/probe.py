@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from y3d_pipeline.clients.http import RetryPolicy
+from y3d_pipeline.sources.http import RetryPolicy
 
 # A probe runs inside a sensor tick (60 s gRPC deadline): two tries, 20 s at most, then the tick skips.
 PROBE_RETRY_POLICY = RetryPolicy(max_attempts=2, max_total_seconds=20.0, initial_backoff=1.0, max_backoff=5.0)

@@ -49,7 +49,9 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from y3d_pipeline.clients.http import (
+from y3d_pipeline.db.storable import check_timestamp
+from y3d_pipeline.settings import AMAZON_ORDERS_API_2026, AMAZON_ORDERS_API_VERSIONS
+from y3d_pipeline.sources.http import (
     ApiError,
     InvalidRecord,
     RequestStats,
@@ -59,9 +61,7 @@ from y3d_pipeline.clients.http import (
     parse_json,
     raise_for_status,
 )
-from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY
-from y3d_pipeline.ingest.storable import check_timestamp
-from y3d_pipeline.settings import AMAZON_ORDERS_API_2026, AMAZON_ORDERS_API_VERSIONS
+from y3d_pipeline.sources.probe import PROBE_RETRY_POLICY
 
 log = logging.getLogger(__name__)
 

@@ -54,9 +54,9 @@ import httpcore
 import httpx
 from pydantic import BaseModel, Field
 
-from y3d_pipeline.clients.http import ApiError, RetryableError, RetryPolicy, call_with_retries
-from y3d_pipeline.ingest.storable import unstorable_text
+from y3d_pipeline.db.storable import unstorable_text
 from y3d_pipeline.redaction import scrub
+from y3d_pipeline.sources.http import ApiError, RetryableError, RetryPolicy, call_with_retries
 
 USER_AGENT = "y3d-pipeline/1.0 (amazon-custom-downloader)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})

@@ -28,8 +28,6 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.amazon import API_V0, InvalidRecord, OrdersPage
 from y3d_pipeline.db.models import (
     AmazonCustomization,
     NormalizationFailure,
@@ -38,9 +36,11 @@ from y3d_pipeline.db.models import (
     RawAmazonOrder,
     RawShipstationOrder,
 )
-from y3d_pipeline.ingest.raw_store import UpsertCounts, upsert_raw_records
-from y3d_pipeline.ingest.storable import jsonb_safe, write_isolating
+from y3d_pipeline.db.storable import jsonb_safe, write_isolating
 from y3d_pipeline.normalize.writer import quarantine as quarantine_records
+from y3d_pipeline.sources.amazon import custom as ac
+from y3d_pipeline.sources.amazon.client import API_V0, InvalidRecord, OrdersPage
+from y3d_pipeline.sources.raw_store import UpsertCounts, upsert_raw_records
 
 logger = logging.getLogger(__name__)
 QUARANTINE_SOURCE = "amazon_sp_api"

@@ -13,6 +13,8 @@ what PostgreSQL said (:func:`database_error_reason`: no SQL, no parameters, whic
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -56,6 +58,13 @@ def jsonb_safe(value: Any) -> Any:
         cleaned_list = [jsonb_safe(v) for v in value]
         return value if all(a is b for a, b in zip(cleaned_list, value, strict=True)) else cleaned_list
     return value
+
+
+def payload_sha256(payload: Any) -> str:
+    """The hash of a payload's canonical JSON: what raw tables compare versions by, and the key of a record
+    without a usable id."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def unstorable_text(text: str) -> str | None:

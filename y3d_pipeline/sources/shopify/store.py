@@ -30,8 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from y3d_pipeline.clients.shopify import ShopifyProduct
 from y3d_pipeline.db.models import Product, ProductVariant
+from y3d_pipeline.sources.shopify.client import ShopifyProduct
 
 products = Product.__table__
 variants = ProductVariant.__table__

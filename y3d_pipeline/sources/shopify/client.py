@@ -51,7 +51,9 @@ from pydantic import (
     ValidationError,
 )
 
-from y3d_pipeline.clients.http import (
+from y3d_pipeline.db.storable import BIGINT_MAX, check_timestamp
+from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION
+from y3d_pipeline.sources.http import (
     ApiError,
     InvalidRecord,
     RequestStats,
@@ -63,9 +65,7 @@ from y3d_pipeline.clients.http import (
     raise_for_status,
     retry_after_seconds,
 )
-from y3d_pipeline.clients.probe import PROBE_RETRY_POLICY, ChangeProbe
-from y3d_pipeline.ingest.storable import BIGINT_MAX, check_timestamp
-from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION
+from y3d_pipeline.sources.probe import PROBE_RETRY_POLICY, ChangeProbe
 
 log = logging.getLogger(__name__)
 
