@@ -50,7 +50,7 @@ def templates(count: int = 300) -> list[dict]:
 
 def synthetic_day(n: int, day: dt.date, tz: ZoneInfo):
     """`n` raw rows modified within `day` (shop timezone), distinct orders cloned from sandbox documents."""
-    from y3d_pipeline.sources.shipstation.client import PACIFIC
+    from y3d_pipeline.sources.shipstation.records import PACIFIC
 
     base = templates()
     start = dt.datetime.combine(day, dt.time(0, 0), tz).astimezone(dt.UTC)

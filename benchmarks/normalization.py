@@ -38,7 +38,7 @@ PACIFIC_FMT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 def pacific(instant: dt.datetime) -> str:
-    from y3d_pipeline.sources.shipstation.client import PACIFIC
+    from y3d_pipeline.sources.shipstation.records import PACIFIC
 
     return instant.astimezone(PACIFIC).strftime(PACIFIC_FMT) + "0"
 
@@ -99,7 +99,7 @@ def load_raw(url: str, count: int) -> tuple[int, int, float]:
     from y3d_pipeline.db.engine import make_engine
     from y3d_pipeline.db.models import RawShipstationOrder
     from y3d_pipeline.sources.raw_store import upsert_raw_records
-    from y3d_pipeline.sources.shipstation.client import parse_pacific
+    from y3d_pipeline.sources.shipstation.records import parse_pacific
 
     engine = make_engine(url)
     started = time.perf_counter()

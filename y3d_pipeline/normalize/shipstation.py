@@ -16,7 +16,7 @@ from y3d_pipeline.normalize.records import (
     CanonicalProduct,
     Rejected,
 )
-from y3d_pipeline.sources.shipstation.client import Order, OrderItem
+from y3d_pipeline.sources.shipstation.records import Order, OrderItem
 
 SOURCE = "shipstation"
 MAX_TEXT = 10_000  # any single text field beyond this is garbage, not an order

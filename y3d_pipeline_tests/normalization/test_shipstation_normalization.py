@@ -15,7 +15,7 @@ from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failur
 from y3d_pipeline.normalize.shipments import apply_shipments
 from y3d_pipeline.normalize.shipstation import map_order, marketplace_from_name
 from y3d_pipeline.sources.raw_store import upsert_raw_records
-from y3d_pipeline.sources.shipstation.client import parse_pacific
+from y3d_pipeline.sources.shipstation.records import parse_pacific
 
 UTC = dt.UTC
 LONDON = dt.UTC  # March dates before BST: London == UTC

@@ -13,7 +13,7 @@ from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_k
 from y3d_pipeline.reconcile.marketplace import Invalid, map_amazon, map_shopify, merge_options
 from y3d_pipeline.reconcile.run import reconcile_window
 from y3d_pipeline.sources.raw_store import upsert_raw_records
-from y3d_pipeline.sources.shipstation.client import parse_pacific
+from y3d_pipeline.sources.shipstation.records import parse_pacific
 
 UTC = dt.UTC
 WINDOW = (dt.datetime(2026, 3, 7, 23, tzinfo=UTC), dt.datetime(2026, 3, 9, tzinfo=UTC))

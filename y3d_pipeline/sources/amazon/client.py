@@ -42,15 +42,21 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import ValidationError
 
-from y3d_pipeline.db.storable import check_timestamp
-from y3d_pipeline.settings import AMAZON_ORDERS_API_2026, AMAZON_ORDERS_API_VERSIONS
+from y3d_pipeline.sources.amazon.records import (
+    API_2026,
+    API_VERSIONS,
+    AmazonOrder,
+    OrdersPage,
+    invalid_order,
+    utc_timestamp,
+)
 from y3d_pipeline.sources.http import (
     ApiError,
     InvalidRecord,
@@ -67,9 +73,6 @@ log = logging.getLogger(__name__)
 
 SERVICE = "Amazon SP-API"
 TWO_MINUTES = dt.timedelta(minutes=2)
-API_2026 = AMAZON_ORDERS_API_2026
-API_V0 = "v0"
-API_VERSIONS = AMAZON_ORDERS_API_VERSIONS
 ORDERS_PATH = "/orders/v0/orders"
 SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
 USER_AGENT = "y3d-pipeline/1.0 (Language=Python)"
@@ -154,137 +157,9 @@ class AmazonStats(RequestStats):
         }
 
 
-def _utc(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp {value!r} has no timezone")
-    return parsed.astimezone(dt.UTC)
-
-
 def iso_z(value: dt.datetime) -> str:
     """``2026-03-08T12:00:00Z`` (whole seconds, UTC) — the form Amazon documents."""
     return value.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-class AmazonOrder(BaseModel):
-    """One order as Amazon sent it; ``payload`` keeps the JSON verbatim in its API version's shape (v0: the
-    getOrders order plus ``OrderItems`` from getOrderItems; v2026-01-01: the searchOrders/getOrder order, items
-    included)."""
-
-    model_config = ConfigDict(frozen=False)
-
-    amazon_order_id: str
-    last_update_date: dt.datetime
-    order_status: str | None = None
-    api_version: str = API_V0
-    payload: dict[str, Any]
-
-    @field_validator("amazon_order_id")
-    @classmethod
-    def _non_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("order id is blank")
-        return value
-
-    @field_validator("last_update_date", mode="before")
-    @classmethod
-    def _aware(cls, value: Any) -> dt.datetime:
-        try:
-            return check_timestamp(_utc(value), "LastUpdateDate")
-        except OverflowError:
-            raise ValueError("LastUpdateDate is out of range") from None
-
-    @classmethod
-    def from_api(cls, raw: dict[str, Any]) -> AmazonOrder:
-        """A v0 getOrders order."""
-        return cls(amazon_order_id=raw.get("AmazonOrderId"), last_update_date=raw.get("LastUpdateDate"),
-                   order_status=raw.get("OrderStatus"), payload=raw)
-
-    @classmethod
-    def from_v2026(cls, raw: dict[str, Any]) -> AmazonOrder:
-        """A v2026-01-01 order; raises ``ValidationError``/``ValueError`` for one the pipeline cannot read."""
-        checked = _Order2026.model_validate(raw)
-        status = (raw.get("fulfillment") or {}).get("fulfillmentStatus") \
-            if isinstance(raw.get("fulfillment"), dict) else None
-        return cls(amazon_order_id=checked.orderId, last_update_date=checked.lastUpdatedTime,
-                   order_status=status, api_version=API_2026, payload=raw)
-
-    @property
-    def order_items(self) -> list[dict[str, Any]]:
-        key = "orderItems" if self.api_version == API_2026 else "OrderItems"
-        return list(self.payload.get(key) or [])
-
-
-def _non_blank_text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError("must be a non-blank string")
-    return value
-
-
-class _Item2026(BaseModel):
-    """What the pipeline needs of a v2026 order item (the payload itself is stored as sent)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    orderItemId: str  # noqa: N815 - Amazon's field names
-    quantityOrdered: int  # noqa: N815
-    product: dict[str, Any]
-
-    @field_validator("orderItemId", mode="before")
-    @classmethod
-    def _item_id(cls, value: Any) -> str:
-        return _non_blank_text(value)
-
-    @field_validator("quantityOrdered", mode="before")
-    @classmethod
-    def _count(cls, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"quantityOrdered {value!r} is not a count")
-        return value
-
-
-class _Order2026(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    orderId: str  # noqa: N815
-    createdTime: dt.datetime  # noqa: N815
-    lastUpdatedTime: dt.datetime  # noqa: N815
-    orderItems: list[_Item2026]  # noqa: N815
-
-    @field_validator("orderId", mode="before")
-    @classmethod
-    def _order_id(cls, value: Any) -> str:
-        return _non_blank_text(value)
-
-    @field_validator("createdTime", "lastUpdatedTime", mode="before")
-    @classmethod
-    def _times(cls, value: Any) -> dt.datetime:
-        return _utc(value)
-
-
-class AmazonOrderItem(BaseModel):
-    order_item_id: str
-    customized_url: str | None = None
-    payload: dict[str, Any]
-
-    @classmethod
-    def from_api(cls, raw: dict[str, Any]) -> AmazonOrderItem:
-        buyer = raw.get("BuyerInfo") if isinstance(raw.get("BuyerInfo"), dict) else {}
-        customized = buyer.get("BuyerCustomizedInfo") if isinstance(buyer.get("BuyerCustomizedInfo"), dict) else {}
-        url = customized.get("CustomizedURL")
-        return cls(order_item_id=raw.get("OrderItemId"), customized_url=url or None, payload=raw)
-
-
-@dataclass
-class OrdersPage:
-    orders: list[AmazonOrder] = field(default_factory=list)
-    invalid: list[InvalidRecord] = field(default_factory=list)
-    requested_end: dt.datetime | None = None
-    effective_end: dt.datetime | None = None  # Amazon's echoed LastUpdatedBefore
-    clamped: bool = False
 
 
 class AmazonClient:
@@ -454,7 +329,7 @@ class AmazonClient:
             payload = body.get("payload") or {}
             if payload.get("LastUpdatedBefore"):
                 try:
-                    result.effective_end = _utc(payload["LastUpdatedBefore"])
+                    result.effective_end = utc_timestamp(payload["LastUpdatedBefore"])
                 except ValueError:
                     pass
             orders = payload.get("Orders") or []
@@ -466,7 +341,7 @@ class AmazonClient:
                         raise TypeError(f"the order is a {type(raw).__name__}, not an object")
                     order = AmazonOrder.from_api(raw)
                 except (ValidationError, ValueError, TypeError, AttributeError) as exc:
-                    result.invalid.append(_invalid_order(raw, exc))
+                    result.invalid.append(invalid_order(raw, exc))
                     continue
                 self._keep_newest(order, by_id)
             token = payload.get("NextToken")
@@ -531,7 +406,7 @@ class AmazonClient:
                 raise ValueError(f"an order is a {type(raw).__name__}, not an object")
             order = AmazonOrder.from_v2026(raw)
         except (ValidationError, ValueError, TypeError, AttributeError) as exc:
-            result.invalid.append(_invalid_order(raw, exc, id_field="orderId"))
+            result.invalid.append(invalid_order(raw, exc, id_field="orderId"))
             return
         self._keep_newest(order, by_id)
 
@@ -564,7 +439,7 @@ class AmazonClient:
             self.stats.pages += 1
             if body.get("lastUpdatedBefore"):
                 try:
-                    result.effective_end = _utc(body["lastUpdatedBefore"])
+                    result.effective_end = utc_timestamp(body["lastUpdatedBefore"])
                 except ValueError:
                     pass
             orders = body.get("orders")
@@ -629,19 +504,6 @@ class AmazonClient:
             "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
         return bool((body.get("payload") or {}).get("Orders"))
 
+
 class InvalidOrderItems(ValueError):
     """getOrderItems answered for one order with something that is not a list of items."""
-
-
-def _invalid_order(raw: Any, exc: Exception, *, id_field: str = "AmazonOrderId") -> InvalidRecord:
-    """Where an order record (v0 ``AmazonOrderId``, v2026 ``orderId``) is broken, by field name, never by value
-    (values are customer data)."""
-    if isinstance(exc, ValidationError):
-        reason = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
-    else:
-        reason = str(exc)[:300]
-    reason = f"invalid SP-API order: {reason}"[:1000]
-    order_id = raw.get(id_field) if isinstance(raw, dict) else None
-    if isinstance(order_id, str) and order_id.strip():
-        return InvalidRecord(order_id[:60], reason, raw)
-    return InvalidRecord.without_id(raw, reason)

@@ -39,7 +39,8 @@ from y3d_pipeline.db.models import (
 from y3d_pipeline.db.storable import jsonb_safe, write_isolating
 from y3d_pipeline.normalize.writer import quarantine as quarantine_records
 from y3d_pipeline.sources.amazon import custom as ac
-from y3d_pipeline.sources.amazon.client import API_V0, InvalidRecord, OrdersPage
+from y3d_pipeline.sources.amazon.records import API_V0, OrdersPage
+from y3d_pipeline.sources.http import InvalidRecord
 from y3d_pipeline.sources.raw_store import UpsertCounts, upsert_raw_records
 
 logger = logging.getLogger(__name__)

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.db.models import Product, ProductVariant
-from y3d_pipeline.sources.shopify.client import ShopifyProduct
+from y3d_pipeline.sources.shopify.records import ShopifyProduct
 
 products = Product.__table__
 variants = ProductVariant.__table__

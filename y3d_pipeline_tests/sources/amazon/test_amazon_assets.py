@@ -345,8 +345,9 @@ def test_failed_file_of_an_earlier_day_is_retried_and_recovers(fresh_sandbox, da
 
 def test_invalid_sp_api_order_is_quarantined_not_lost(clean_db) -> None:
     from y3d_pipeline.db.models import NormalizationFailure
-    from y3d_pipeline.sources.amazon.client import AmazonOrder, InvalidRecord, OrdersPage
+    from y3d_pipeline.sources.amazon.records import AmazonOrder, OrdersPage
     from y3d_pipeline.sources.amazon.store import store_orders
+    from y3d_pipeline.sources.http import InvalidRecord
 
     good = AmazonOrder.from_api({"AmazonOrderId": "206-1", "LastUpdateDate": "2026-03-10T10:00:00Z",
                                  "OrderStatus": "Unshipped", "OrderItems": []})

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from y3d_pipeline.sources.http import ApiError, RetryPolicy
-from y3d_pipeline.sources.shipstation.client import ShipStationClient, parse_pacific, to_pacific_param
+from y3d_pipeline.sources.shipstation.client import ShipStationClient, to_pacific_param
+from y3d_pipeline.sources.shipstation.records import parse_pacific
 
 UTC = dt.UTC
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from y3d_pipeline.db.models import Product, ProductVariant
-from y3d_pipeline.sources.shopify.client import ShopifyProduct
+from y3d_pipeline.sources.shopify.records import ShopifyProduct
 from y3d_pipeline.sources.shopify.store import upsert_catalog
 
 

@@ -21,11 +21,7 @@ from y3d_pipeline.sources.shopify.client import (
     PRODUCTS_QUERY,
     UNKNOWN_THROTTLE_WAIT,
     ShopifyClient,
-    ShopifyOrder,
-    ShopifyProduct,
     ThrottleStatus,
-    dedupe_newest,
-    gid_tail,
     orders_query_cost,
     page_size_for_budget,
     products_query_cost,
@@ -33,6 +29,7 @@ from y3d_pipeline.sources.shopify.client import (
     updated_at_query,
     wait_before_request,
 )
+from y3d_pipeline.sources.shopify.records import ShopifyOrder, ShopifyProduct, dedupe_newest, gid_tail
 
 UTC = dt.UTC
 

@@ -13,8 +13,9 @@ from pydantic import Field
 from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
-from y3d_pipeline.sources.amazon.client import API_2026, AmazonClient
+from y3d_pipeline.sources.amazon.client import AmazonClient
 from y3d_pipeline.sources.amazon.custom import DownloadPolicy
+from y3d_pipeline.sources.amazon.records import API_2026
 from y3d_pipeline.sources.http import RetryPolicy
 
 MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024

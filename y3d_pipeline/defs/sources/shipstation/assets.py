@@ -28,7 +28,7 @@ from y3d_pipeline.normalize.writer import quarantine
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.raw_store import upsert_raw_records
-from y3d_pipeline.sources.shipstation.client import PACIFIC
+from y3d_pipeline.sources.shipstation.records import PACIFIC
 from y3d_pipeline.sources.windows import sync_window
 
 KINDS = {"shipstation", "postgres"}

@@ -21,7 +21,7 @@ from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.reconcile.marketplace import SHOPIFY
 from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.raw_store import upsert_raw_records
-from y3d_pipeline.sources.shopify.client import ShopifyOrder
+from y3d_pipeline.sources.shopify.records import ShopifyOrder
 from y3d_pipeline.sources.shopify.store import stored_shopify_products, upsert_catalog
 from y3d_pipeline.sources.windows import sync_window
 
