@@ -18,10 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from y3d_pipeline.db.models import RawShipstationOrder, Store
+from y3d_pipeline.db.quarantine import quarantine, resolve
 from y3d_pipeline.db.storable import write_isolating
 from y3d_pipeline.normalize.records import SHIPSTATION_KEYS, CanonicalOrder, NormalizationReport, Rejected
 from y3d_pipeline.normalize.shipstation import SOURCE, map_order
-from y3d_pipeline.normalize.writer import quarantine, resolve, write_orders
+from y3d_pipeline.normalize.writer import write_orders
 
 log = logging.getLogger(__name__)
 
@@ -130,18 +131,3 @@ def normalize_shipstation_rows(
         log.warning("quarantined %d ShipStation orders (reasons in normalization_failures): %s", len(rejected),
                     ", ".join(r.source_id for r, _ in rejected[:20]))
     return report
-
-
-def open_failures(engine: sa.Engine, source: str, partition_keys: Sequence[str]) -> list[dict[str, Any]]:
-    """Unresolved, unacknowledged failures of ``source`` in the given partitions."""
-    from y3d_pipeline.db.models import NormalizationFailure
-
-    f = NormalizationFailure.__table__.c
-    with engine.connect() as conn:
-        rows = conn.execute(
-            sa.select(f.source_id, f.partition_key, f.reason)
-            .where(f.source == source, f.resolved_at.is_(None), f.acknowledged_at.is_(None),
-                   f.partition_key.in_(list(partition_keys)))
-            .order_by(f.partition_key, f.source_id)
-        ).all()
-    return [dict(r._mapping) for r in rows]

@@ -20,15 +20,13 @@ Rules that keep repeated and out-of-order runs safe:
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
-from y3d_pipeline.db.models import Customer, NormalizationFailure, Order, OrderItem, OrderTag, Product, Tag
-from y3d_pipeline.db.storable import jsonb_safe
+from y3d_pipeline.db.models import Customer, Order, OrderItem, OrderTag, Product, Tag
 from y3d_pipeline.normalize.records import (
     CanonicalOrder,
     CanonicalProduct,
@@ -45,7 +43,6 @@ orders_t = Order.__table__
 items_t = OrderItem.__table__
 tags_t = Tag.__table__
 order_tags_t = OrderTag.__table__
-failures_t = NormalizationFailure.__table__
 
 CUSTOMER_COLUMNS = ("shipstation_customer_id", "email", "name", "username", "phone", "company", "street1",
                     "street2", "street3", "city", "state", "postal_code", "country_code", "is_residential",
@@ -348,57 +345,3 @@ def write_orders(
     report.order_tags_linked = sync_order_tags(
         conn, {order_ids[o.source_order_id]: {tag_map[t] for t in o.tag_ids} for o in orders})
     return report
-
-
-# ------------------------------------------------------------------------------------------ quarantine
-
-
-class QuarantinedRecord(Protocol):
-    """What quarantine needs of a record: ``Rejected`` (normalization), ``InvalidRecord`` (fetch),
-    ``RefusedRecord`` (raw upsert)."""
-
-    source_id: str
-    reason: str
-    payload: Any
-
-
-def quarantine(conn: sa.Connection, source: str, rejected: Sequence[tuple[QuarantinedRecord, str | None]]) -> int:
-    """Record failures (one row per source id; a repeat bumps ``occurrences``, keeps an acknowledgement
-    only while the reason stays the same, and re-opens a resolved failure). Every stage's quarantine."""
-    if not rejected:
-        return 0
-    rows = {}
-    for record, partition_key in rejected:
-        rows[record.source_id] = {"source": source, "source_id": jsonb_safe(str(record.source_id)),
-                                  "partition_key": partition_key, "reason": jsonb_safe(record.reason)[:2000],
-                                  "payload": jsonb_safe(record.payload)}
-    stmt = insert(failures_t)
-    f = failures_t.c
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["source", "source_id"],
-        set_={
-            "partition_key": stmt.excluded.partition_key,
-            "reason": stmt.excluded.reason,
-            "payload": stmt.excluded.payload,
-            "occurrences": f.occurrences + 1,
-            "last_seen_at": sa.func.now(),
-            "resolved_at": None,
-            "acknowledged_at": sa.case((f.reason == stmt.excluded.reason, f.acknowledged_at), else_=None),
-            "acknowledged_by": sa.case((f.reason == stmt.excluded.reason, f.acknowledged_by), else_=None),
-        },
-    )
-    conn.execute(stmt, list(rows.values()))
-    return len(rows)
-
-
-def resolve(conn: sa.Connection, source: str, source_ids: list[str], *, at: dt.datetime | None = None) -> int:
-    """Mark open failures of records that now normalize fine as resolved."""
-    if not source_ids:
-        return 0
-    result = conn.execute(
-        failures_t.update()
-        .where(failures_t.c.source == source, failures_t.c.resolved_at.is_(None),
-               failures_t.c.source_id.in_(source_ids))
-        .values(resolved_at=at or sa.func.now())
-    )
-    return max(result.rowcount, 0)

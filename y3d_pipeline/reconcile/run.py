@@ -40,9 +40,9 @@ from y3d_pipeline.db.models import (
     RawAmazonOrder,
     RawShopifyOrder,
 )
+from y3d_pipeline.db.quarantine import quarantine, resolve
 from y3d_pipeline.db.storable import write_isolating
 from y3d_pipeline.normalize.records import Rejected
-from y3d_pipeline.normalize.writer import quarantine, resolve
 from y3d_pipeline.reconcile.marketplace import (
     AMAZON,
     MARKETPLACE_OF,

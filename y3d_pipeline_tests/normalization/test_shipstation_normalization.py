@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from y3d_pipeline.db import quarantine
 from y3d_pipeline.db.models import RawShipstationOrder, RawShipstationShipment
 from y3d_pipeline.normalize.records import Rejected
-from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failures, partition_key_clamp
+from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
 from y3d_pipeline.normalize.shipments import apply_shipments
 from y3d_pipeline.normalize.shipstation import map_order, marketplace_from_name
 from y3d_pipeline.sources.raw_store import upsert_raw_records
@@ -21,6 +22,11 @@ UTC = dt.UTC
 LONDON = dt.UTC  # March dates before BST: London == UTC
 WINDOW = (dt.datetime(2026, 3, 7, 23, tzinfo=UTC), dt.datetime(2026, 3, 9, tzinfo=UTC))
 
+
+
+def open_failures(engine, partition_keys):
+    with engine.connect() as conn:
+        return quarantine.open_failures(conn, partition_keys, source="shipstation")
 
 def item(item_id: int, sku: str | None = "KEY-1", quantity: int = 1, **extra) -> dict:
     return {"orderItemId": item_id, "lineItemKey": f"L{item_id}", "sku": sku, "name": "Name Keyring",
@@ -179,7 +185,7 @@ def test_quarantined_orders_do_not_block_the_others_and_resolve_later(clean_db):
     report = normalize(clean_db)
     assert report.orders_written == 2 and report.quarantined == 2
     assert [r[0] for r in rows(clean_db, "SELECT shipstation_order_id FROM orders ORDER BY 1")] == [1, 4]
-    failures = open_failures(clean_db, "shipstation", ["2026-03-08"])
+    failures = open_failures(clean_db, ["2026-03-08"])
     assert {f["source_id"] for f in failures} == {"2", "3"}
     assert all(f["partition_key"] == "2026-03-08" for f in failures)
     assert "quantity -1" in next(f["reason"] for f in failures if f["source_id"] == "2")
@@ -188,12 +194,12 @@ def test_quarantined_orders_do_not_block_the_others_and_resolve_later(clean_db):
     load(clean_db, order(2, modify="2026-03-08T06:00:00.0000000"))
     report = normalize(clean_db)
     assert report.resolved == 1
-    assert {f["source_id"] for f in open_failures(clean_db, "shipstation", ["2026-03-08"])} == {"3"}
+    assert {f["source_id"] for f in open_failures(clean_db, ["2026-03-08"])} == {"3"}
     # acknowledging the other one clears the check
     with clean_db.begin() as conn:
         conn.execute(sa.text("UPDATE normalization_failures SET acknowledged_at = now(), acknowledged_by = 'ops' "
                              "WHERE source_id = '3'"))
-    assert open_failures(clean_db, "shipstation", ["2026-03-08"]) == []
+    assert open_failures(clean_db, ["2026-03-08"]) == []
 
 
 def test_products_placeholder_name_never_overwrites_a_curated_name(clean_db):

@@ -38,6 +38,7 @@ from y3d_pipeline.alerts import (
     run_url,
     ui_url,
 )
+from y3d_pipeline.db.quarantine import open_failures
 from y3d_pipeline.defs.automation.quality_checks import FRESHNESS_CHECK_NAME, FRESHNESS_SOURCES
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.redaction import scrub
@@ -114,17 +115,6 @@ def recovered_alert(job: str, run_id: str, base_url: str | None = None) -> Alert
 
 
 # ------------------------------------------------------------------------------ runs needing attention
-
-
-def _open_failures(conn: sa.Connection, partitions: Sequence[str]) -> list[dict]:
-    if not partitions:
-        return []
-    return [dict(r) for r in conn.execute(sa.text("""
-        SELECT source, source_id, partition_key, reason FROM normalization_failures
-        WHERE resolved_at IS NULL AND acknowledged_at IS NULL AND partition_key IN :partitions
-        ORDER BY partition_key, source, source_id LIMIT :limit
-    """).bindparams(sa.bindparam("partitions", expanding=True)),
-        {"partitions": list(partitions), "limit": MAX_OPEN_FAILURES_LISTED + 1}).mappings()]
 
 
 def attention_conditions(job: str, run_id: str, items: Sequence[Attention],
@@ -209,7 +199,8 @@ def tag_run_outcome(context: dg.RunStatusSensorContext, database: DatabaseResour
     if not items:
         return
     with database.engine.begin() as conn:
-        failures = _open_failures(conn, sorted({i.partition for i in items if i.partition and i.quarantined}))
+        failures = open_failures(conn, sorted({i.partition for i in items if i.partition and i.quarantined}),
+                                 limit=MAX_OPEN_FAILURES_LISTED + 1)
         found = attention_conditions(run.job_name, run.run_id, items, failures)
         new = {c.key for c in alert_state.to_report(conn, [c for c, _ in found])}
     report = [(c, e) for c, e in found if c.key in new]

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from y3d_pipeline import quality
+from y3d_pipeline.db.quarantine import open_failures
 from y3d_pipeline.defs.conditions import follows_upstream
 from y3d_pipeline.defs.constants import (
     GROUP_NORMALIZED,
@@ -22,7 +23,7 @@ from y3d_pipeline.defs.constants import (
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failures, partition_key_clamp
+from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
 from y3d_pipeline.normalize.shipstation import SOURCE
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.reconcile.run import reconcile_window
@@ -108,7 +109,8 @@ def normalize_orders(
     yield dg.MaterializeResult(asset_key=NORMALIZED_ORDER_ITEMS, metadata={
         **common, "order_items_written": report.items_written, "order_items_removed": report.items_removed})
 
-    failures = open_failures(database.engine, SOURCE, partition_keys)
+    with database.engine.connect() as conn:
+        failures = open_failures(conn, partition_keys, source=SOURCE)
     yield dg.AssetCheckResult(
         asset_key=NORMALIZED_ORDERS,
         check_name=CHECK_NAME,

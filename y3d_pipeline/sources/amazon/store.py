@@ -30,17 +30,15 @@ from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.db.models import (
     AmazonCustomization,
-    NormalizationFailure,
     Order,
     OrderItem,
     RawAmazonOrder,
     RawShipstationOrder,
 )
+from y3d_pipeline.db.quarantine import quarantine
 from y3d_pipeline.db.storable import jsonb_safe, write_isolating
-from y3d_pipeline.normalize.writer import quarantine as quarantine_records
 from y3d_pipeline.sources.amazon import custom as ac
 from y3d_pipeline.sources.amazon.records import API_V0, OrdersPage
-from y3d_pipeline.sources.http import InvalidRecord
 from y3d_pipeline.sources.raw_store import UpsertCounts, upsert_raw_records
 
 logger = logging.getLogger(__name__)
@@ -50,7 +48,6 @@ RETRY_WAIT = dt.timedelta(minutes=5)  # before a failed file's next try from a l
 RETRY_WAIT_MAX = dt.timedelta(hours=6)
 WRITE_BATCH = 25
 _customs = AmazonCustomization.__table__
-_failures = NormalizationFailure.__table__
 
 
 # ---------------------------------------------------------------------------------------------- orders
@@ -64,11 +61,6 @@ def order_rows(page: OrdersPage) -> list[dict[str, Any]]:
         "source_modified_at": order.last_update_date,
         "payload": order.payload,
     } for order in page.orders]
-
-
-def quarantine(conn: sa.Connection, records: Iterable[InvalidRecord], *, partition_key: str | None,
-               source: str = QUARANTINE_SOURCE) -> int:
-    return quarantine_records(conn, source, [(record, partition_key) for record in records])
 
 
 def _richer_copy_stored(conn: sa.Connection, rows: list[dict[str, Any]]) -> set[str]:
@@ -92,7 +84,7 @@ def store_orders(conn: sa.Connection, page: OrdersPage, *, fetched_at: dt.dateti
     counts = upsert_raw_records(conn, RawAmazonOrder.__table__,
                                 [r for r in rows if r["amazon_order_id"] not in keep], fetched_at=fetched_at)
     counts.unchanged += len(keep)
-    return counts, quarantine(conn, [*page.invalid, *counts.refused], partition_key=partition_key)
+    return counts, quarantine(conn, QUARANTINE_SOURCE, [(r, partition_key) for r in [*page.invalid, *counts.refused]])
 
 
 # -------------------------------------------------------------------------------------- customizations

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.db.models import Order, RawShipstationOrder, RawShipstationShipment, Store, Tag
+from y3d_pipeline.db.quarantine import quarantine
 from y3d_pipeline.defs.constants import (
     GROUP_SHIPSTATION,
     POOL_SHIPSTATION,
@@ -24,7 +25,6 @@ from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.shipstation.resources import NOT_CONFIGURED_NOTE, ShipStationResource
 from y3d_pipeline.normalize.shipments import apply_shipments
 from y3d_pipeline.normalize.shipstation import SOURCE, marketplace_from_name
-from y3d_pipeline.normalize.writer import quarantine
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.raw_store import upsert_raw_records

@@ -6,6 +6,7 @@ import time
 import dagster as dg
 
 from y3d_pipeline.db.models import RawShopifyOrder
+from y3d_pipeline.db.quarantine import quarantine
 from y3d_pipeline.defs.constants import (
     GROUP_SHOPIFY,
     POOL_SHOPIFY,
@@ -16,7 +17,6 @@ from y3d_pipeline.defs.constants import (
 from y3d_pipeline.defs.partitions import daily_partitions, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.shopify.resources import NOT_CONFIGURED_NOTE, ShopifyResource
-from y3d_pipeline.normalize.writer import quarantine
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.reconcile.marketplace import SHOPIFY
 from y3d_pipeline.settings import load_settings
