@@ -36,7 +36,7 @@ def sync(server: SandboxServer, page_size: int) -> dict:
         began = time.monotonic()
         result = client.list_orders(start, end)
         elapsed = time.monotonic() - began
-        meta = client.metadata()
+        meta = client.stats.as_metadata()
         limit = client.rate_limit
     requests = meta["requests"]
     return {

@@ -9,9 +9,11 @@ The writer upserts canonical records set-based, keyed by the source's id column 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+
+from y3d_pipeline.counters import Counters, reported
 
 
 @dataclass(frozen=True)
@@ -104,39 +106,16 @@ class Rejected:
 
 
 @dataclass
-class NormalizationReport:
+class NormalizationReport(Counters):
     raw_records: int = 0
     orders_written: int = 0
     orders_unchanged: int = 0
-    items_written: int = 0
-    items_removed: int = 0
+    items_written: int = reported("order_items_written")
+    items_removed: int = reported("order_items_removed")
     customers_written: int = 0
     products_written: int = 0
     order_tags_linked: int = 0
     quarantined: int = 0
-    resolved: int = 0
+    resolved: int = reported("quarantine_resolved")
     batches: int = 0
-    quarantined_ids: list[str] = field(default_factory=list)
-
-    def __iadd__(self, other: NormalizationReport) -> NormalizationReport:
-        for name in ("raw_records", "orders_written", "orders_unchanged", "items_written", "items_removed",
-                     "customers_written", "products_written", "order_tags_linked", "quarantined", "resolved",
-                     "batches"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.quarantined_ids.extend(other.quarantined_ids)
-        return self
-
-    def as_metadata(self) -> dict[str, Any]:
-        return {
-            "raw_records": self.raw_records,
-            "orders_written": self.orders_written,
-            "orders_unchanged": self.orders_unchanged,
-            "order_items_written": self.items_written,
-            "order_items_removed": self.items_removed,
-            "customers_written": self.customers_written,
-            "products_written": self.products_written,
-            "order_tags_linked": self.order_tags_linked,
-            "quarantined": self.quarantined,
-            "quarantine_resolved": self.resolved,
-            "batches": self.batches,
-        }
+    quarantined_ids: list[str] = reported(None, default=list)

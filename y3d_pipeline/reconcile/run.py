@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from y3d_pipeline.counters import Counters, reported
 from y3d_pipeline.db.models import (
     AiCall,
     AmazonCustomization,
@@ -91,48 +92,24 @@ class Finding:
 
 
 @dataclass
-class ReconcileReport:
-    raw_records: int = 0
+class ReconcileReport(Counters):
+    raw_records: int = reported("reconcile_marketplace_records")
     matched: int = 0
     marketplace_only: int = 0
     unmatched: int = 0
     ambiguous: int = 0
-    orphans_merged: int = 0
-    orders_written: int = 0
-    items_written: int = 0
-    items_removed: int = 0
-    quarantined: int = 0
-    resolved: int = 0
-    batches: int = 0
-    findings: list[Finding] = field(default_factory=list)
-    quarantined_ids: list[str] = field(default_factory=list)
-
-    COUNTERS = ("raw_records", "matched", "marketplace_only", "unmatched", "ambiguous", "orphans_merged",
-                "orders_written", "items_written", "items_removed", "quarantined", "resolved", "batches")
-
-    def __iadd__(self, other: ReconcileReport) -> ReconcileReport:
-        for name in self.COUNTERS:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.findings.extend(other.findings)
-        self.quarantined_ids.extend(other.quarantined_ids)
-        return self
+    orphans_merged: int = reported("reconcile_orphans_merged")
+    orders_written: int = reported("reconcile_orders_written")
+    items_written: int = reported("reconcile_items_written")
+    items_removed: int = reported("reconcile_items_removed")
+    quarantined: int = reported("reconcile_quarantined")
+    resolved: int = reported(None)
+    batches: int = reported(None)
+    findings: list[Finding] = reported(None, default=list)
+    quarantined_ids: list[str] = reported(None, default=list)
 
     def count(self, status: str) -> None:
         setattr(self, status, getattr(self, status) + 1)
-
-    def as_metadata(self) -> dict[str, int]:
-        return {
-            "reconcile_marketplace_records": self.raw_records,
-            "matched": self.matched,
-            "marketplace_only": self.marketplace_only,
-            "unmatched": self.unmatched,
-            "ambiguous": self.ambiguous,
-            "reconcile_orphans_merged": self.orphans_merged,
-            "reconcile_orders_written": self.orders_written,
-            "reconcile_items_written": self.items_written,
-            "reconcile_items_removed": self.items_removed,
-            "reconcile_quarantined": self.quarantined,
-        }
 
 
 # ------------------------------------------------------------------------------------------ window

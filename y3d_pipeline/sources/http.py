@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
+from y3d_pipeline.counters import Counters, reported
 from y3d_pipeline.db.storable import payload_sha256
 from y3d_pipeline.redaction import scrub
 
@@ -72,19 +73,14 @@ class RetryPolicy:
 
 
 @dataclass
-class RequestStats:
+class RequestStats(Counters):
+    """What a client's requests cost. Every client has one as ``stats`` (its subclass adds the source's own
+    figures); ``stats.as_metadata()`` goes into the asset's metadata."""
+
     requests: int = 0
     retries: int = 0
-    rate_limited: int = 0
-    rate_limit_wait_seconds: float = 0.0
-
-    def as_metadata(self) -> dict[str, float | int]:
-        return {
-            "requests": self.requests,
-            "retries": self.retries,
-            "rate_limited_responses": self.rate_limited,
-            "rate_limit_wait_seconds": round(self.rate_limit_wait_seconds, 2),
-        }
+    rate_limited: int = reported("rate_limited_responses")
+    rate_limit_wait_seconds: float = reported("rate_limit_wait_seconds", default=0.0, digits=2)
 
 
 def describe(request: httpx.Request) -> str:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from y3d_pipeline.counters import Counters, reported
 from y3d_pipeline.db.storable import jsonb_safe, payload_sha256, write_isolating
 
 BATCH_SIZE = 1000
@@ -31,22 +32,11 @@ class RefusedRecord:
 
 
 @dataclass
-class UpsertCounts:
-    new: int = 0
-    changed: int = 0
-    unchanged: int = 0  # same or older than what is stored
-    refused: list[RefusedRecord] = field(default_factory=list)
-
-    def __iadd__(self, other: UpsertCounts) -> UpsertCounts:
-        self.new += other.new
-        self.changed += other.changed
-        self.unchanged += other.unchanged
-        self.refused.extend(other.refused)
-        return self
-
-    def as_metadata(self) -> dict[str, int]:
-        return {"records_new": self.new, "records_changed": self.changed, "records_unchanged": self.unchanged,
-                "records_refused": len(self.refused)}
+class UpsertCounts(Counters):
+    new: int = reported("records_new")
+    changed: int = reported("records_changed")
+    unchanged: int = reported("records_unchanged")  # same or older than what is stored
+    refused: list[RefusedRecord] = reported("records_refused", default=list)
 
 
 def _newest_per_key(rows: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:

@@ -49,6 +49,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import ValidationError
 
+from y3d_pipeline.counters import reported
 from y3d_pipeline.sources.amazon.records import (
     API_2026,
     API_VERSIONS,
@@ -144,17 +145,7 @@ class AmazonStats(RequestStats):
     auth_retries: int = 0  # 401/403 answered by refreshing the token
     pages: int = 0
     duplicates_dropped: int = 0
-    pacing_wait_seconds: float = 0.0
-
-    def as_metadata(self) -> dict[str, float | int]:
-        return {
-            **super().as_metadata(),
-            "token_refreshes": self.token_refreshes,
-            "auth_retries": self.auth_retries,
-            "pages": self.pages,
-            "duplicates_dropped": self.duplicates_dropped,
-            "pacing_wait_seconds": round(self.pacing_wait_seconds, 2),
-        }
+    pacing_wait_seconds: float = reported("pacing_wait_seconds", default=0.0, digits=2)
 
 
 def iso_z(value: dt.datetime) -> str:

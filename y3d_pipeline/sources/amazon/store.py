@@ -21,13 +21,14 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from y3d_pipeline.counters import Counters, reported
 from y3d_pipeline.db.models import (
     AmazonCustomization,
     Order,
@@ -211,38 +212,21 @@ def due_retries(conn: sa.Connection, max_retries: int, *, exclude: Iterable[tupl
 
 
 @dataclass
-class CustomizationReport:
+class CustomizationReport(Counters):
     candidates: int = 0
-    candidates_by_source: dict[str, int] = field(default_factory=dict)
+    candidates_by_source: dict[str, int] = reported("candidates_by_source", default=dict)
     attempted: int = 0
     processed: int = 0
     failed: int = 0
     rejected: int = 0
-    skipped_processed: int = 0
+    skipped_processed: int = reported("skipped_already_processed")
     skipped_rejected: int = 0
     skipped_retry_limit: int = 0
     linked_to_order_items: int = 0
     bytes_downloaded: int = 0
-    layouts: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)  # error class -> count
-    problems: list[dict[str, Any]] = field(default_factory=list)  # failed/rejected rows of this window
-
-    def as_metadata(self) -> dict[str, Any]:
-        return {
-            "candidates": self.candidates,
-            "candidates_by_source": dict(self.candidates_by_source),
-            "attempted": self.attempted,
-            "processed": self.processed,
-            "failed": self.failed,
-            "rejected": self.rejected,
-            "skipped_already_processed": self.skipped_processed,
-            "skipped_rejected": self.skipped_rejected,
-            "skipped_retry_limit": self.skipped_retry_limit,
-            "linked_to_order_items": self.linked_to_order_items,
-            "bytes_downloaded": self.bytes_downloaded,
-            "layouts": dict(self.layouts),
-            "errors_by_kind": dict(self.errors),
-        }
+    layouts: Counter[str] = reported("layouts", default=Counter)
+    errors: Counter[str] = reported("errors_by_kind", default=Counter)  # error class -> count
+    problems: list[dict[str, Any]] = reported(None, default=list)  # failed/rejected rows of this window
 
 
 def same_file(stored: str | None, current: str) -> bool:

@@ -34,10 +34,12 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from y3d_pipeline.counters import reported
 from y3d_pipeline.redaction import register_basic_auth
 from y3d_pipeline.sources.http import (
     ApiError,
@@ -101,6 +103,12 @@ def to_pacific_param(instant: dt.datetime, *, bound: str = "start") -> str:
 # ------------------------------------------------------------------------------------------ client
 
 
+@dataclass
+class ShipStationStats(RequestStats):
+    throttle_pauses: int = 0  # waits for the rate-limit window to reset before sending
+    throttle_wait_seconds: float = reported("throttle_wait_seconds", default=0.0, digits=2)
+
+
 class ShipStationClient:
     """ShipStation v1 over httpx with Basic auth, header-driven rate limiting and bounded retries.
 
@@ -133,9 +141,7 @@ class ShipStationClient:
         self.retry_policy = retry_policy or RetryPolicy()
         self.rate_limit_reserve = rate_limit_reserve
         self.max_rescans = max_rescans
-        self.stats = RequestStats()
-        self.throttle_pauses = 0
-        self.throttle_seconds = 0.0
+        self.stats = ShipStationStats()
         self.rate_limit: int | None = None
         self._sleep = sleep
         self._monotonic = monotonic
@@ -160,14 +166,6 @@ class ShipStationClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def metadata(self) -> dict[str, float | int]:
-        """Request counters for asset metadata: requests, retries, 429s waited, throttle pauses."""
-        return {
-            **self.stats.as_metadata(),
-            "throttle_pauses": self.throttle_pauses,
-            "throttle_wait_seconds": round(self.throttle_seconds, 2),
-        }
-
     # -------------------------------------------------------------------- plumbing
 
     def _wait_for_rate_limit(self) -> None:
@@ -176,8 +174,8 @@ class ShipStationClient:
         wait = self._reset_at - self._monotonic()
         self._remaining = None
         if wait > 0:
-            self.throttle_pauses += 1
-            self.throttle_seconds += wait
+            self.stats.throttle_pauses += 1
+            self.stats.throttle_wait_seconds += wait
             log.info("ShipStation rate limit nearly used; pausing %.1fs until the window resets", wait)
             self._sleep(wait)
 

@@ -36,12 +36,13 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from pydantic import ValidationError
 
+from y3d_pipeline.counters import reported
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION
 from y3d_pipeline.sources.http import (
     ApiError,
@@ -242,33 +243,23 @@ def throttled_wait(requested: float | None, status: ThrottleStatus | None) -> fl
 
 
 @dataclass
-class ShopifyStats:
+class ShopifyStats(RequestStats):
     """What a sync cost: requests (with retries and throttling), pages and query points."""
 
-    requests: RequestStats = field(default_factory=RequestStats)
     pages: int = 0
     follow_up_pages: int = 0
-    requested_cost: float = 0.0
-    actual_cost: float = 0.0
-    throttled: int = 0  # THROTTLED answers (200 or 429)
+    requested_cost: float = reported("query_cost_requested", default=0.0, digits=1)
+    actual_cost: float = reported("query_cost_actual", default=0.0, digits=1)
+    throttled: int = reported("throttled_responses")  # THROTTLED answers (200 or 429)
     throttle_waits: int = 0  # sleeps before a request to let the bucket refill
     throttle_wait_seconds: float = 0.0
     cost_reductions: int = 0  # pages re-asked smaller after MAX_COST_EXCEEDED
-    duplicates: int = 0
+    duplicates: int = reported("duplicates_across_pages")
 
     def as_metadata(self) -> dict[str, float | int]:
-        return {
-            **self.requests.as_metadata(),
-            "pages": self.pages,
-            "follow_up_pages": self.follow_up_pages,
-            "query_cost_requested": round(self.requested_cost, 1),
-            "query_cost_actual": round(self.actual_cost, 1),
-            "throttled_responses": self.throttled,
-            "throttle_waits": self.throttle_waits + self.throttled,
-            "throttle_wait_seconds": round(self.throttle_wait_seconds + self.requests.rate_limit_wait_seconds, 2),
-            "cost_reductions": self.cost_reductions,
-            "duplicates_across_pages": self.duplicates,
-        }
+        # every wait and every throttled answer, whichever way it was met
+        return {**super().as_metadata(), "throttle_waits": self.throttle_waits + self.throttled,
+                "throttle_wait_seconds": round(self.throttle_wait_seconds + self.rate_limit_wait_seconds, 2)}
 
 
 PROTECTED_FIELD_NAMES = ("email", "phone", "firstName", "lastName", "displayName", "name", "address1", "address2",
@@ -400,7 +391,7 @@ class ShopifyClient:
 
     def _post_once(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         self._wait_for_bucket(operation)
-        self.stats.requests.requests += 1
+        self.stats.requests += 1
         response = self._http.post(self.endpoint, json={"query": query, "variables": variables,
                                                         "operationName": operation})
         if response.status_code == 429:
@@ -457,7 +448,7 @@ class ShopifyClient:
         """Run one GraphQL operation with throttling and retries; returns ``data``."""
         return call_with_retries(lambda: self._post_once(operation, query, variables),
                                  what=f"{SERVICE} {operation}", policy=self.policy,
-                                 stats=self.stats.requests, sleep=self._sleep)
+                                 stats=self.stats, sleep=self._sleep)
 
     def _page(self, operation: str, query: str, variables: dict[str, Any], size_key: str) -> dict[str, Any]:
         """One page; if Shopify prices it above the limit, shrink ``first`` (in ``variables``, so later
@@ -484,7 +475,7 @@ class ShopifyClient:
         variables = {"query": updated_at_query(since)}
         data = call_with_retries(lambda: self._post_once("OrdersChanged", ORDERS_CHANGED_QUERY, variables),
                                  what=f"{SERVICE} OrdersChanged", policy=PROBE_RETRY_POLICY,
-                                 stats=self.stats.requests, sleep=self._sleep)
+                                 stats=self.stats, sleep=self._sleep)
         connection = data.get("orders") or {}
         nodes = [e.get("node") or {} for e in connection.get("edges") or []]
         if not nodes:

@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
+from y3d_pipeline.counters import Counters
 from y3d_pipeline.db.models import Product, ProductVariant
 from y3d_pipeline.sources.shopify.records import ShopifyProduct
 
@@ -38,7 +39,7 @@ variants = ProductVariant.__table__
 
 
 @dataclass
-class CatalogCounts:
+class CatalogCounts(Counters):
     products_new: int = 0
     products_adopted: int = 0  # existing SKU rows that got their Shopify product id
     products_changed: int = 0
@@ -48,9 +49,6 @@ class CatalogCounts:
     variants_unchanged: int = 0
     variants_deleted: int = 0
     sku_conflicts: int = 0  # single-variant SKUs already held by another row (left NULL on the product)
-
-    def as_metadata(self) -> dict[str, int]:
-        return dict(self.__dict__)
 
 
 def _clean_sku(value: str | None) -> str | None:

@@ -96,7 +96,7 @@ def raw_shipstation_orders(
     with shipstation.client() as client:
         scan = client.list_orders(window.start, window.end,
                                   progress=ProgressLog("ShipStation orders", unit="pages", log=context.log.info))
-        request_meta = client.metadata()
+        request_meta = client.stats.as_metadata()
     rows = []
     fallback_modified = window.end - dt.timedelta(microseconds=1)
     for record in scan.records:
@@ -158,7 +158,7 @@ def raw_shipstation_shipments(
     last_day = max(first_day, window.end.astimezone(PACIFIC).date())
     with shipstation.client() as client:
         scan = client.list_shipments(first_day, last_day)
-        request_meta = client.metadata()
+        request_meta = client.stats.as_metadata()
     rows = []
     for record in scan.records:
         model, payload = record.model, record.payload
@@ -212,7 +212,7 @@ def raw_shipstation_tags(
         return _not_configured(context)
     with shipstation.client() as client:
         tags = client.list_tags()
-        request_meta = client.metadata()
+        request_meta = client.stats.as_metadata()
     table = Tag.__table__
     rows = {t.model.tag_id: {"shipstation_tag_id": t.model.tag_id, "name": t.model.name,
                              "color_hex": (t.model.color or None) and t.model.color[:16]} for t in tags}
@@ -248,7 +248,7 @@ def raw_shipstation_stores(
         return _not_configured(context)
     with shipstation.client() as client:
         stores = client.list_stores()
-        request_meta = client.metadata()
+        request_meta = client.stats.as_metadata()
     table = Store.__table__
     rows = {s.model.store_id: {"shipstation_store_id": s.model.store_id, "name": s.model.store_name,
                                "marketplace_name": s.model.marketplace_name,
