@@ -120,9 +120,10 @@ def parse_json(service: str, response: httpx.Response) -> Any:
 
 
 class _ServerHintOrBackoff(tenacity.wait.wait_base):
-    def __init__(self, policy: RetryPolicy):
-        self.policy = policy
-        self._backoff = tenacity.wait_exponential_jitter(initial=policy.initial_backoff, max=policy.max_backoff)
+    def __init__(self, retry_policy: RetryPolicy):
+        self.policy = retry_policy
+        self._backoff = tenacity.wait_exponential_jitter(initial=retry_policy.initial_backoff,
+                                                        max=retry_policy.max_backoff)
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         exc = retry_state.outcome.exception() if retry_state.outcome else None
@@ -135,8 +136,8 @@ class _ServerHintOrBackoff(tenacity.wait.wait_base):
 class _StopPolicy(tenacity.stop.stop_base):
     """Give up after ``max_attempts`` real failures or ``max_total_seconds``; rate limits only count time."""
 
-    def __init__(self, policy: RetryPolicy):
-        self.policy = policy
+    def __init__(self, retry_policy: RetryPolicy):
+        self.policy = retry_policy
         self.failures = 0
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
@@ -155,7 +156,7 @@ def call_with_retries(
     fn: Callable[[], T],
     *,
     what: str,
-    policy: RetryPolicy,
+    retry_policy: RetryPolicy,
     stats: RequestStats | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
@@ -173,8 +174,8 @@ def call_with_retries(
 
     retrying = tenacity.Retrying(
         retry=tenacity.retry_if_exception_type((RetryableError, httpx.TransportError)),
-        wait=_ServerHintOrBackoff(policy),
-        stop=_StopPolicy(policy),
+        wait=_ServerHintOrBackoff(retry_policy),
+        stop=_StopPolicy(retry_policy),
         sleep=sleep,
         before_sleep=before_sleep,
         reraise=False,

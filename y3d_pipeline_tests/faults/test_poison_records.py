@@ -141,7 +141,7 @@ def test_shopify_fetch_keeps_the_page_and_sets_poison_aside():
         reply(connection, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     with LocalHttpServer(respond) as server, ShopifyClient(base_url=server.url, access_token="shpat_" + "0" * 32,
-                                                           policy=FAST) as client:
+                                                           retry_policy=FAST) as client:
         orders = client.fetch_orders(AT - dt.timedelta(days=1), AT)
     assert sorted(o.legacy_resource_id for o in orders) == [1001, 1008]
     assert len(client.invalid) == 6 and all(r.reason for r in client.invalid)
@@ -185,7 +185,7 @@ def test_amazon_fetch_keeps_the_page_and_sets_poison_aside():
     with LocalHttpServer(respond) as server, AmazonClient(
             client_id="amzn1.application-oa2-client.x", client_secret="secret-" * 3, refresh_token="Atzr|" + "r" * 20,
             token_url=f"{server.url}/auth/o2/token", base_url=server.url, marketplace_ids=["A1F83G8C2ARO7P"],
-            policy=FAST, sleep=lambda _: None) as client:
+            retry_policy=FAST, sleep=lambda _: None) as client:
         page = client.get_orders_with_items(AT - dt.timedelta(days=1), AT)
     # BuyerInfo as a string is kept here: reconciliation quarantines it with the reason.
     assert sorted(o.amazon_order_id for o in page.orders) == ["206-1", "206-6"]
@@ -457,7 +457,7 @@ def test_customization_store_records_each_poison_file_and_stores_the_rest(clean_
     def respond(request, connection):
         reply(connection, 200, files[names[int(request.path.strip("/").split(".")[0])]])
 
-    policy = ac.DownloadPolicy.from_settings(("127.0.0.1",), allow_http=True, retry=FAST)
+    policy = ac.DownloadPolicy.from_settings(("127.0.0.1",), allow_http=True, retry_policy=FAST)
     with LocalHttpServer(respond) as server, ac.make_http_client(policy) as http:
         candidates = [Candidate(f"206-{n}", "111", f"{server.url}/{n}.zip", "sp_api") for n in range(len(names))]
         candidates.append(Candidate("206-boom", "111", f"{server.url}/0.zip", "sp_api"))

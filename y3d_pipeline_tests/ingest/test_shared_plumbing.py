@@ -72,7 +72,7 @@ def test_retries_5xx_honours_retry_after_and_counts(scripted_server):
     stats = RequestStats()
     with httpx.Client() as client:
         body = call_with_retries(lambda: _get_json(client, f"{base}/orders?page=1"), what="test-api orders",
-                                 policy=RetryPolicy(), stats=stats, sleep=waits.append)
+                                 retry_policy=RetryPolicy(), stats=stats, sleep=waits.append)
     assert body == {"orders": [1, 2]}
     assert len(handler.seen) == 4
     assert waits[1] == 7.0, "the 429's Retry-After is used as is"
@@ -84,7 +84,7 @@ def test_gives_up_with_an_error_naming_the_request_not_the_credentials(scripted_
     handler.script = [(502, {}, b"bad gateway")] * 10
     with httpx.Client(auth=("key-123", "secret-456")) as client, pytest.raises(ApiError) as err:
         call_with_retries(lambda: _get_json(client, f"{base}/orders"), what="test-api list orders",
-                          policy=RetryPolicy(max_attempts=3), sleep=lambda s: None)
+                          retry_policy=RetryPolicy(max_attempts=3), sleep=lambda s: None)
     message = str(err.value)
     assert "test-api list orders gave up after 3 attempts" in message and "GET /orders" in message
     assert "secret-456" not in message and "key-123" not in message
@@ -94,7 +94,7 @@ def test_client_errors_are_not_retried(scripted_server):
     base, handler = scripted_server
     handler.script = [(401, {}, b'{"message": "unauthorized"}')]
     with httpx.Client() as client, pytest.raises(ApiError) as err:
-        call_with_retries(lambda: _get_json(client, f"{base}/orders"), what="x", policy=RetryPolicy(),
+        call_with_retries(lambda: _get_json(client, f"{base}/orders"), what="x", retry_policy=RetryPolicy(),
                           sleep=lambda s: None)
     assert err.value.status == 401 and len(handler.seen) == 1
 
@@ -108,7 +108,7 @@ def test_dropped_connections_are_retried():
             raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
         return "ok"
 
-    assert call_with_retries(flaky, what="x", policy=RetryPolicy(), sleep=lambda s: None) == "ok"
+    assert call_with_retries(flaky, what="x", retry_policy=RetryPolicy(), sleep=lambda s: None) == "ok"
 
 
 def test_rate_limits_do_not_use_up_failure_attempts():
@@ -120,7 +120,7 @@ def test_rate_limits_do_not_use_up_failure_attempts():
             raise RetryableError("429", wait_seconds=0.0, rate_limited=True)
         return "ok"
 
-    assert call_with_retries(limited, what="x", policy=RetryPolicy(max_attempts=2), sleep=lambda s: None) == "ok"
+    assert call_with_retries(limited, what="x", retry_policy=RetryPolicy(max_attempts=2), sleep=lambda s: None) == "ok"
 
 
 def _row(order_id: int, modified: dt.datetime, status: str) -> dict:
@@ -185,7 +185,7 @@ def test_total_retry_time_is_bounded_even_when_the_server_asks_for_longer():
         raise RetryableError("429", wait_seconds=1000.0, rate_limited=True)
 
     with pytest.raises(ApiError, match="gave up after 1 attempts"):
-        call_with_retries(limited, what="x", policy=RetryPolicy(max_total_seconds=30), sleep=waits.append)
+        call_with_retries(limited, what="x", retry_policy=RetryPolicy(max_total_seconds=30), sleep=waits.append)
     assert waits == [], "a wait beyond the budget is not slept"
 
     calls = []
@@ -195,7 +195,7 @@ def test_total_retry_time_is_bounded_even_when_the_server_asks_for_longer():
         raise RetryableError("503")
 
     with pytest.raises(ApiError):
-        call_with_retries(flaky, what="x", policy=RetryPolicy(max_attempts=50, max_total_seconds=5,
+        call_with_retries(flaky, what="x", retry_policy=RetryPolicy(max_attempts=50, max_total_seconds=5,
                                                               initial_backoff=4, max_backoff=4),
                           sleep=waits.append)
     assert all(w <= 5 for w in waits)

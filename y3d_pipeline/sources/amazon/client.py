@@ -164,7 +164,7 @@ class AmazonClient:
         base_url: str,
         marketplace_ids: Iterable[str],
         http: httpx.Client | None = None,
-        policy: RetryPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
         now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -185,7 +185,7 @@ class AmazonClient:
             raise ValueError("at least one marketplace id is required")
         self._own_http = http is None
         self.http = http or httpx.Client(timeout=timeout, headers={"User-Agent": USER_AGENT})
-        self.policy = policy or RetryPolicy()
+        self.retry_policy = retry_policy or RetryPolicy()
         self.now, self.clock, self.sleep, self.settle = now, clock, sleep, settle
         self.stats = AmazonStats()
         self.buckets = {op: TokenBucket(rate, burst, clock=clock) for op, (rate, burst) in DEFAULT_PLANS.items()}
@@ -223,7 +223,7 @@ class AmazonClient:
             return parse_json("Amazon LWA", response)
 
         started = self.clock()
-        body = call_with_retries(attempt, what="Amazon LWA token exchange", policy=self.policy,
+        body = call_with_retries(attempt, what="Amazon LWA token exchange", retry_policy=self.retry_policy,
                                  stats=self.stats, sleep=self.sleep)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not token:
@@ -245,7 +245,7 @@ class AmazonClient:
 
     # ---------------------------------------------------------------------------------------- requests
     def _get(self, operation: str, path: str, params: dict[str, Any],
-             policy: RetryPolicy | None = None) -> dict[str, Any]:
+             retry_policy: RetryPolicy | None = None) -> dict[str, Any]:
         bucket = self.buckets[operation]
         url = self.base_url + path
 
@@ -276,8 +276,8 @@ class AmazonClient:
                 raise ApiError(f"{SERVICE} {operation} returned a non-object body")
             return body
 
-        return call_with_retries(attempt, what=f"{SERVICE} {operation}", policy=policy or self.policy, stats=self.stats,
-                                 sleep=self.sleep)
+        return call_with_retries(attempt, what=f"{SERVICE} {operation}",
+                                 retry_policy=retry_policy or self.retry_policy, stats=self.stats, sleep=self.sleep)
 
     # ------------------------------------------------------------------------------------------ orders
     def _keep_newest(self, order: AmazonOrder, by_id: dict[str, AmazonOrder]) -> None:
@@ -488,11 +488,11 @@ class AmazonClient:
             return False
         if self.api_version == API_2026:
             body = self._get("searchOrders", SEARCH_ORDERS_PATH,
-                             {**self._window_params(start, end), "maxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
+                             {**self._window_params(start, end), "maxResultsPerPage": 1}, retry_policy=PROBE_RETRY_POLICY)
             return bool(body.get("orders"))
         body = self._get("getOrders", ORDERS_PATH, {
             "MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": iso_z(start),
-            "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, policy=PROBE_RETRY_POLICY)
+            "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, retry_policy=PROBE_RETRY_POLICY)
         return bool((body.get("payload") or {}).get("Orders"))
 
 

@@ -35,6 +35,7 @@ Plain module: no Dagster imports.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import hashlib
 import http.cookiejar
 import io
@@ -124,7 +125,7 @@ class DownloadPolicy:
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     total_timeout: float = 30.0
-    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=3, max_total_seconds=60.0,
+    retry_policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=3, max_total_seconds=60.0,
                                                                    initial_backoff=0.5, max_backoff=5.0))
 
     @classmethod
@@ -433,14 +434,14 @@ def download(
         client = make_http_client(policy)
     result = Download(url=url, content=b"")
     started = time.monotonic()
-    retry = policy.retry
+    retry = policy.retry_policy
     if retry.max_total_seconds > policy.total_timeout:
-        retry = RetryPolicy(max_attempts=retry.max_attempts, max_total_seconds=policy.total_timeout,
-                            initial_backoff=retry.initial_backoff, max_backoff=retry.max_backoff)
+        retry = dataclasses.replace(retry, max_total_seconds=policy.total_timeout)
     try:
         with _deadline(started + policy.total_timeout):
             call_with_retries(lambda: _fetch_once(client, url, policy, result),
-                              what=f"Amazon Custom download {safe_url_for_log(url)}", policy=retry, sleep=sleep)
+                              what=f"Amazon Custom download {safe_url_for_log(url)}", retry_policy=retry,
+                              sleep=sleep)
     except ApiError as exc:
         raise DownloadError(str(exc)) from exc
     finally:

@@ -211,8 +211,8 @@ class ShipStationClient:
             raise_for_status(SERVICE, response)
             return parse_json(SERVICE, response)
 
-        return call_with_retries(attempt, what=what, policy=retry_policy or self.retry_policy, stats=self.stats,
-                                 sleep=self._sleep)
+        return call_with_retries(attempt, what=what, retry_policy=retry_policy or self.retry_policy,
+                                 stats=self.stats, sleep=self._sleep)
 
     def _scan(self, path: str, params: dict[str, Any], collection: str, model: type[RecordModel], id_field: str,
               modified: Callable[[Any], dt.datetime | None] | None = None,

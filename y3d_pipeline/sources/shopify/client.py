@@ -306,7 +306,7 @@ class ShopifyClient:
         products_page_size: int | None = None,
         variants_page_size: int = 20,
         variants_follow_up_page_size: int = 100,
-        policy: RetryPolicy | None = None,
+        retry_policy: RetryPolicy | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -327,7 +327,7 @@ class ShopifyClient:
         self.variants_follow_up_page_size = variants_follow_up_page_size
         product_node = PRODUCT_NODE_COST + connection_cost(variants_page_size, VARIANT_NODE_COST)
         self.products_page_size = products_page_size or page_size_for_budget(product_node, self.cost_budget)
-        self.policy = policy or RetryPolicy()
+        self.retry_policy = retry_policy or RetryPolicy()
         self.stats = ShopifyStats()
         self.invalid: list[InvalidRecord] = []  # orders that cannot be used as served: the caller quarantines them
         self._sleep = sleep
@@ -447,7 +447,7 @@ class ShopifyClient:
     def execute(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """Run one GraphQL operation with throttling and retries; returns ``data``."""
         return call_with_retries(lambda: self._post_once(operation, query, variables),
-                                 what=f"{SERVICE} {operation}", policy=self.policy,
+                                 what=f"{SERVICE} {operation}", retry_policy=self.retry_policy,
                                  stats=self.stats, sleep=self._sleep)
 
     def _page(self, operation: str, query: str, variables: dict[str, Any], size_key: str) -> dict[str, Any]:
@@ -474,7 +474,7 @@ class ShopifyClient:
         checked_until = now or dt.datetime.now(dt.UTC)
         variables = {"query": updated_at_query(since)}
         data = call_with_retries(lambda: self._post_once("OrdersChanged", ORDERS_CHANGED_QUERY, variables),
-                                 what=f"{SERVICE} OrdersChanged", policy=PROBE_RETRY_POLICY,
+                                 what=f"{SERVICE} OrdersChanged", retry_policy=PROBE_RETRY_POLICY,
                                  stats=self.stats, sleep=self._sleep)
         connection = data.get("orders") or {}
         nodes = [e.get("node") or {} for e in connection.get("edges") or []]

@@ -21,7 +21,7 @@ def make_client(sandbox, **overrides) -> AmazonClient:
         client_id=env["AMAZON_LWA_CLIENT_ID"], client_secret=env["AMAZON_LWA_CLIENT_SECRET"],
         refresh_token=env["AMAZON_LWA_REFRESH_TOKEN"], token_url=env["AMAZON_LWA_TOKEN_URL"],
         base_url=env["AMAZON_SP_API_BASE_URL"], marketplace_ids=env["AMAZON_MARKETPLACE_IDS"].split(","),
-        now=sandbox.now, policy=FAST,
+        now=sandbox.now, retry_policy=FAST,
     )
     kwargs.update(overrides)
     return AmazonClient(**kwargs)
@@ -211,7 +211,7 @@ def _mock_client(handler, **overrides) -> AmazonClient:
         return handler(request)
 
     kwargs = dict(client_id="id", client_secret="secret", refresh_token="Atzr|r", token_url="https://lwa.test/auth/o2/token",
-                  base_url="https://sp.test", marketplace_ids=["A1F83G8C2ARO7P"], policy=FAST,
+                  base_url="https://sp.test", marketplace_ids=["A1F83G8C2ARO7P"], retry_policy=FAST,
                   http=httpx.Client(transport=httpx.MockTransport(route)),
                   now=lambda: dt.datetime(2026, 3, 21, tzinfo=dt.UTC))
     kwargs.update(overrides)

@@ -95,7 +95,7 @@ class AmazonResource(dg.ConfigurableResource):
             client_id=c.client_id or "", client_secret=c.client_secret or "",
             refresh_token=c.refresh_token or "", token_url=c.token_url, base_url=c.sp_api_base_url,
             marketplace_ids=c.marketplace_ids, timeout=self.timeout_seconds, api_version=c.orders_api_version,
-            policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
+            retry_policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
         )
 
     def download_policy(self) -> DownloadPolicy:

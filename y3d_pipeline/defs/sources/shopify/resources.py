@@ -76,7 +76,7 @@ class ShopifyResource(dg.ConfigurableResource):
             line_items_page_size=self.line_items_page_size,
             products_page_size=self.products_page_size,
             timeout=self.timeout_seconds,
-            policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
+            retry_policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
         )
 
 
