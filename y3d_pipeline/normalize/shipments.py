@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from y3d_pipeline.db.models import Order, RawShipstationShipment
+from y3d_pipeline.db.upsert import changed
 
 orders_t = Order.__table__
 shipments_t = RawShipstationShipment.__table__
@@ -68,7 +69,7 @@ def apply_shipments(conn: sa.Connection, shipstation_order_ids: Iterable[int]) -
     stmt = (
         sa.update(orders_t)
         .where(o.shipstation_order_id == sa.bindparam("b_order_id"))
-        .where(sa.tuple_(*[o[c] for c in SHIPMENT_COLUMNS]).is_distinct_from(sa.tuple_(*new_values.values())))
+        .where(changed(orders_t, new_values, SHIPMENT_COLUMNS))
         .values({**new_values, "updated_at": sa.func.now()})
     )
     result = conn.execute(stmt, updates)

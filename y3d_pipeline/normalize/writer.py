@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.db.models import Customer, Order, OrderItem, OrderTag, Product, Tag
+from y3d_pipeline.db.upsert import changed, upsert_if_changed
 from y3d_pipeline.normalize.records import (
     CanonicalOrder,
     CanonicalProduct,
@@ -57,11 +58,6 @@ ITEM_COLUMNS = ("order_id", "line_item_key", "position", "sku", "name", "product
 PRODUCT_ATTRIBUTES = ("image_url", "weight_value", "weight_units", "fulfillment_sku", "upc", "warehouse_location")
 
 
-def _changed(table: sa.Table, excluded: Any, columns: Iterable[str]) -> sa.ColumnElement[bool]:
-    cols = list(columns)
-    return sa.tuple_(*[table.c[c] for c in cols]).is_distinct_from(sa.tuple_(*[excluded[c] for c in cols]))
-
-
 # ------------------------------------------------------------------------------------------ customers
 
 
@@ -74,12 +70,7 @@ def upsert_customers(conn: sa.Connection, orders: list[CanonicalOrder]) -> tuple
     if not latest:
         return {}, 0
     rows = [latest[k] for k in sorted(latest)]
-    stmt = insert(customers_t)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["customer_key"],
-        set_={**{c: stmt.excluded[c] for c in CUSTOMER_COLUMNS}, "updated_at": sa.func.now()},
-        where=_changed(customers_t, stmt.excluded, CUSTOMER_COLUMNS),
-    ).returning(customers_t.c.id)
+    stmt = upsert_if_changed(customers_t, ["customer_key"], CUSTOMER_COLUMNS).returning(customers_t.c.id)
     written = len(conn.execute(stmt, rows).all())
     ids = conn.execute(sa.select(customers_t.c.customer_key, customers_t.c.id)
                        .where(customers_t.c.customer_key.in_(list(latest)))).all()
@@ -175,7 +166,7 @@ def upsert_products(conn: sa.Connection, orders: list[CanonicalOrder]) -> tuple[
         stmt = (
             sa.update(products_t)
             .where(p.id == sa.bindparam("b_id"))
-            .where(sa.tuple_(*[p[c] for c in compared]).is_distinct_from(sa.tuple_(*assignments.values())))
+            .where(changed(products_t, assignments, compared))
             .values({**assignments, "updated_at": sa.func.now()})
         )
         result = conn.execute(stmt, updates)
@@ -285,7 +276,7 @@ def write_orders(
         where=sa.and_(
             sa.or_(orders_t.c.modified_at.is_(None), excluded.modified_at >= orders_t.c.modified_at),
             sa.or_(
-                _changed(orders_t, excluded, compared),
+                changed(orders_t, excluded, compared),
                 sa.not_(orders_t.c.sources.contains(source_json)),
                 sa.and_(excluded.carrier_code.is_not(None), orders_t.c.shipment_status.is_(None),
                         excluded.carrier_code.is_distinct_from(orders_t.c.carrier_code)),
@@ -322,12 +313,7 @@ def write_orders(
     if item_rows:
         # an item id can only be in one order; if two orders of the batch claim it, the newest wins
         unique_items = {row[item_col]: row for row in item_rows}
-        stmt = insert(items_t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[item_col],
-            set_={**{c: stmt.excluded[c] for c in ITEM_COLUMNS}, "updated_at": sa.func.now()},
-            where=_changed(items_t, stmt.excluded, ITEM_COLUMNS),
-        ).returning(items_t.c.id)
+        stmt = upsert_if_changed(items_t, [item_col], ITEM_COLUMNS).returning(items_t.c.id)
         report.items_written = len(conn.execute(stmt, list(unique_items.values())).all())
     replacing = [order_ids[o.source_order_id] for o in orders if o.replaces_items]
     if replacing:

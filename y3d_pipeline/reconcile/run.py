@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.counters import Counters, reported
 from y3d_pipeline.db.models import (
@@ -43,6 +42,7 @@ from y3d_pipeline.db.models import (
 )
 from y3d_pipeline.db.quarantine import quarantine, resolve
 from y3d_pipeline.db.storable import write_isolating
+from y3d_pipeline.db.upsert import changed, upsert_if_changed
 from y3d_pipeline.normalize.records import Rejected
 from y3d_pipeline.reconcile.marketplace import (
     AMAZON,
@@ -446,14 +446,14 @@ def _write(conn: sa.Connection, plan: _Plan, report: ReconcileReport, *, source:
                "reconciliation_status": b("b_status"), "currency": b("b_currency", type_=o.currency.type),
                "order_total": b("b_total", type_=o.order_total.type)}
         stmt = (sa.update(orders_t).where(o.id == b("b_id"))
-                .where(sa.tuple_(*[o[c] for c in new]).is_distinct_from(sa.tuple_(*new.values())))
+                .where(changed(orders_t, new, new))
                 .values({**new, "updated_at": sa.func.now()}))
         report.orders_written += max(conn.execute(stmt, plan.order_updates).rowcount, 0)
     if plan.item_updates:
         new = {item_col: b("b_key", type_=i[item_col].type), "reconciliation_status": b("b_status"),
                "options": b("b_options", type_=i.options.type), "unit_price": b("b_price", type_=i.unit_price.type)}
         stmt = (sa.update(items_t).where(i.id == b("b_id"))
-                .where(sa.tuple_(*[i[c] for c in new]).is_distinct_from(sa.tuple_(*new.values())))
+                .where(changed(items_t, new, new))
                 .values({**new, "updated_at": sa.func.now()}))
         report.items_written += max(conn.execute(stmt, plan.item_updates).rowcount, 0)
     if plan.orphans:
@@ -467,11 +467,6 @@ ORPHAN_ITEM_COLUMNS = ("order_id", "line_item_key", "position", "sku", "name", "
                        "unit_price", "options", "reconciliation_status")
 
 
-def _changed(table: sa.Table, excluded: Any, columns: Iterable[str]) -> sa.ColumnElement[bool]:
-    cols = list(columns)
-    return sa.tuple_(*[table.c[c] for c in cols]).is_distinct_from(sa.tuple_(*[excluded[c] for c in cols]))
-
-
 def _write_orphans(conn: sa.Connection, records: list[MarketplaceOrder], report: ReconcileReport, *,
                    source: str, id_col: str, item_col: str) -> None:
     """Marketplace-only orders (no ShipStation order yet): one row each, keyed by the marketplace id."""
@@ -482,12 +477,8 @@ def _write_orphans(conn: sa.Connection, records: list[MarketplaceOrder], report:
         "order_total": r.order_total, "requested_shipping_service": r.requested_shipping_service,
         "sources": [source], "reconciliation_status": MARKETPLACE_ONLY,
     } for r in records]
-    stmt = insert(orders_t)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[id_col],
-        set_={**{c: stmt.excluded[c] for c in ORPHAN_COLUMNS}, "updated_at": sa.func.now()},
-        where=sa.and_(orders_t.c.shipstation_order_id.is_(None), _changed(orders_t, stmt.excluded, ORPHAN_COLUMNS)),
-    ).returning(orders_t.c.id)
+    stmt = upsert_if_changed(orders_t, [id_col], ORPHAN_COLUMNS,
+                             only_if=lambda _: orders_t.c.shipstation_order_id.is_(None)).returning(orders_t.c.id)
     report.orders_written += len(conn.execute(stmt, rows).all())
     ids = dict(conn.execute(sa.select(orders_t.c[id_col], orders_t.c.id)
                             .where(orders_t.c[id_col].in_([r.source_order_id for r in records]),
@@ -512,12 +503,7 @@ def _write_orphans(conn: sa.Connection, records: list[MarketplaceOrder], report:
             })
     if item_rows:
         unique = {row[item_col]: row for row in item_rows}
-        stmt = insert(items_t)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[item_col],
-            set_={**{c: stmt.excluded[c] for c in ORPHAN_ITEM_COLUMNS}, "updated_at": sa.func.now()},
-            where=_changed(items_t, stmt.excluded, ORPHAN_ITEM_COLUMNS),
-        ).returning(items_t.c.id)
+        stmt = upsert_if_changed(items_t, [item_col], ORPHAN_ITEM_COLUMNS).returning(items_t.c.id)
         report.items_written += len(conn.execute(stmt, list(unique.values())).all())
     if ids:
         keys = [row[item_col] for row in item_rows]

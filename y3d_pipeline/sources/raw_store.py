@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.counters import Counters, reported
 from y3d_pipeline.db.storable import jsonb_safe, payload_sha256, write_isolating
+from y3d_pipeline.db.upsert import INSERTED, inserted_and_updated
 
 BATCH_SIZE = 1000
 _NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
@@ -86,10 +87,10 @@ def upsert_raw_records(
                     stored.payload_sha256 != stmt.excluded.payload_sha256,
                 ),
             ),
-        ).returning(table.c[key_column], sa.literal_column("xmax = 0").label("inserted"))
+        ).returning(table.c[key_column], INSERTED)
         written = conn.execute(stmt).all()
-        inserted = sum(1 for row in written if row.inserted)
-        return UpsertCounts(new=inserted, changed=len(written) - inserted, unchanged=len(batch) - len(written))
+        inserted, updated = inserted_and_updated(written)
+        return UpsertCounts(new=inserted, changed=updated, unchanged=len(batch) - len(written))
 
     for start in range(0, len(prepared), BATCH_SIZE):
         results, refused = write_isolating(conn, prepared[start:start + BATCH_SIZE], write)

@@ -32,6 +32,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.counters import Counters
 from y3d_pipeline.db.models import Product, ProductVariant
+from y3d_pipeline.db.upsert import INSERTED, inserted_and_updated, upsert_if_changed
 from y3d_pipeline.sources.shopify.records import ShopifyProduct
 
 products = Product.__table__
@@ -127,11 +128,9 @@ def upsert_catalog(conn: sa.Connection, fetched: list[ShopifyProduct]) -> Catalo
             stored.source_modified_at.is_(None),
             stored.source_modified_at < new.source_modified_at,
         ),
-    ).returning(stored.id, sa.literal_column("xmax = 0").label("inserted"))
+    ).returning(stored.id, INSERTED)
     written = conn.execute(stmt).all()
-    inserted = sum(1 for row in written if row.inserted)
-    counts.products_new = inserted
-    counts.products_changed = len(written) - inserted
+    counts.products_new, counts.products_changed = inserted_and_updated(written)
     counts.products_unchanged = len(items) - len(written)
 
     # 5. variants
@@ -149,21 +148,14 @@ def upsert_catalog(conn: sa.Connection, fetched: list[ShopifyProduct]) -> Catalo
                 "source_modified_at": variant.updated_at or product.updated_at,
             }
     if variant_rows:
-        stmt = insert(variants).values(list(variant_rows.values()))
-        vs, vn = variants.c, stmt.excluded
-        columns = ("product_id", "sku", "title", "price", "source_modified_at")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[vs.shopify_variant_id],
-            set_={**{c: vn[c] for c in columns}, "updated_at": sa.func.now()},
-            where=sa.and_(
-                sa.or_(vs.source_modified_at.is_(None), vs.source_modified_at <= vn.source_modified_at),
-                sa.tuple_(*(vs[c] for c in columns)).is_distinct_from(sa.tuple_(*(vn[c] for c in columns))),
-            ),
-        ).returning(vs.id, sa.literal_column("xmax = 0").label("inserted"))
+        vs = variants.c
+        stmt = upsert_if_changed(
+            variants, [vs.shopify_variant_id], ("product_id", "sku", "title", "price", "source_modified_at"),
+            # a stored variant is replaced only by the same or a newer updatedAt
+            only_if=lambda new: sa.or_(vs.source_modified_at.is_(None), vs.source_modified_at <= new.source_modified_at),
+        ).values(list(variant_rows.values())).returning(vs.id, INSERTED)
         written = conn.execute(stmt).all()
-        inserted = sum(1 for row in written if row.inserted)
-        counts.variants_new = inserted
-        counts.variants_changed = len(written) - inserted
+        counts.variants_new, counts.variants_changed = inserted_and_updated(written)
         counts.variants_unchanged = len(variant_rows) - len(written)
     counts.variants_deleted = conn.execute(
         sa.delete(variants).where(
