@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from typing import ClassVar
 
 import dagster as dg
 import sqlalchemy as sa
@@ -38,6 +39,23 @@ class EnvironmentBound(dg.ConfigurableResource):
     a key of its own: that keeps it out of every run-config schema. Build it with the subclass's
     ``from_env()`` in the definitions; tests construct it with explicit values in code.
     """
+
+
+class SourceResource(dg.ConfigurableResource):
+    """A source API (ShipStation, Shopify, Amazon): its connection is an :class:`EnvironmentBound` field, its
+    run-config knobs are bounded fields. Without credentials the source is *not configured*: ``configured``
+    is false and ``NOT_CONFIGURED_NOTE`` says which variables to set; its assets report that (see
+    ``defs/sources/raw_assets.py``), its sensors and schedules skip, and ``client()`` refuses."""
+
+    NOT_CONFIGURED_NOTE: ClassVar[str]
+
+    @property
+    def configured(self) -> bool:
+        raise NotImplementedError
+
+    def require_configured(self) -> None:
+        if not self.configured:
+            raise RuntimeError(self.NOT_CONFIGURED_NOTE)
 
 
 class DatabaseConnection(EnvironmentBound):

@@ -16,9 +16,10 @@ from y3d_pipeline.normalize.records import (
     CanonicalProduct,
     Rejected,
 )
-from y3d_pipeline.sources.shipstation.records import Order, OrderItem
+from y3d_pipeline.sources.shipstation.records import Order, OrderItem, marketplace_from_name
+from y3d_pipeline.sources.shipstation.store import ORDERS_SOURCE
 
-SOURCE = "shipstation"
+SOURCE = ORDERS_SOURCE  # raw orders the fetch or normalization cannot use share one quarantine source
 MAX_TEXT = 10_000  # any single text field beyond this is garbage, not an order
 LIMITS = {  # field -> max length (ShipStation's own limits where documented)
     "orderNumber": 50,
@@ -85,26 +86,6 @@ def _validation_reason(exc: ValidationError) -> str:
         where = ".".join(str(p) for p in error["loc"])
         parts.append(f"{where}: {error['msg']}")
     return "invalid ShipStation order: " + "; ".join(parts)
-
-
-def marketplace_from_name(name: str | None) -> str | None:
-    """A store's marketplace name or an order's ``advancedOptions.source`` → amazon/etsy/ebay/web/...
-
-    Shopify is "web" (the legacy convention); ShipStation manual stores are "manual"; anything else is
-    lower-cased as given.
-    """
-    if not name:
-        return None
-    lowered = name.strip().lower()
-    for needle, marketplace in (("amazon", "amazon"), ("etsy", "etsy"), ("ebay", "ebay"), ("shopify", "web"),
-                                ("tiktok", "tiktok"), ("woocommerce", "web")):
-        if needle in lowered:
-            return marketplace
-    if lowered in ("web", "website"):
-        return "web"
-    if lowered in ("shipstation", "manual", "manual orders"):
-        return "manual"
-    return lowered or None
 
 
 def _customer(order: Order) -> CanonicalCustomer | None:

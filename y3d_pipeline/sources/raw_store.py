@@ -8,7 +8,7 @@ the caller to quarantine, and the rest of the batch is written.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.counters import Counters, reported
+from y3d_pipeline.db.quarantine import QuarantinedRecord, quarantine
 from y3d_pipeline.db.storable import jsonb_safe, payload_sha256, write_isolating
 from y3d_pipeline.db.upsert import INSERTED, inserted_and_updated
 
@@ -38,6 +39,8 @@ class UpsertCounts(Counters):
     changed: int = reported("records_changed")
     unchanged: int = reported("records_unchanged")  # same or older than what is stored
     refused: list[RefusedRecord] = reported("records_refused", default=list)
+    quarantined: int = 0  # the fetch's unreadable records and the refused ones, in normalization_failures
+    quarantined_ids: list[str] = reported(None, default=list)
 
 
 def _newest_per_key(rows: Iterable[Mapping[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -98,4 +101,17 @@ def upsert_raw_records(
             counts += result
         counts.refused += [RefusedRecord(str(row[key_column]), reason, row.get("payload"))
                            for row, reason in refused]
+    return counts
+
+
+def store_raw_records(conn: sa.Connection, table: sa.Table, rows: Iterable[Mapping[str, Any]], *,
+                      unreadable: Sequence[QuarantinedRecord], source: str, fetched_at: dt.datetime,
+                      partition_key: str | None) -> UpsertCounts:
+    """A fetch's records into their raw table (:func:`upsert_raw_records`), and what cannot be kept into the
+    quarantine under ``source`` with the run's partition: the records the fetch could not read
+    (``unreadable``) and those PostgreSQL refused."""
+    counts = upsert_raw_records(conn, table, rows, fetched_at=fetched_at)
+    rejected = [*unreadable, *counts.refused]
+    counts.quarantined = quarantine(conn, source, [(record, partition_key) for record in rejected])
+    counts.quarantined_ids = [record.source_id for record in rejected]
     return counts

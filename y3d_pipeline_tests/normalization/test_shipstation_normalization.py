@@ -14,9 +14,9 @@ from y3d_pipeline.db.models import RawShipstationOrder, RawShipstationShipment
 from y3d_pipeline.normalize.records import Rejected
 from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
 from y3d_pipeline.normalize.shipments import apply_shipments
-from y3d_pipeline.normalize.shipstation import map_order, marketplace_from_name
+from y3d_pipeline.normalize.shipstation import map_order
 from y3d_pipeline.sources.raw_store import upsert_raw_records
-from y3d_pipeline.sources.shipstation.records import parse_pacific
+from y3d_pipeline.sources.shipstation.records import marketplace_from_name, parse_pacific
 
 UTC = dt.UTC
 LONDON = dt.UTC  # March dates before BST: London == UTC

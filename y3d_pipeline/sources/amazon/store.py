@@ -36,11 +36,10 @@ from y3d_pipeline.db.models import (
     RawAmazonOrder,
     RawShipstationOrder,
 )
-from y3d_pipeline.db.quarantine import quarantine
 from y3d_pipeline.db.storable import jsonb_safe, write_isolating
 from y3d_pipeline.sources.amazon import custom as ac
 from y3d_pipeline.sources.amazon.records import API_V0, OrdersPage
-from y3d_pipeline.sources.raw_store import UpsertCounts, upsert_raw_records
+from y3d_pipeline.sources.raw_store import UpsertCounts, store_raw_records
 
 logger = logging.getLogger(__name__)
 QUARANTINE_SOURCE = "amazon_sp_api"
@@ -77,15 +76,16 @@ def _richer_copy_stored(conn: sa.Connection, rows: list[dict[str, Any]]) -> set[
 
 
 def store_orders(conn: sa.Connection, page: OrdersPage, *, fetched_at: dt.datetime,
-                 partition_key: str | None) -> tuple[UpsertCounts, int]:
+                 partition_key: str | None) -> UpsertCounts:
     """Upsert the page's orders into ``raw_amazon_orders`` (one row per Amazon order id whichever API version
     fetched it); invalid records (and any PostgreSQL refuses) are quarantined."""
     rows = order_rows(page)
     keep = _richer_copy_stored(conn, rows)
-    counts = upsert_raw_records(conn, RawAmazonOrder.__table__,
-                                [r for r in rows if r["amazon_order_id"] not in keep], fetched_at=fetched_at)
+    counts = store_raw_records(conn, RawAmazonOrder.__table__, [r for r in rows if r["amazon_order_id"] not in keep],
+                               unreadable=page.invalid, source=QUARANTINE_SOURCE, fetched_at=fetched_at,
+                               partition_key=partition_key)
     counts.unchanged += len(keep)
-    return counts, quarantine(conn, QUARANTINE_SOURCE, [(r, partition_key) for r in [*page.invalid, *counts.refused]])
+    return counts
 
 
 # -------------------------------------------------------------------------------------- customizations

@@ -81,6 +81,26 @@ def _parse_pacific(value: str | dt.datetime | None) -> dt.datetime | None:
     return naive.replace(tzinfo=PACIFIC, fold=0).astimezone(dt.UTC)
 
 
+def marketplace_from_name(name: str | None) -> str | None:
+    """A store's marketplace name or an order's ``advancedOptions.source`` → amazon/etsy/ebay/web/...
+
+    Shopify is "web" (the legacy convention); ShipStation manual stores are "manual"; anything else is
+    lower-cased as given.
+    """
+    if not name:
+        return None
+    lowered = name.strip().lower()
+    for needle, marketplace in (("amazon", "amazon"), ("etsy", "etsy"), ("ebay", "ebay"), ("shopify", "web"),
+                                ("tiktok", "tiktok"), ("woocommerce", "web")):
+        if needle in lowered:
+            return marketplace
+    if lowered in ("web", "website"):
+        return "web"
+    if lowered in ("shipstation", "manual", "manual orders"):
+        return "manual"
+    return lowered or None
+
+
 def _pacific_or_none(value: Any) -> dt.datetime | None:
     return parse_pacific(value)
 

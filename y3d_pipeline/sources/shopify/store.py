@@ -1,4 +1,9 @@
-"""Shopify products -> ``products`` + ``product_variants`` (set-based SQL; plain module, no Dagster).
+"""Shopify records → the database (set-based SQL; plain module, no Dagster).
+
+* :func:`store_orders`: orders with their line items into ``raw_shopify_orders`` by order id, never replacing a
+  newer version with an older one; what the fetch could not read and what PostgreSQL refuses is quarantined
+  (``normalization_failures``, source ``shopify``).
+* :func:`upsert_catalog`: products into the curated ``products`` + ``product_variants``, as follows.
 
 How a Shopify product relates to the ``products`` rows other sources create (ShipStation rows are keyed by
 trimmed SKU):
@@ -23,6 +28,7 @@ Re-running with the same data changes nothing (updates only fire when a value di
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -31,12 +37,26 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.counters import Counters
-from y3d_pipeline.db.models import Product, ProductVariant
+from y3d_pipeline.db.models import Product, ProductVariant, RawShopifyOrder
 from y3d_pipeline.db.upsert import INSERTED, inserted_and_updated, upsert_if_changed
-from y3d_pipeline.sources.shopify.records import ShopifyProduct
+from y3d_pipeline.sources.http import InvalidRecord
+from y3d_pipeline.sources.raw_store import UpsertCounts, store_raw_records
+from y3d_pipeline.sources.shopify.records import ShopifyOrder, ShopifyProduct
 
 products = Product.__table__
 variants = ProductVariant.__table__
+# Raw orders the fetch or reconciliation cannot use share one quarantine source (reconcile.marketplace.SHOPIFY).
+ORDERS_SOURCE = "shopify"
+
+
+def store_orders(conn: sa.Connection, orders: list[ShopifyOrder], invalid: list[InvalidRecord], *,
+                 fetched_at: dt.datetime, partition_key: str | None) -> UpsertCounts:
+    """The fetched orders into ``raw_shopify_orders``; ``invalid`` (orders the client could not read) and the
+    ones PostgreSQL refuses are quarantined."""
+    rows = [{"shopify_order_id": o.legacy_resource_id, "order_name": o.name, "source_modified_at": o.updated_at,
+             "payload": o.payload} for o in orders]
+    return store_raw_records(conn, RawShopifyOrder.__table__, rows, unreadable=invalid, source=ORDERS_SOURCE,
+                             fetched_at=fetched_at, partition_key=partition_key)
 
 
 @dataclass

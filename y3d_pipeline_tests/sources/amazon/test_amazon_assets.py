@@ -355,9 +355,8 @@ def test_invalid_sp_api_order_is_quarantined_not_lost(clean_db) -> None:
                                                             {"AmazonOrderId": "206-2"})])
     for _ in range(2):
         with clean_db.begin() as conn:
-            counts, quarantined = store_orders(conn, page, fetched_at=dt.datetime.now(dt.UTC),
-                                               partition_key=PARTITION)
-        assert quarantined == 1
+            counts = store_orders(conn, page, fetched_at=dt.datetime.now(dt.UTC), partition_key=PARTITION)
+        assert counts.quarantined == 1
     assert counts.unchanged == 1
     with clean_db.connect() as conn:
         (failure,) = conn.execute(sa.select(NormalizationFailure.__table__)).all()

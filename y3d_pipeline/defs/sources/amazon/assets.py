@@ -10,40 +10,26 @@ import dagster as dg
 
 from y3d_pipeline.defs.constants import (
     GROUP_AMAZON,
-    POOL_AMAZON,
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
     RAW_SHIPSTATION_ORDERS,
-    SOURCE_RETRY_POLICY,
 )
-from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.partitions import SHOP_TIMEZONE, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
+from y3d_pipeline.defs.sources.raw_assets import not_configured, raw_asset, warn_quarantined
 from y3d_pipeline.progress import ProgressLog
-from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.amazon import custom as ac
 from y3d_pipeline.sources.amazon import store
+from y3d_pipeline.sources.raw_store import UpsertCounts
 from y3d_pipeline.sources.windows import sync_window
 
 log = logging.getLogger(__name__)
-NOT_CONFIGURED_NOTE = ("Amazon SP-API not configured: set AMAZON_LWA_CLIENT_ID, AMAZON_LWA_CLIENT_SECRET and "
-                       "AMAZON_LWA_REFRESH_TOKEN")
 CHECK_CUSTOMIZATIONS = "customizations_processed"
 
 
-def _partition_label(context: dg.AssetExecutionContext) -> str:
-    keys = context.partition_key_range
-    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
-
-
-@dg.asset(
-    key=RAW_AMAZON_ORDERS,
-    group_name=GROUP_AMAZON,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL_AMAZON,
-    kinds={"amazon", "postgres"},
-    retry_policy=SOURCE_RETRY_POLICY,
+@raw_asset(
+    RAW_AMAZON_ORDERS, source=GROUP_AMAZON,
     description="""Amazon orders changed in the partition's days, one hour of overlap, the end held at least
 two minutes before now as Amazon requires. Orders API v2026-01-01 (`AMAZON_ORDERS_API_VERSION`, the default):
 `searchOrders` by `lastUpdatedAfter/Before` with `includedData=BUYER,FULFILLMENT,PROCEEDS`, items (with the
@@ -56,9 +42,7 @@ personalization and prices that ShipStation may drop.""",
 def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
                       database: DatabaseResource) -> dg.MaterializeResult:
     if not amazon.configured:
-        context.log.warning(NOT_CONFIGURED_NOTE)
-        return dg.MaterializeResult(metadata={"configured": False, "note": NOT_CONFIGURED_NOTE})
-    tz = load_settings().timezone
+        return not_configured(context, amazon)
     started = time.monotonic()
     now = dt.datetime.now(dt.UTC)
     time_window = context.partition_time_window
@@ -70,12 +54,10 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
         page = client.fetch_orders(window.start, window.end, progress) if not window.is_empty else None
         stats = client.stats
     orders = page.orders if page else []
-    label = _partition_label(context)
+    label = partition_label(context)
     with database.engine.begin() as conn:
-        if page is not None:
-            counts, quarantined = store.store_orders(conn, page, fetched_at=now, partition_key=label)
-        else:
-            counts, quarantined = store.UpsertCounts(), 0
+        counts = store.store_orders(conn, page, fetched_at=now, partition_key=label) if page else UpsertCounts()
+    warn_quarantined(context, "Amazon orders", counts.quarantined_ids)
     items = sum(len(o.order_items) for o in orders)
     with_url = sum(1 for o in orders for c in store.sp_api_candidates(o.payload))
     context.log.info(f"Amazon {label}: {len(orders)} orders, {items} items ({with_url} with CustomizedURL), "
@@ -89,11 +71,10 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
         "order_items": items,
         "items_with_customized_url": with_url,
         "orders_without_items": sum(1 for o in orders if not o.order_items),
-        "quarantined": quarantined,
         **counts.as_metadata(),
         **stats.as_metadata(),
         "requests_429": stats.rate_limited,
-        **window.describe(tz),
+        **window.describe(SHOP_TIMEZONE),
         "window_end_effective_utc": effective_end.astimezone(dt.UTC).isoformat(),
         "window_end_clamped": bool(page and page.clamped),
         "marketplace_ids": ",".join(amazon.marketplace_ids),
@@ -101,15 +82,9 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
     })
 
 
-@dg.asset(
-    key=RAW_AMAZON_CUSTOMIZATIONS,
+@raw_asset(
+    RAW_AMAZON_CUSTOMIZATIONS, source=GROUP_AMAZON,
     deps=[RAW_AMAZON_ORDERS, RAW_SHIPSTATION_ORDERS],
-    group_name=GROUP_AMAZON,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL_AMAZON,
-    kinds={"amazon", "postgres"},
-    retry_policy=SOURCE_RETRY_POLICY,
     check_specs=[dg.AssetCheckSpec(
         CHECK_CUSTOMIZATIONS, asset=RAW_AMAZON_CUSTOMIZATIONS,
         description="Every Amazon Custom file of the window was downloaded and parsed (failed or rejected "
@@ -123,13 +98,12 @@ a limit. Needs no SP-API credentials: ShipStation's copy of the URL is enough.""
 )
 def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonResource,
                               database: DatabaseResource) -> dg.MaterializeResult:
-    tz = load_settings().timezone
     started = time.monotonic()
     now = dt.datetime.now(dt.UTC)
     time_window = context.partition_time_window
     window = sync_window(time_window.start, time_window.end, now=now,
                          overlap=dt.timedelta(minutes=amazon.overlap_minutes))
-    label = _partition_label(context)
+    label = partition_label(context)
     with database.engine.connect() as conn:
         candidates, by_source = store.collect_candidates(conn, window.start, window.end)
         retries = store.due_retries(conn, amazon.customization_max_retries,
@@ -160,7 +134,7 @@ def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonR
             "retries_from_earlier_windows": len(retries),
             "sp_api_configured": amazon.configured,
             "allowed_hosts": ",".join(policy.allowed_hosts),
-            **window.describe(tz),
+            **window.describe(SHOP_TIMEZONE),
             "duration_seconds": round(time.monotonic() - started, 2),
         },
         check_results=[dg.AssetCheckResult(

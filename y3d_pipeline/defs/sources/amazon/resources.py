@@ -7,10 +7,12 @@ nothing). Amazon Custom downloads need no LWA credentials (the CustomizedURL is 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import dagster as dg
 from pydantic import Field
 
-from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.defs.resources import EnvironmentBound, SourceResource, env_var_if_set
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.amazon.client import AmazonClient
@@ -58,9 +60,12 @@ class AmazonCustomDownloadRules(EnvironmentBound):
                    allow_http=settings.AMAZON_CUSTOMIZATION_ALLOW_HTTP)
 
 
-class AmazonResource(dg.ConfigurableResource):
+class AmazonResource(SourceResource):
     """Amazon SP-API Orders (v2026-01-01, or v0 until Amazon removes it) and Amazon Custom file downloads. Only the
-    knobs below are run config."""
+    knobs below are run config. "Not configured" is about the SP-API: Custom downloads need no credentials."""
+
+    NOT_CONFIGURED_NOTE: ClassVar[str] = ("Amazon SP-API not configured: set AMAZON_LWA_CLIENT_ID, "
+                                          "AMAZON_LWA_CLIENT_SECRET and AMAZON_LWA_REFRESH_TOKEN")
 
     connection: AmazonConnection
     download_rules: AmazonCustomDownloadRules
@@ -86,9 +91,7 @@ class AmazonResource(dg.ConfigurableResource):
 
     def client(self) -> AmazonClient:
         """A new plain SP-API client (close it, or use it as a context manager)."""
-        if not self.configured:
-            raise RuntimeError("Amazon SP-API is not configured: set AMAZON_LWA_CLIENT_ID, "
-                               "AMAZON_LWA_CLIENT_SECRET and AMAZON_LWA_REFRESH_TOKEN")
+        self.require_configured()
         c = self.connection
         register_secret(c.client_secret, c.refresh_token)
         return AmazonClient(

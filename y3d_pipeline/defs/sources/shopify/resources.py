@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import dagster as dg
 from pydantic import Field
 
-from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.defs.resources import EnvironmentBound, SourceResource, env_var_if_set
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION, load_settings
 from y3d_pipeline.sources.http import RetryPolicy
 from y3d_pipeline.sources.shopify.client import DEFAULT_COST_BUDGET, ShopifyClient
-
-NOT_CONFIGURED_NOTE = "Shopify not configured: set SHOPIFY_STORE and SHOPIFY_ACCESS_TOKEN"
 
 
 class ShopifyConnection(EnvironmentBound):
@@ -29,7 +29,7 @@ class ShopifyConnection(EnvironmentBound):
                    api_version=load_settings().SHOPIFY_API_VERSION)  # validated YYYY-01/04/07/10
 
 
-class ShopifyResource(dg.ConfigurableResource):
+class ShopifyResource(SourceResource):
     """Shopify Admin GraphQL. Unset store or token means "not configured": assets report it and do nothing.
 
     ``extended_order_fields`` asks for the buyer (``customer``), ``shippingAddress`` and the subtotal/tax/
@@ -37,6 +37,8 @@ class ShopifyResource(dg.ConfigurableResource):
     access, so turn it off for an app without it. Only these knobs are run config; the connection is not
     (see ``defs/resources.py``).
     """
+
+    NOT_CONFIGURED_NOTE: ClassVar[str] = "Shopify not configured: set SHOPIFY_STORE and SHOPIFY_ACCESS_TOKEN"
 
     connection: ShopifyConnection
     extended_order_fields: bool = True
@@ -63,8 +65,7 @@ class ShopifyResource(dg.ConfigurableResource):
 
     def client(self) -> ShopifyClient:
         """A new plain client (close it, or use it as a context manager)."""
-        if not self.configured:
-            raise RuntimeError(NOT_CONFIGURED_NOTE)
+        self.require_configured()
         register_secret(self.connection.access_token)
         return ShopifyClient(
             base_url=self.endpoint_base,
