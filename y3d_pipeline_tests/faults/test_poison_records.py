@@ -378,7 +378,7 @@ def test_reconciliation_quarantines_each_poison_order_and_writes_the_rest(source
 
 
 def test_candidate_collection_skips_wrong_shapes_and_finds_the_rest(clean_db):
-    from y3d_pipeline.sources.amazon.store import collect_candidates
+    from y3d_pipeline.sources.amazon.custom.candidates import collect_candidates
     from y3d_pipeline.sources.raw_store import upsert_raw_records
 
     url = "https://zme-caps.amazon.com/{}.zip"
@@ -449,7 +449,8 @@ CUSTOM_POISON = {  # name -> (zip JSON, expected status)
 
 
 def test_customization_store_records_each_poison_file_and_stores_the_rest(clean_db):
-    from y3d_pipeline.sources.amazon.store import Candidate, sync_customizations
+    from y3d_pipeline.sources.amazon.custom.candidates import Candidate
+    from y3d_pipeline.sources.amazon.custom.store import sync_customizations
 
     files = {"good": _zip(_aspects('"Ada"')), **{name: _zip(doc) for name, (doc, _) in CUSTOM_POISON.items()}}
     names = list(files)

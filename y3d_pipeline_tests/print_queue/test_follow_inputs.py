@@ -276,7 +276,7 @@ def test_task_history_from_the_command_line(runner_without_ai, clean_db, app_db_
 
 def test_amazon_custom_downloads_keep_trying_until_the_ship_by_date(clean_db):
     from y3d_pipeline.db.models import AmazonCustomization
-    from y3d_pipeline.sources.amazon import store
+    from y3d_pipeline.sources.amazon.custom import store
 
     now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
     customs = AmazonCustomization.__table__

@@ -19,8 +19,10 @@ from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.defs.sources.raw_assets import not_configured, raw_asset, warn_quarantined
 from y3d_pipeline.progress import ProgressLog
-from y3d_pipeline.sources.amazon import custom as ac
 from y3d_pipeline.sources.amazon import store
+from y3d_pipeline.sources.amazon.custom import store as custom_store
+from y3d_pipeline.sources.amazon.custom.candidates import collect_candidates, sp_api_candidates
+from y3d_pipeline.sources.amazon.custom.fetch import fetcher
 from y3d_pipeline.sources.raw_store import UpsertCounts
 from y3d_pipeline.sources.windows import sync_window
 
@@ -59,7 +61,7 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
         counts = store.store_orders(conn, page, fetched_at=now, partition_key=label) if page else UpsertCounts()
     warn_quarantined(context, "Amazon orders", counts.quarantined_ids)
     items = sum(len(o.order_items) for o in orders)
-    with_url = sum(1 for o in orders for c in store.sp_api_candidates(o.payload))
+    with_url = sum(1 for o in orders for c in sp_api_candidates(o.payload))
     context.log.info(f"Amazon {label}: {len(orders)} orders, {items} items ({with_url} with CustomizedURL), "
                      f"{stats.requests} requests, {stats.rate_limited} 429s, {stats.token_refreshes} token fetches")
     effective_end = page.effective_end if page and page.effective_end else window.end
@@ -105,21 +107,16 @@ def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonR
                          overlap=dt.timedelta(minutes=amazon.overlap_minutes))
     label = partition_label(context)
     with database.engine.connect() as conn:
-        candidates, by_source = store.collect_candidates(conn, window.start, window.end)
-        retries = store.due_retries(conn, amazon.customization_max_retries,
-                                    exclude=[(c.amazon_order_id, c.amazon_order_item_id) for c in candidates])
+        candidates, by_source = collect_candidates(conn, window.start, window.end)
+        retries = custom_store.due_retries(conn, amazon.customization_max_retries,
+                                           exclude=[(c.amazon_order_id, c.amazon_order_item_id) for c in candidates])
     policy = amazon.download_policy()
     if not policy.allowed_hosts:
         context.log.warning("AMAZON_CUSTOMIZATION_ALLOWED_HOSTS is empty: every download will be rejected")
-
-    with ac.make_http_client(policy) as http:
-        def fetch(candidate: store.Candidate) -> ac.FetchedCustomization:
-            return ac.fetch_customization(candidate.url, policy, order_item_id=candidate.amazon_order_item_id,
-                                          client=http)
-
-        report = store.sync_customizations(database.engine, candidates + retries, fetch, partition_key=label,
-                                           max_retries=amazon.customization_max_retries,
-                                           log=log.debug)  # per item: Python logging, not the event log
+    with fetcher(policy) as fetch:
+        report = custom_store.sync_customizations(database.engine, candidates + retries, fetch, partition_key=label,
+                                                  max_retries=amazon.customization_max_retries,
+                                                  log=log.debug)  # per item: Python logging, not the event log
     problems = report.problems
     order_ids = sorted({p["amazon_order_id"] for p in problems})
     if problems:

@@ -16,7 +16,7 @@ from y3d_pipeline.defs.resources import EnvironmentBound, SourceResource, env_va
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.amazon.client import AmazonClient
-from y3d_pipeline.sources.amazon.custom import DownloadPolicy
+from y3d_pipeline.sources.amazon.custom.policy import DownloadPolicy
 from y3d_pipeline.sources.amazon.records import API_2026
 from y3d_pipeline.sources.http import RetryPolicy
 
