@@ -106,7 +106,7 @@ def child(url: str, day: str, tz_name: str) -> None:
     import sqlalchemy as sa
 
     from y3d_pipeline.db.engine import make_engine
-    from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window, partition_key_clamp
     from y3d_pipeline.sources.windows import DEFAULT_OVERLAP
 
     tz = ZoneInfo(tz_name)

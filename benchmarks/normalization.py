@@ -128,7 +128,7 @@ def load_raw(url: str, count: int) -> tuple[int, int, float]:
 
 def phase_optimized(url: str) -> dict:
     from y3d_pipeline.db.engine import make_engine
-    from y3d_pipeline.normalize.run import normalize_shipstation_window
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window
 
     engine = make_engine(url)
     started = time.perf_counter()
@@ -142,7 +142,7 @@ def phase_naive(url: str, limit: int) -> dict:
     """Legacy-style: one transaction per order, ORM lookups and upserts row by row."""
     from y3d_pipeline.db.engine import make_engine
     from y3d_pipeline.db.models import Customer, Order, OrderItem, Product, RawShipstationOrder
-    from y3d_pipeline.normalize.shipstation import map_order
+    from y3d_pipeline.normalized.shipstation import map_order
 
     engine = make_engine(url)
     raw = RawShipstationOrder.__table__

@@ -106,7 +106,7 @@ def _valid_doc(sandbox) -> dict:
 
 
 def test_malformed_shipstation_documents_are_quarantined_and_the_rest_written(sandbox, clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)
@@ -254,7 +254,7 @@ def test_nul_character_in_a_raw_payload_does_not_fail_the_batch(sandbox, clean_d
 
 @pytest.mark.parametrize("total", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_non_finite_money_is_quarantined_not_a_crash(total, sandbox, clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)
@@ -266,7 +266,7 @@ def test_non_finite_money_is_quarantined_not_a_crash(total, sandbox, clean_db):
 
 
 def test_nul_in_a_rejected_document_is_quarantined_not_a_crash(sandbox, clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)

@@ -247,7 +247,7 @@ def test_raw_upsert_stores_the_batch_and_refuses_only_what_postgres_cannot_hold(
 
 
 def test_normalization_quarantines_each_poison_order_and_writes_the_rest(sandbox, clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     good = _valid_ss_doc(sandbox)
     poison = _ss_poison(good)
@@ -352,7 +352,7 @@ AMAZON_POISON = {
 
 @pytest.mark.parametrize("source", ["shopify", "amazon"])
 def test_reconciliation_quarantines_each_poison_order_and_writes_the_rest(source, clean_db):
-    from y3d_pipeline.reconcile.run import reconcile_rows
+    from y3d_pipeline.normalized.reconcile.window import reconcile_rows
 
     if source == "shopify":
         good = MarketRow("1001", AT, _shopify_payload(1001))

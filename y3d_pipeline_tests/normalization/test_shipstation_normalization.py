@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from y3d_pipeline.db import quarantine
 from y3d_pipeline.db.models import RawShipstationOrder, RawShipstationShipment
-from y3d_pipeline.normalize.records import Rejected
-from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
-from y3d_pipeline.normalize.shipments import apply_shipments
-from y3d_pipeline.normalize.shipstation import map_order
+from y3d_pipeline.normalized.records import Rejected
+from y3d_pipeline.normalized.shipments import apply_shipments
+from y3d_pipeline.normalized.shipstation import map_order
+from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window, partition_key_clamp
 from y3d_pipeline.sources.raw_store import upsert_raw_records
 from y3d_pipeline.sources.shipstation.records import marketplace_from_name, parse_pacific
 
@@ -292,8 +292,8 @@ def test_a_newer_order_is_never_replaced_by_an_older_version(clean_db):
     load(clean_db, order(1, modify="2026-03-08T06:00:00.0000000", orderStatus="shipped"))
     normalize(clean_db)
     older = copy.deepcopy(order(1, modify="2026-03-08T05:00:00.0000000"))
-    from y3d_pipeline.normalize.records import SHIPSTATION_KEYS
-    from y3d_pipeline.normalize.writer import write_orders
+    from y3d_pipeline.normalized.records import SHIPSTATION_KEYS
+    from y3d_pipeline.normalized.writer import write_orders
 
     with clean_db.begin() as conn:
         write_orders(conn, [map_order(older)], SHIPSTATION_KEYS, store_marketplaces={})
@@ -301,7 +301,7 @@ def test_a_newer_order_is_never_replaced_by_an_older_version(clean_db):
 
 
 def test_non_finite_money_and_nul_characters_do_not_abort_the_batch(clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     class Row:
         def __init__(self, payload):

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from y3d_pipeline.db.models import RawAmazonOrder, RawShipstationOrder, RawShopifyOrder
-from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
-from y3d_pipeline.reconcile.marketplace import Invalid, map_amazon, map_shopify, merge_options
-from y3d_pipeline.reconcile.run import reconcile_window
+from y3d_pipeline.normalized.reconcile.marketplace import Invalid, map_amazon, map_shopify, merge_options
+from y3d_pipeline.normalized.reconcile.window import reconcile_window
+from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window, partition_key_clamp
 from y3d_pipeline.sources.raw_store import upsert_raw_records
 from y3d_pipeline.sources.shipstation.records import parse_pacific
 

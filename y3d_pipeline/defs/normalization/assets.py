@@ -23,10 +23,10 @@ from y3d_pipeline.defs.constants import (
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
-from y3d_pipeline.normalize.shipstation import SOURCE
+from y3d_pipeline.normalized.reconcile.window import reconcile_window
+from y3d_pipeline.normalized.shipstation import SOURCE
+from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window, partition_key_clamp
 from y3d_pipeline.progress import ProgressLog
-from y3d_pipeline.reconcile.run import reconcile_window
 from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.windows import DEFAULT_OVERLAP, SyncWindow
 
@@ -88,7 +88,7 @@ def normalize_orders(
     report = normalize_shipstation_window(
         database.engine, start, window.end, partition_key_for=partition_key_clamp(tz, partition_keys),
         progress=ProgressLog("normalizing ShipStation orders", unit="rows", log=context.log.info))
-    # after ShipStation, same window: merge Shopify/Amazon orders in (y3d_pipeline.reconcile)
+    # after ShipStation, same window: merge Shopify/Amazon orders in (y3d_pipeline.normalized.reconcile)
     reconciled = reconcile_window(database.engine, start, window.end,
                                   partition_key_for=partition_key_clamp(tz, partition_keys))
     duration = round(time.monotonic() - started, 2)

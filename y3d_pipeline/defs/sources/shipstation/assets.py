@@ -17,7 +17,7 @@ from y3d_pipeline.defs.partitions import SHOP_TIMEZONE, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.raw_assets import not_configured, raw_asset, warn_quarantined
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
-from y3d_pipeline.normalize.shipments import apply_shipments
+from y3d_pipeline.normalized.shipments import apply_shipments
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.sources.shipstation import store
 from y3d_pipeline.sources.shipstation.records import PACIFIC

@@ -1,7 +1,7 @@
 """Normalize a window of raw ShipStation orders: stream the raw rows, map, write batch by batch.
 
 Each batch (``batch_size`` raw rows, oldest ``modifyDate`` first) is one transaction: its valid orders are
-written by :func:`~y3d_pipeline.normalize.writer.write_orders`, its invalid ones quarantined, and earlier
+written by :func:`~y3d_pipeline.normalized.writer.write_orders`, its invalid ones quarantined, and earlier
 failures of records that now pass are resolved. An order PostgreSQL still refuses is isolated
 (:func:`~y3d_pipeline.db.storable.write_isolating`) and quarantined with what PostgreSQL said; no single
 record fails the batch. A crash leaves every batch either fully written or not at all; re-running the window
@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from y3d_pipeline.db.models import RawShipstationOrder, Store
 from y3d_pipeline.db.quarantine import quarantine, resolve
 from y3d_pipeline.db.storable import write_isolating
-from y3d_pipeline.normalize.records import SHIPSTATION_KEYS, CanonicalOrder, NormalizationReport, Rejected
-from y3d_pipeline.normalize.shipstation import SOURCE, map_order
-from y3d_pipeline.normalize.writer import write_orders
+from y3d_pipeline.normalized.records import SHIPSTATION_KEYS, CanonicalOrder, NormalizationReport, Rejected
+from y3d_pipeline.normalized.shipstation import SOURCE, map_order
+from y3d_pipeline.normalized.writer import write_orders
 
 log = logging.getLogger(__name__)
 

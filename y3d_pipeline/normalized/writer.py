@@ -28,13 +28,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from y3d_pipeline.db.models import Customer, Order, OrderItem, OrderTag, Product, Tag
 from y3d_pipeline.db.upsert import changed, upsert_if_changed
-from y3d_pipeline.normalize.records import (
+from y3d_pipeline.normalized.records import (
     CanonicalOrder,
     CanonicalProduct,
     NormalizationReport,
     SourceKeys,
 )
-from y3d_pipeline.normalize.shipments import apply_shipments
+from y3d_pipeline.normalized.shipments import apply_shipments
 
 PLACEHOLDER_PRODUCT_NAME = "Product needs a name"
 

@@ -1,8 +1,13 @@
 """Cross-source reconciliation (no Dagster): one ``orders`` row per real order, whichever sources report it.
 
 ShipStation aggregates the marketplaces; Shopify's and Amazon's own APIs hold what ShipStation drops or
-garbles. After ShipStation normalization of a window, :func:`~y3d_pipeline.reconcile.run.reconcile_window`
-maps the window's raw Shopify and Amazon orders (``marketplace``) and merges them into the normalized rows.
+garbles. After ShipStation normalization of a window, :func:`.window.reconcile_window` maps the window's raw
+Shopify and Amazon orders and merges them into the normalized rows (asset ``normalized/reconciliation``).
+
+Modules, one job each: ``marketplace`` (raw payload → :class:`MarketplaceOrder`, pure), ``selection`` (which
+records a window covers), ``planning`` (what a batch changes, decided from the stored rows), ``writing``
+(applying a plan), ``window`` (the driver: batches, quarantine, one transaction per batch), ``report`` (the
+statuses it writes and what it counts).
 
 Matching
   * orders: by ``orders.shopify_order_id`` / ``amazon_order_id`` first, else marketplace + order number

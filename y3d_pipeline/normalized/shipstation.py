@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from y3d_pipeline.db.storable import jsonb_safe
-from y3d_pipeline.normalize.records import (
+from y3d_pipeline.normalized.records import (
     CanonicalCustomer,
     CanonicalItem,
     CanonicalOrder,
