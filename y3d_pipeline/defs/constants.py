@@ -39,6 +39,7 @@ NORMALIZED_CUSTOMERS = dg.AssetKey(["normalized", "customers"])
 NORMALIZED_PRODUCTS = dg.AssetKey(["normalized", "products"])
 NORMALIZED_ORDERS = dg.AssetKey(["normalized", "orders"])
 NORMALIZED_ORDER_ITEMS = dg.AssetKey(["normalized", "order_items"])
+NORMALIZED_RECONCILIATION = dg.AssetKey(["normalized", "reconciliation"])  # an addition to the contract
 PRINT_TASKS = dg.AssetKey(["print_queue", "print_tasks"])
 TASK_STATUS_SYNC = dg.AssetKey(["print_queue", "task_status_sync"])
 SHIPSTATION_WRITEBACK = dg.AssetKey(["print_queue", "shipstation_writeback"])

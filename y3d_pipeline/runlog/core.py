@@ -155,7 +155,7 @@ def materialization_summary(instance: dg.DagsterInstance, run_id: str):
     return {k: v for k, v in counts.items() if v}, list(dict.fromkeys(failed))
 
 
-_QUARANTINE_KEYS = ("quarantined", "records_quarantined", "reconcile_quarantined")
+_QUARANTINE_KEYS = ("quarantined", "records_quarantined")
 
 
 @dataclass

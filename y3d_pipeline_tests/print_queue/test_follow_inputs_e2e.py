@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.defs.normalization.assets import normalize_orders
+from y3d_pipeline.defs.normalized.assets import normalize_orders, reconciliation
 from y3d_pipeline.defs.print_queue.assets import print_tasks
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_customizations
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
@@ -20,7 +20,7 @@ from .factories import history
 
 DAY = "2026-03-20"  # the sandbox's last day: its orders are still waiting to be printed at the sandbox clock
 NEXT_DAY = "2026-03-21"  # where the buyers' later changes land (the sandbox clock stands at its start)
-PIPELINE = [raw_shipstation_orders, normalize_orders, raw_amazon_customizations, print_tasks]
+PIPELINE = [raw_shipstation_orders, normalize_orders, reconciliation, raw_amazon_customizations, print_tasks]
 
 
 @pytest.fixture

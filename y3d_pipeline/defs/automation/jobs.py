@@ -12,6 +12,7 @@ from y3d_pipeline.defs.constants import (
     NORMALIZED_ORDER_ITEMS,
     NORMALIZED_ORDERS,
     NORMALIZED_PRODUCTS,
+    NORMALIZED_RECONCILIATION,
     PRINT_TASKS,
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
@@ -29,7 +30,7 @@ from y3d_pipeline.defs.partitions import daily_partitions
 
 # The daily assets a source's raw assets feed (each job takes those actually downstream of its raw assets).
 DAILY_DOWNSTREAM = (NORMALIZED_CUSTOMERS, NORMALIZED_PRODUCTS, NORMALIZED_ORDERS, NORMALIZED_ORDER_ITEMS,
-                    RAW_AMAZON_CUSTOMIZATIONS, PRINT_TASKS)
+                    NORMALIZED_RECONCILIATION, RAW_AMAZON_CUSTOMIZATIONS, PRINT_TASKS)
 SOURCE_RAW_ASSETS = {
     "shipstation": (RAW_SHIPSTATION_ORDERS, RAW_SHIPSTATION_SHIPMENTS),
     "shopify": (RAW_SHOPIFY_ORDERS,),

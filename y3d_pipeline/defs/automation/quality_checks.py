@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from y3d_pipeline import quality
 from y3d_pipeline.defs.constants import (
     NORMALIZED_ORDERS,
+    NORMALIZED_RECONCILIATION,
     PRINT_TASKS,
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
@@ -97,7 +98,7 @@ def customized_urls_parsed(database: DatabaseResource) -> dg.AssetCheckResult:
     return findings_result(rows, what="item(s) with a CustomizedURL but no parsed customization")
 
 
-@dg.asset_check(asset=NORMALIZED_ORDERS, name="orders_reconciled",
+@dg.asset_check(asset=NORMALIZED_RECONCILIATION, name="orders_reconciled",
                 description="Orders reported by two sources whose reconciliation_status is not reconciled, and order "
                             "numbers stored as two separate orders.")
 def orders_reconciled(database: DatabaseResource) -> dg.AssetCheckResult:

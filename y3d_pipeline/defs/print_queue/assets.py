@@ -12,6 +12,7 @@ from y3d_pipeline.defs.constants import (
     GROUP_PRINT_QUEUE,
     NORMALIZED_ORDER_ITEMS,
     NORMALIZED_ORDERS,
+    NORMALIZED_RECONCILIATION,
     POOL_OPENAI,
     PRINT_TASKS,
     RAW_AMAZON_CUSTOMIZATIONS,
@@ -132,9 +133,11 @@ def report_metadata(report: RunReport, *, model: str | None, ai_configured: bool
 
 @dg.asset(
     key=PRINT_TASKS,
-    deps=[NORMALIZED_ORDER_ITEMS, RAW_AMAZON_CUSTOMIZATIONS],
+    deps=[NORMALIZED_ORDER_ITEMS, NORMALIZED_RECONCILIATION, RAW_AMAZON_CUSTOMIZATIONS],
     partitions_def=daily_partitions,
-    automation_condition=follows_upstream(RAW_AMAZON_CUSTOMIZATIONS),
+    # the Amazon Custom files may never materialize (no Amazon orders), and a day whose reconciliation has not
+    # run yet still has ShipStation's items to read
+    automation_condition=follows_upstream(RAW_AMAZON_CUSTOMIZATIONS, NORMALIZED_RECONCILIATION),
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=GROUP_PRINT_QUEUE,
     pool=POOL_OPENAI,
@@ -172,7 +175,7 @@ def print_tasks(context: dg.AssetExecutionContext, config: PrintTasksConfig, dat
 
 @dg.asset(
     key=TASK_STATUS_SYNC,
-    deps=[NORMALIZED_ORDERS],
+    deps=[NORMALIZED_ORDERS, NORMALIZED_RECONCILIATION],  # statuses: ShipStation's, or a marketplace-only order's
     group_name=GROUP_PRINT_QUEUE,
     kinds={"postgres"},
     automation_condition=after_upstream_runs_without_it("30 2 * * *"),

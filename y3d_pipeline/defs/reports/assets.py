@@ -5,7 +5,7 @@ import math
 
 import dagster as dg
 
-from y3d_pipeline.defs.constants import AI_USAGE_REPORT, GROUP_REPORTS
+from y3d_pipeline.defs.constants import AI_USAGE_REPORT, GROUP_REPORTS, PRINT_TASKS
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.reports.ai_usage import PRICES_PER_MILLION_TOKENS, ai_usage_report
 from y3d_pipeline.settings import load_settings
@@ -36,6 +36,7 @@ def _table(frame, types: dict[str, str]) -> dg.MetadataValue:
 
 @dg.asset(
     key=AI_USAGE_REPORT,
+    deps=[PRINT_TASKS],  # reads ai_calls, which print tasks write
     group_name=GROUP_REPORTS,
     kinds={"postgres", "pandas"},
     description=(

@@ -37,18 +37,18 @@ class Finding:
 
 @dataclass
 class ReconcileReport(Counters):
-    raw_records: int = reported("reconcile_marketplace_records")
+    raw_records: int = reported("marketplace_records")
     matched: int = 0
     marketplace_only: int = 0
     unmatched: int = 0
     ambiguous: int = 0
-    orphans_merged: int = reported("reconcile_orphans_merged")
-    orders_written: int = reported("reconcile_orders_written")
-    items_written: int = reported("reconcile_items_written")
-    items_removed: int = reported("reconcile_items_removed")
-    quarantined: int = reported("reconcile_quarantined")
-    resolved: int = reported(None)
-    batches: int = reported(None)
+    orphans_merged: int = 0
+    orders_written: int = 0
+    items_written: int = reported("order_items_written")
+    items_removed: int = reported("order_items_removed")
+    quarantined: int = 0
+    resolved: int = reported("quarantine_resolved")
+    batches: int = 0
     findings: list[Finding] = reported(None, default=list)
     quarantined_ids: list[str] = reported(None, default=list)
 

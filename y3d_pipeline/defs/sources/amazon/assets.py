@@ -10,6 +10,7 @@ import dagster as dg
 
 from y3d_pipeline.defs.constants import (
     GROUP_AMAZON,
+    NORMALIZED_ORDER_ITEMS,
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
     RAW_SHIPSTATION_ORDERS,
@@ -86,7 +87,7 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
 
 @raw_asset(
     RAW_AMAZON_CUSTOMIZATIONS, source=GROUP_AMAZON,
-    deps=[RAW_AMAZON_ORDERS, RAW_SHIPSTATION_ORDERS],
+    deps=[RAW_AMAZON_ORDERS, RAW_SHIPSTATION_ORDERS, NORMALIZED_ORDER_ITEMS],
     check_specs=[dg.AssetCheckSpec(
         CHECK_CUSTOMIZATIONS, asset=RAW_AMAZON_CUSTOMIZATIONS,
         description="Every Amazon Custom file of the window was downloaded and parsed (failed or rejected "
@@ -96,7 +97,8 @@ order item in the window that has a `CustomizedURL` — from ShipStation item op
 downloaded as a zip and parsed into `amazon_customizations` with the raw JSON and the zip's hash. The URL is
 untrusted: https only, allowed Amazon hosts only, no redirects elsewhere, size/time caps, zip-bomb limits, read in
 memory. Unsafe files are `rejected` (never retried); other failures are `failed` and retried on later runs up to
-a limit. Needs no SP-API credentials: ShipStation's copy of the URL is enough.""",
+a limit. Needs no SP-API credentials: ShipStation's copy of the URL is enough. Each file is then linked to its
+normalized order item (`amazon_customizations.order_item_id`), hence its dependency on normalized/order_items.""",
 )
 def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonResource,
                               database: DatabaseResource) -> dg.MaterializeResult:
