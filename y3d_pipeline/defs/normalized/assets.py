@@ -45,9 +45,17 @@ AUTOMATION = follows_upstream(RAW_SHIPSTATION_SHIPMENTS, RAW_SHIPSTATION_STORES,
                               RAW_SHOPIFY_PRODUCTS, not_triggering=[RAW_SHIPSTATION_SHIPMENTS, RAW_SHOPIFY_PRODUCTS])
 
 
-def _spec(key: dg.AssetKey, description: str, *also_from: dg.AssetKey) -> dg.AssetSpec:
-    return dg.AssetSpec(key, deps=[RAW_SHIPSTATION_ORDERS, *also_from], group_name=GROUP_NORMALIZED, kinds=KINDS,
-                        description=description, automation_condition=AUTOMATION)
+# What the one step reads: ShipStation's orders, the stores (marketplace), tags (names) and shipments (shipping
+# state) it joins them with; and Shopify's catalogue, which writes the same products table. The four tables are
+# written by one step, so each carries the same dependencies (Dagster needs one targeted subset for a
+# non-subsettable multi-asset, which per-table dependencies would break in a backfill).
+DEPS = [RAW_SHIPSTATION_ORDERS, RAW_SHIPSTATION_SHIPMENTS, RAW_SHIPSTATION_STORES, RAW_SHIPSTATION_TAGS,
+        RAW_SHOPIFY_PRODUCTS]
+
+
+def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(key, deps=DEPS, group_name=GROUP_NORMALIZED, kinds=KINDS, description=description,
+                        automation_condition=AUTOMATION)
 
 
 def _window(context: dg.AssetExecutionContext) -> SyncWindow:
@@ -63,13 +71,12 @@ def _window(context: dg.AssetExecutionContext) -> SyncWindow:
         else lower-cased e-mail, else name + postcode. Contact details follow the newest order."""),
         _spec(NORMALIZED_PRODUCTS, """Products matched by trimmed SKU, then ShipStation product id. A
         placeholder name only when the source has none, never written over a curated name. Shopify's catalogue
-        (raw/shopify_products) writes the same table.""", RAW_SHOPIFY_PRODUCTS),
+        (raw/shopify_products) writes the same table."""),
         _spec(NORMALIZED_ORDERS, """One row per ShipStation order (orderId; split orders share orderKey and keep
         their parent/merged ids), times in UTC, marketplace from the store (raw/shipstation_stores), tags
         (raw/shipstation_tags), shipping state from the shipments (raw/shipstation_shipments). The same order
         from Shopify or Amazon is merged in by normalized/reconciliation. Invalid records are quarantined in
-        normalization_failures instead of stopping the day.""",
-              RAW_SHIPSTATION_SHIPMENTS, RAW_SHIPSTATION_STORES, RAW_SHIPSTATION_TAGS),
+        normalization_failures instead of stopping the day."""),
         _spec(NORMALIZED_ORDER_ITEMS, """Order lines by ShipStation orderItemId with their personalisation
         options verbatim; adjustment/discount lines are skipped."""),
     ],
