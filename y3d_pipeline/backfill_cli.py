@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if args.end < args.start:
         print("--to is before --from", file=sys.stderr)
         return 2
-    from y3d_pipeline.cli import prepare_local_instance
+    from y3d_pipeline.local_instance import prepare_local_instance
 
     os.environ.update(prepare_local_instance())
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))

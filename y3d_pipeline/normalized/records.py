@@ -1,9 +1,11 @@
-"""Canonical records: what any source's mapping produces and the one writer (``writer.py``) consumes.
+"""Canonical records: what the ShipStation mapping (``shipstation.py``) produces and the one writer
+(``writer.py``) consumes.
 
-A source mapping (``shipstation.py`` today; Shopify/Amazon later) turns one raw record into either a
-:class:`CanonicalOrder` (with its items, customer, products and tag ids) or a :class:`Rejected` reason.
-The writer upserts canonical records set-based, keyed by the source's id column on ``orders``
-(``shipstation_order_id`` / ``shopify_order_id`` / ``amazon_order_id``) and ``order_items``.
+The mapping turns one raw record into either a :class:`CanonicalOrder` (with its items, customer, products and
+tag ids) or a :class:`Rejected` reason. The writer upserts canonical records set-based, keyed by the columns of
+:class:`SourceKeys` on ``orders`` and ``order_items``. Shopify and Amazon orders are not written this way: they
+are merged into these rows by reconciliation (``reconcile/``), which maps them to its own
+:class:`~y3d_pipeline.normalized.reconcile.marketplace.MarketplaceOrder`.
 """
 
 from __future__ import annotations
