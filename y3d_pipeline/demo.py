@@ -16,6 +16,7 @@ import logging
 import os
 
 from y3d_pipeline.local_instance import open_ui, prepare_local_instance
+from y3d_pipeline.runlog.tags import TAG_RANGE_END, TAG_RANGE_START, TAG_TRIGGER
 
 DEMO_RATE_LIMIT_SCALE = 50.0
 
@@ -63,14 +64,14 @@ def materialize_recent(days: int) -> list[str]:
     run_ids: list[str] = []
     if unpartitioned:
         result = execute_with_progress(job, instance=instance, what="reference and daily-report assets",
-                                       asset_selection=unpartitioned, tags={"y3d/trigger": "demo"})
+                                       asset_selection=unpartitioned, tags={TAG_TRIGGER: "demo"})
         run_ids.append(result.run_id)
     window = daily_partitions.get_partition_keys()[-days:]
     if partitioned and window:
         result = execute_with_progress(
             job, instance=instance, what=f"{window[0]}..{window[-1]}", asset_selection=partitioned,
-            tags={"dagster/asset_partition_range_start": window[0], "dagster/asset_partition_range_end": window[-1],
-                  "y3d/trigger": "demo"})
+            tags={TAG_RANGE_START: window[0], TAG_RANGE_END: window[-1],
+                  TAG_TRIGGER: "demo"})
         run_ids.append(result.run_id)
     return run_ids
 

@@ -21,10 +21,7 @@ POOL_OPENAI = "openai"
 SOURCE_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
                                      jitter=dg.Jitter.PLUS_MINUS)
 
-# Run tag carrying the source a run syncs; dagster.yaml allows one concurrent run per value.
-TAG_SOURCE = "y3d/source"
-TAG_OUTCOME = "y3d/outcome"
-TAG_WINDOW = "y3d/window"
+# Run tags (y3d/source, y3d/outcome, ...) are y3d_pipeline.runlog.tags'.
 
 # Asset keys (the public contract).
 RAW_SHIPSTATION_ORDERS = dg.AssetKey(["raw", "shipstation_orders"])

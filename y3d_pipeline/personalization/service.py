@@ -58,13 +58,10 @@ from y3d_pipeline.personalization.validation import (
     build_item_tasks,
     placeholder_tasks,
 )
+from y3d_pipeline.runlog.tags import Outcome
 
 log = logging.getLogger(__name__)
 
-OUTCOME_SUCCESS = "success"
-OUTCOME_PARTIAL = "partial_success"
-OUTCOME_NO_ORDERS = "success_no_orders"
-OUTCOME_FAILED = "failed"
 DEFAULT_AI_CONCURRENCY = 4
 CLOSED_STATUSES = ("shipped", "cancelled")
 AI_NOT_CONFIGURED = "AI extraction is not configured (OPENAI_API_KEY unset)"
@@ -123,12 +120,12 @@ class RunReport:
     @property
     def outcome(self) -> str:
         if self.orders_failed and self.orders_processed == 0:
-            return OUTCOME_FAILED
+            return Outcome.FAILED
         if self.orders_failed:
-            return OUTCOME_PARTIAL
+            return Outcome.PARTIAL_SUCCESS
         if self.orders_with_work == 0:
-            return OUTCOME_NO_ORDERS
-        return OUTCOME_SUCCESS
+            return Outcome.SUCCESS_NO_ORDERS
+        return Outcome.SUCCESS
 
 
 @dataclass(slots=True)

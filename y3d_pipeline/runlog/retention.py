@@ -37,6 +37,8 @@ from dagster._core.events import DagsterEventType
 from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
 from dagster._core.storage.event_log.sql_event_log import SqlEventLogStorage
 
+from y3d_pipeline.runlog.tags import ATTENTION_OUTCOMES, TAG_OUTCOME
+
 KEPT_EVENT_TYPES = frozenset({
     DagsterEventType.ASSET_MATERIALIZATION,
     DagsterEventType.ASSET_MATERIALIZATION_PLANNED,
@@ -60,7 +62,6 @@ DAGSTER_TABLES = ("event_logs", "runs", "run_tags", "asset_check_executions", "a
 _RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
-ATTENTION_OUTCOMES = {"failed", "partial_success", "canceled"}
 
 
 @dataclass
@@ -163,7 +164,7 @@ def needs_attention(run: dg.DagsterRun) -> bool:
     """A run an operator may still be looking into: failed, canceled, or successful with failed orders."""
     if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
         return True
-    return run.tags.get("y3d/outcome") in ATTENTION_OUTCOMES
+    return run.tags.get(TAG_OUTCOME) in ATTENTION_OUTCOMES
 
 
 def prune_runs(instance: dg.DagsterInstance, *, before: dt.datetime, dry_run: bool = False,

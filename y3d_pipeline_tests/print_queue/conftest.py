@@ -7,9 +7,9 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from y3d_pipeline.defs.constants import TAG_OUTCOME
 from y3d_pipeline.defs.print_queue.assets import print_tasks, task_status_sync
 from y3d_pipeline.defs.print_queue.resources import OpenAIResource
+from y3d_pipeline.runlog.tags import TAG_OUTCOME
 from y3d_pipeline_tests.resources import openai_resource
 
 from .factories import PARTITION

@@ -43,8 +43,6 @@ from y3d_pipeline.defs.automation.quality_checks import FRESHNESS_CHECK_NAME, FR
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.redaction import scrub
 from y3d_pipeline.runlog.core import (
-    TAG_OUTCOME,
-    TAG_SOURCE,
     Attention,
     derive_outcome,
     last_successful_sync,
@@ -53,6 +51,7 @@ from y3d_pipeline.runlog.core import (
     run_attention,
     run_partitions,
 )
+from y3d_pipeline.runlog.tags import TAG_OUTCOME, TAG_SOURCE, Outcome
 from y3d_pipeline.settings import Settings, load_settings
 
 # How far back the failed-check sensor looks on its very first tick (afterwards: its cursor).
@@ -95,7 +94,7 @@ def failure_condition(job: str, error: str | None) -> Condition:
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext, database: DatabaseResource) -> None:
     run = context.dagster_run
-    context.instance.add_run_tags(run.run_id, {TAG_OUTCOME: "failed"})
+    context.instance.add_run_tags(run.run_id, {TAG_OUTCOME: Outcome.FAILED})
     alert = run_failure_payload(context)
     condition = failure_condition(run.job_name, alert.summary)
     with database.engine.begin() as conn:

@@ -23,10 +23,10 @@ from y3d_pipeline.defs.constants import (
     RAW_SHOPIFY_ORDERS,
     RAW_SHOPIFY_PRODUCTS,
     SHIPSTATION_WRITEBACK,
-    TAG_SOURCE,
     TASK_STATUS_SYNC,
 )
 from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.runlog.tags import TAG_SOURCE
 
 # The daily assets a source's raw assets feed (each job takes those actually downstream of its raw assets).
 DAILY_DOWNSTREAM = (NORMALIZED_CUSTOMERS, NORMALIZED_PRODUCTS, NORMALIZED_ORDERS, NORMALIZED_ORDER_ITEMS,

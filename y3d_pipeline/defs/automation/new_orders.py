@@ -41,10 +41,10 @@ from y3d_pipeline.defs.automation.coverage import (
     record_poll,
 )
 from y3d_pipeline.defs.automation.jobs import SYNC_JOBS
-from y3d_pipeline.defs.constants import TAG_SOURCE, TAG_WINDOW
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
+from y3d_pipeline.runlog.tags import TAG_SOURCE, TAG_WINDOW
 from y3d_pipeline.settings import Settings, load_settings
 from y3d_pipeline.sources.amazon.client import MIN_CHANGE_POLL_SECONDS
 from y3d_pipeline.sources.http import ApiError

@@ -58,7 +58,8 @@ from y3d_pipeline.defs.automation.jobs import (
     task_status_sync_job,
 )
 from y3d_pipeline.defs.automation.maintenance import dagster_maintenance
-from y3d_pipeline.defs.constants import SHIPSTATION_WRITEBACK, TAG_SOURCE, TAG_WINDOW
+from y3d_pipeline.defs.constants import SHIPSTATION_WRITEBACK
+from y3d_pipeline.runlog.tags import TAG_SOURCE, TAG_WINDOW
 from y3d_pipeline.settings import Settings, load_settings
 
 _settings = load_settings()

@@ -16,7 +16,6 @@ from y3d_pipeline.defs.constants import (
     POOL_OPENAI,
     PRINT_TASKS,
     RAW_AMAZON_CUSTOMIZATIONS,
-    TAG_OUTCOME,
     TASK_STATUS_SYNC,
 )
 from y3d_pipeline.defs.partitions import daily_partitions
@@ -27,12 +26,12 @@ from y3d_pipeline.personalization.palette import DEFAULT_PALETTE
 from y3d_pipeline.personalization.prompt import PROMPT_VERSION
 from y3d_pipeline.personalization.service import (
     DEFAULT_AI_CONCURRENCY,
-    OUTCOME_FAILED,
     RunOptions,
     RunReport,
     run_print_tasks,
 )
 from y3d_pipeline.personalization.validation import DEFAULT_MAX_TEXT_LENGTH
+from y3d_pipeline.runlog.tags import TAG_OUTCOME, Outcome
 from y3d_pipeline.settings import Settings, load_settings
 
 
@@ -167,7 +166,7 @@ def print_tasks(context: dg.AssetExecutionContext, config: PrintTasksConfig, dat
     context.instance.add_run_tags(context.run_id, {TAG_OUTCOME: report.outcome})
     for failure in report.orders_failed:
         context.log.error(f"order {failure['order_number']} (id {failure['order_id']}) failed: {failure['reason']}")
-    if report.outcome == OUTCOME_FAILED:
+    if report.outcome == Outcome.FAILED:
         raise dg.Failure(description=f"every order with work failed ({len(report.orders_failed)})",
                          metadata=metadata)
     return dg.MaterializeResult(metadata=metadata)
