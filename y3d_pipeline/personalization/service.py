@@ -28,6 +28,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,8 +65,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_AI_CONCURRENCY = 4
 CLOSED_STATUSES = ("shipped", "cancelled")
-AI_NOT_CONFIGURED = "AI extraction is not configured (OPENAI_API_KEY unset)"
-DRY_RUN_NO_AI = "dry run: AI not called"
 RETRY_FIRST = dt.timedelta(minutes=15)
 RETRY_MAX = dt.timedelta(hours=12)
 
@@ -141,6 +140,13 @@ class ItemPlan:
     deferred: bool = False
 
 
+class AiSkipped(Enum):
+    """Why an order that needs the AI got no call; the value is the reason a person reads."""
+
+    NOT_CONFIGURED = "AI extraction is not configured (OPENAI_API_KEY unset)"
+    DRY_RUN = "dry run: AI not called"  # the items wait: a real run would call it
+
+
 @dataclass(slots=True)
 class OrderPlan:
     order: OrderRow
@@ -155,11 +161,20 @@ class OrderPlan:
     ai_call: AiCallResult | None = None
     ai_call_id: int | None = None
     ai_error: str | None = None
-    unresolved_reason: str | None = None
+    ai_skipped: AiSkipped | None = None
 
     @property
     def has_work(self) -> bool:
         return bool(self.items or self.closing or self.orphans or self.outside_edits)
+
+    @property
+    def ai_held_for_dry_run(self) -> bool:
+        return self.ai_skipped is AiSkipped.DRY_RUN
+
+    @property
+    def ai_failure(self) -> str:
+        """Why the AI gave no answer for this order."""
+        return self.ai_skipped.value if self.ai_skipped else f"AI extraction failed: {self.ai_error}"
 
 
 def item_input_hash(order: OrderRow, item: ItemRow) -> str:
@@ -412,11 +427,11 @@ class PrintTaskRun:
             return
         if self.extractor is None:
             for p in needing:
-                p.unresolved_reason = AI_NOT_CONFIGURED
+                p.ai_skipped = AiSkipped.NOT_CONFIGURED
             return
         if not self._ai_allowed():
             for p in needing:
-                p.unresolved_reason = DRY_RUN_NO_AI
+                p.ai_skipped = AiSkipped.DRY_RUN
                 self.report.items_awaiting_ai += len(p.ai_input.items)
             return
         workers = max(1, self.options.ai_concurrency)
@@ -445,10 +460,9 @@ class PrintTaskRun:
             order, item = plan.order, item_plan.item
             read_as = f"Not readable without the AI ({item_plan.ai_reason})"
             if plan.ai_result is None:
-                if plan.unresolved_reason == DRY_RUN_NO_AI:
+                if plan.ai_held_for_dry_run:
                     continue
-                failure = plan.unresolved_reason or f"AI extraction failed: {plan.ai_error}"
-                item_plan.drafts = self._placeholder(order, item_plan, f"{read_as}; {failure}", retry=True)
+                item_plan.drafts = self._placeholder(order, item_plan, f"{read_as}; {plan.ai_failure}", retry=True)
                 continue
             result = by_id.get(str(item.id))
             if result is None or not result.personalizations:
@@ -469,7 +483,7 @@ class PrintTaskRun:
         for item_plan in plan.items:
             drafts = item_plan.drafts
             if drafts is None or item_plan.mode == "protect":
-                if item_plan.needs_ai and plan.unresolved_reason != DRY_RUN_NO_AI and drafts is None \
+                if item_plan.needs_ai and not plan.ai_held_for_dry_run and drafts is None \
                         and item_plan.mode != "protect":
                     self.report.items_unresolved += 1
                 continue
@@ -518,7 +532,8 @@ class PrintTaskRun:
         if item_plan.mode == "protect":
             baseline = [writer.as_last_written(t) for t in item.existing_tasks]
             reason = describe_change(plan.order, baseline, drafts,
-                                     item_plan.ai_reason or plan.unresolved_reason or plan.ai_error)
+                                     item_plan.ai_reason or (plan.ai_skipped and plan.ai_skipped.value)
+                                     or plan.ai_error)
             for task in item.existing_tasks:
                 if task.status != "cancelled":
                     writer.flag(task, reason, checked_input_hash=item_plan.input_hash)
@@ -601,10 +616,9 @@ class PrintTaskRun:
                 self._fail(plan.order, f"{type(exc).__name__}: {str(exc).splitlines()[0][:400]}")
             else:
                 unresolved = [p.item.id for p in plan.items if p.needs_ai and p.drafts is None
-                              and p.mode != "protect" and plan.unresolved_reason != DRY_RUN_NO_AI]
+                              and p.mode != "protect" and not plan.ai_held_for_dry_run]
                 if unresolved:
-                    reason = plan.unresolved_reason or f"AI extraction failed: {plan.ai_error}"
-                    self._fail(plan.order, f"{reason}; items without tasks: {unresolved}")
+                    self._fail(plan.order, f"{plan.ai_failure}; items without tasks: {unresolved}")
                     self.report.orders_processed -= 1
         return self.report
 
