@@ -1,5 +1,5 @@
-"""Shared resources: the application database, and how every resource keeps endpoints and secrets out of
-run config. Source and OpenAI resources live with their assets.
+"""Shared resources: the application database, the shop's own settings, and how every resource keeps endpoints,
+secrets and safety switches out of run config. Source and OpenAI resources live with their assets.
 
 Run config (the Launchpad's ``resources.<key>.config``, ``dg launch --config-json``) may override any config
 field of a top-level resource. So where a resource talks to (endpoint), as whom (credentials) and what it
@@ -20,7 +20,10 @@ import sqlalchemy as sa
 from pydantic import PrivateAttr
 from sqlalchemy.orm import Session
 
+from y3d_pipeline.business_hours import BusinessHours
 from y3d_pipeline.db.engine import make_engine
+from y3d_pipeline.defs.partitions import SHOP_TIMEZONE
+from y3d_pipeline.settings import load_settings
 
 
 def env_var_if_set(name: str) -> dg.EnvVar | None:
@@ -104,6 +107,41 @@ class DatabaseResource(dg.ConfigurableResource):
             self._engine = None
 
 
+class ShopSettings(EnvironmentBound):
+    """How this shop runs, from the environment only: whether the pipeline may write to ShipStation at all (a run
+    config must never turn that on), its business hours, how stale a source may get, and the legacy print-task
+    knobs (the defaults of ``print_tasks``' run config, which may override them per run). Its calendar is the
+    partitions' (``SHOP_TIMEZONE``, from ``Y3D_TIMEZONE``)."""
+
+    writeback_enabled: bool = False  # Y3D_WRITEBACK_ENABLED
+    business_hours: str | None = None  # Y3D_BUSINESS_HOURS, e.g. "08:00-20:00" shop time; None: always open
+    max_sync_age_minutes: int = 30  # Y3D_MAX_SYNC_AGE_MINUTES
+    create_placeholders: bool = True  # CREATE_PLACEHOLDER_ON_AI_ERROR
+    order_processing_limit: int | None = None  # ORDER_PROCESSING_LIMIT
+    ai_call_delay_ms: int = 0  # AI_CALL_DELAY_MS
+
+    @classmethod
+    def from_env(cls) -> ShopSettings:
+        settings = load_settings()  # validated: a bad value stops the load with the variable's name
+        return cls(writeback_enabled=settings.Y3D_WRITEBACK_ENABLED, business_hours=settings.Y3D_BUSINESS_HOURS,
+                   max_sync_age_minutes=settings.Y3D_MAX_SYNC_AGE_MINUTES,
+                   create_placeholders=settings.CREATE_PLACEHOLDER_ON_AI_ERROR,
+                   order_processing_limit=settings.ORDER_PROCESSING_LIMIT, ai_call_delay_ms=settings.AI_CALL_DELAY_MS)
+
+
+class ShopResource(dg.ConfigurableResource):
+    """The shop's settings for assets and sensors (key ``shop``); tests swap it instead of editing the
+    environment. Nothing of it is run config."""
+
+    settings: ShopSettings
+
+    @property
+    def business_hours(self) -> BusinessHours | None:
+        hours = self.settings.business_hours
+        return BusinessHours.parse(hours, SHOP_TIMEZONE) if hours else None
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(resources={"database": DatabaseResource(connection=DatabaseConnection.from_env())})
+    return dg.Definitions(resources={"database": DatabaseResource(connection=DatabaseConnection.from_env()),
+                                     "shop": ShopResource(settings=ShopSettings.from_env())})

@@ -14,7 +14,7 @@ from y3d_pipeline.defs.normalized.assets import normalize_orders, reconciliation
 from y3d_pipeline.defs.print_queue.assets import print_tasks
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_customizations
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
-from y3d_pipeline_tests.resources import amazon_resource, openai_resource, shipstation_resource
+from y3d_pipeline_tests.resources import amazon_resource, openai_resource, shipstation_resource, shop_resource
 
 from .factories import history
 
@@ -31,6 +31,7 @@ def pipeline(fresh_sandbox, database_resource, dagster_instance):
         "shipstation": shipstation_resource(env, initial_backoff_seconds=0.01),
         "amazon": amazon_resource(env, configured=False),
         "openai": openai_resource(None),
+        "shop": shop_resource(),
     }
 
     def run(partition: str, assets=PIPELINE) -> dict:

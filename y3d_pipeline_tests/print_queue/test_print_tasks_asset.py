@@ -243,7 +243,8 @@ def test_a_backfill_range_runs_once_over_the_whole_window(runner_without_ai, cle
     add_order(clean_db, modified_at=IN_WINDOW.replace(day=21), items=[{"options": opts(Name="Max")}])
     result = dg.materialize(
         [print_tasks], instance=runner_without_ai.instance,
-        resources={"database": runner_without_ai.database, "openai": runner_without_ai.openai},
+        resources={"database": runner_without_ai.database, "openai": runner_without_ai.openai,
+                   "shop": runner_without_ai.shop},
         tags={"dagster/asset_partition_range_start": "2026-11-18", "dagster/asset_partition_range_end": "2026-11-20"},
     )
     assert result.success

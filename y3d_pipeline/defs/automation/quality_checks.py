@@ -21,9 +21,8 @@ from y3d_pipeline.defs.constants import (
     RAW_SHIPSTATION_ORDERS,
     RAW_SHOPIFY_ORDERS,
 )
-from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.defs.resources import DatabaseResource, ShopResource, SourceResource
 from y3d_pipeline.runlog.core import last_successful_sync
-from y3d_pipeline.settings import load_settings
 
 MAX_MD_ROWS = 50
 
@@ -123,21 +122,22 @@ FRESHNESS_SOURCES = {
 }
 
 
-def _freshness_check(source: str, key: dg.AssetKey, flag: str):
+def _freshness_check(source: str, key: dg.AssetKey):
     # The name predates Y3D_MAX_SYNC_AGE_MINUTES (default 30); kept because operators and alerts know it.
-    @dg.asset_check(asset=key, name=FRESHNESS_CHECK_NAME,
+    @dg.asset_check(asset=key, name=FRESHNESS_CHECK_NAME, required_resource_keys={source, "shop"},
                     description=f"{source}: a successful sync within Y3D_MAX_SYNC_AGE_MINUTES (default 30) of "
                                 "business hours (Y3D_BUSINESS_HOURS; always, when unset); passes when "
                                 f"{source} is not configured.")
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        settings = load_settings()
-        if not getattr(settings, flag):
-            return dg.AssetCheckResult(passed=True, description=f"{source} is not configured",
+        resource: SourceResource = getattr(context.resources, source)
+        shop: ShopResource = context.resources.shop
+        if not resource.configured:
+            return dg.AssetCheckResult(passed=True, description=resource.NOT_CONFIGURED_NOTE,
                                        metadata={"configured": False})
         last = last_successful_sync(context.instance, key)
         stale = quality.stale_sources({source: last}, now=_now(),
-                                      max_age=dt.timedelta(minutes=settings.Y3D_MAX_SYNC_AGE_MINUTES),
-                                      business_hours=settings.business_hours)
+                                      max_age=dt.timedelta(minutes=shop.settings.max_sync_age_minutes),
+                                      business_hours=shop.business_hours)
         return dg.AssetCheckResult(
             passed=not stale, severity=dg.AssetCheckSeverity.WARN,
             description=(f"{source}: last successful sync {last.isoformat() if last else 'never'}"),
@@ -150,7 +150,7 @@ def _freshness_check(source: str, key: dg.AssetKey, flag: str):
     return _check
 
 
-freshness_checks = [_freshness_check(source, key, flag) for source, (key, flag) in FRESHNESS_SOURCES.items()]
+freshness_checks = [_freshness_check(source, key) for source, (key, _) in FRESHNESS_SOURCES.items()]
 
 DATA_QUALITY_CHECKS = [awaiting_orders_have_tasks, no_open_tasks_on_closed_orders, task_quantities_match_items,
                        customized_urls_parsed, orders_reconciled, no_quarantined_records]

@@ -139,7 +139,7 @@ def partitioned_sync_schedule(source: str, name: str, cron: str, description: st
         if not source_configured(source):
             return dg.SkipReason(f"{source} is not configured")
         tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-        if business_hours and (closed := outside_business_hours(load_settings(), tick)):
+        if business_hours and (closed := outside_business_hours(load_settings().business_hours, tick)):
             return closed
         keys = partitions(tick)
         if skip_recently_covered:
@@ -198,7 +198,7 @@ def amazon_chain_every_15_min(context: dg.ScheduleEvaluationContext):
     if not (settings.amazon_configured or settings.shipstation_configured):
         return dg.SkipReason("neither Amazon nor ShipStation is configured: no CustomizedURL can be known")
     tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-    if closed := outside_business_hours(settings, tick):
+    if closed := outside_business_hours(settings.business_hours, tick):
         return closed
     return run_requests("amazon_chain_every_15_min", tick, today_partitions(tick, settings.timezone, _start()),
                         "amazon", asset_selection=chain_selection(settings))

@@ -20,7 +20,7 @@ from y3d_pipeline.defs.constants import (
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.print_queue.resources import OpenAIResource
-from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.defs.resources import DatabaseResource, ShopResource, ShopSettings
 from y3d_pipeline.personalization import repository
 from y3d_pipeline.personalization.palette import DEFAULT_PALETTE
 from y3d_pipeline.personalization.prompt import PROMPT_VERSION
@@ -32,7 +32,6 @@ from y3d_pipeline.personalization.service import (
 )
 from y3d_pipeline.personalization.validation import DEFAULT_MAX_TEXT_LENGTH
 from y3d_pipeline.runlog.tags import TAG_OUTCOME, Outcome
-from y3d_pipeline.settings import Settings, load_settings
 
 
 class PrintTasksConfig(dg.Config):
@@ -63,17 +62,17 @@ class PrintTasksConfig(dg.Config):
     palette: list[str] = list(DEFAULT_PALETTE)
     """Filament colours; anything else maps to null and is flagged for review."""
 
-    def run_options(self, settings: Settings) -> RunOptions:
-        limit = self.limit if self.limit is not None else settings.ORDER_PROCESSING_LIMIT
+    def run_options(self, defaults: ShopSettings) -> RunOptions:
+        limit = self.limit if self.limit is not None else defaults.order_processing_limit
         return RunOptions(
             order_refs=[r for r in self.order_ids if r.strip()], force_recreate=self.force_recreate,
             clear_all=self.clear_all, dry_run=self.dry_run, dry_run_calls_ai=self.dry_run_calls_ai,
             limit=limit or None,
             create_placeholders=(self.create_placeholders if self.create_placeholders is not None
-                                 else settings.CREATE_PLACEHOLDER_ON_AI_ERROR),
+                                 else defaults.create_placeholders),
             ai_concurrency=self.ai_concurrency,
             ai_call_delay_ms=(self.ai_call_delay_ms if self.ai_call_delay_ms is not None
-                              else settings.AI_CALL_DELAY_MS),
+                              else defaults.ai_call_delay_ms),
             max_text_length=self.max_text_length, palette=tuple(self.palette),
         )
 
@@ -153,12 +152,12 @@ def report_metadata(report: RunReport, *, model: str | None, ai_configured: bool
     ),
 )
 def print_tasks(context: dg.AssetExecutionContext, config: PrintTasksConfig, database: DatabaseResource,
-                openai: OpenAIResource) -> dg.MaterializeResult:
+                openai: OpenAIResource, shop: ShopResource) -> dg.MaterializeResult:
     window = context.partition_time_window
     extractor = openai.extractor()
     if extractor is None:
         context.log.warning("OPENAI_API_KEY is not set: items needing the AI get placeholder tasks for review")
-    options = config.run_options(load_settings())
+    options = config.run_options(shop.settings)
     report = run_print_tasks(database.engine, options, window=(window.start, window.end), extractor=extractor,
                              run_id=context.run_id)
     metadata = report_metadata(report, model=openai.model if extractor else None, ai_configured=bool(extractor))
