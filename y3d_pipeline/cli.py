@@ -55,7 +55,7 @@ REGISTERED_COMMANDS = (
     ("y3d_pipeline.runlog.cli", "runs"),
     ("y3d_pipeline.runlog.status_cli", "status"),
     ("y3d_pipeline.backfill_cli", "backfill"),
-    ("y3d_pipeline.personalization.cli", "tasks"),
+    ("y3d_pipeline.print_queue.cli", "tasks"),
 )
 
 

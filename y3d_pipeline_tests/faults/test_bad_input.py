@@ -221,7 +221,7 @@ BAD_AI_REPLIES = {
 
 @pytest.mark.parametrize("name", sorted(BAD_AI_REPLIES))
 def test_ai_replies_that_break_the_schema_raise_instead_of_passing(name):
-    from y3d_pipeline.personalization.ai import parse_reply
+    from y3d_pipeline.print_queue.ai import parse_reply
 
     with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
         parse_reply(BAD_AI_REPLIES[name])

@@ -17,9 +17,9 @@ import sqlalchemy as sa
 from y3d_pipeline.db.models import PrintTask
 from y3d_pipeline.defs.print_queue.assets import PrintTasksConfig
 from y3d_pipeline.defs.resources import ShopSettings
-from y3d_pipeline.personalization import repository as repo
-from y3d_pipeline.personalization.models import OrderRow, TaskDraft
-from y3d_pipeline.personalization.validation import ON_HOLD_REASON
+from y3d_pipeline.print_queue import repository as repo
+from y3d_pipeline.print_queue.models import OrderRow, TaskDraft
+from y3d_pipeline.print_queue.validation import ON_HOLD_REASON
 from y3d_pipeline_tests.resources import shop_resource
 
 from .conftest import Runner

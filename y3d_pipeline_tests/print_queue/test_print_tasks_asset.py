@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from y3d_pipeline.db.models import AiCall, PrintTask
 from y3d_pipeline.defs.print_queue.assets import print_tasks
-from y3d_pipeline.personalization.prompt import PROMPT_VERSION
+from y3d_pipeline.print_queue.prompt import PROMPT_VERSION
 
 from .conftest import openai_requests
 from .factories import IN_WINDOW, add_amazon_custom, add_order, add_task, count, opts, table_snapshot, tasks

@@ -22,8 +22,8 @@ from graphql import (
     validate,
 )
 
-from y3d_pipeline.personalization.ai import RESPONSE_FORMAT, PersonalizationExtractor
-from y3d_pipeline.personalization.models import AiInputItem, AiOption, AiOrderInput
+from y3d_pipeline.print_queue.ai import RESPONSE_FORMAT, PersonalizationExtractor
+from y3d_pipeline.print_queue.models import AiInputItem, AiOption, AiOrderInput
 from y3d_pipeline.sandbox.openai_strict import KNOWN_MODELS, strict_schema_problem
 from y3d_pipeline.sandbox.shopify import PROTECTED_FIELDS, SCHEMA
 from y3d_pipeline.sources.amazon.client import AmazonClient

@@ -57,8 +57,8 @@ from y3d_pipeline.defs.automation.jobs import (
     shopify_products_sync,
     task_status_sync_job,
 )
-from y3d_pipeline.defs.automation.maintenance import dagster_maintenance
 from y3d_pipeline.defs.constants import SHIPSTATION_WRITEBACK
+from y3d_pipeline.defs.maintenance.assets import dagster_maintenance
 from y3d_pipeline.runlog.tags import TAG_SOURCE, TAG_WINDOW
 from y3d_pipeline.settings import Settings, load_settings
 

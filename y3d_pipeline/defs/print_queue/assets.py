@@ -1,4 +1,4 @@
-"""Print-queue assets: thin wrappers over ``y3d_pipeline.personalization``."""
+"""Print-queue assets: thin wrappers over ``y3d_pipeline.print_queue``."""
 
 # No "from __future__ import annotations" here: Dagster reads the Config and resource annotations at runtime.
 
@@ -21,16 +21,16 @@ from y3d_pipeline.defs.constants import (
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.print_queue.resources import OpenAIResource
 from y3d_pipeline.defs.resources import DatabaseResource, ShopResource, ShopSettings
-from y3d_pipeline.personalization import repository
-from y3d_pipeline.personalization.palette import DEFAULT_PALETTE
-from y3d_pipeline.personalization.prompt import PROMPT_VERSION
-from y3d_pipeline.personalization.service import (
+from y3d_pipeline.print_queue import repository
+from y3d_pipeline.print_queue.palette import DEFAULT_PALETTE
+from y3d_pipeline.print_queue.prompt import PROMPT_VERSION
+from y3d_pipeline.print_queue.service import (
     DEFAULT_AI_CONCURRENCY,
     RunOptions,
     RunReport,
     run_print_tasks,
 )
-from y3d_pipeline.personalization.validation import DEFAULT_MAX_TEXT_LENGTH
+from y3d_pipeline.print_queue.validation import DEFAULT_MAX_TEXT_LENGTH
 from y3d_pipeline.runlog.tags import TAG_OUTCOME, Outcome
 
 

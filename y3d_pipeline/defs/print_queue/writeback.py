@@ -12,8 +12,8 @@ from y3d_pipeline.defs.constants import (
 )
 from y3d_pipeline.defs.resources import DatabaseResource, ShopResource
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
-from y3d_pipeline.personalization import repository
-from y3d_pipeline.personalization.writeback import run_writeback
+from y3d_pipeline.print_queue import repository
+from y3d_pipeline.print_queue.writeback import run_writeback
 
 
 class WritebackConfig(dg.Config):

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from y3d_pipeline.personalization.hashing import content_hash
+from y3d_pipeline.print_queue.hashing import content_hash
 from y3d_pipeline.redaction import scrub
 
 EDITABLE_STATUSES = ("awaiting_payment", "awaiting_shipment", "on_hold")

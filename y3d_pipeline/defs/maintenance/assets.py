@@ -9,9 +9,13 @@ import datetime as dt
 
 import dagster as dg
 
-from y3d_pipeline.db.retention import AppRetentionPolicy, app_sizes, prune_app_data, vacuum_app_tables
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.runlog.retention import dagster_sizes, prune_dagster_history, vacuum_dagster_tables
+from y3d_pipeline.maintenance.app_data import AppRetentionPolicy, app_sizes, prune_app_data, vacuum_app_tables
+from y3d_pipeline.maintenance.dagster_storage import (
+    dagster_sizes,
+    prune_dagster_history,
+    vacuum_dagster_tables,
+)
 from y3d_pipeline.runlog.tags import TAG_SOURCE
 
 RETENTION = dg.AssetKey(["maintenance", "retention"])

@@ -60,7 +60,7 @@ def _colours(row: dict[str, Any], side: str) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     from y3d_pipeline.db.engine import make_engine, resolve_app_database_url
-    from y3d_pipeline.personalization.repository import task_history
+    from y3d_pipeline.print_queue.repository import task_history
     from y3d_pipeline.settings import load_settings
 
     engine = make_engine(resolve_app_database_url())

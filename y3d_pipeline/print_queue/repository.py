@@ -27,7 +27,7 @@ from y3d_pipeline.db.models import (
     PrintTask,
     PrintTaskHistory,
 )
-from y3d_pipeline.personalization.models import AmazonCustom, ExistingTask, ItemRow, OrderRow, TaskDraft
+from y3d_pipeline.print_queue.models import AmazonCustom, ExistingTask, ItemRow, OrderRow, TaskDraft
 
 ELIGIBLE_STATUSES = ("awaiting_shipment", "on_hold")
 OPEN_TASK_STATUSES = ("pending", "in_progress")
@@ -463,7 +463,7 @@ def task_history(conn: sa.Connection, order_refs: list[str]) -> list[dict[str, A
 
 def load_writeback_orders(conn: sa.Connection, *, order_refs: list[str], limit: int | None) -> list[Any]:
     """Orders ShipStation may still edit that have open print tasks, with their items' tasks."""
-    from y3d_pipeline.personalization.writeback import EDITABLE_STATUSES, ItemPush, OrderPush, TaskLine
+    from y3d_pipeline.print_queue.writeback import EDITABLE_STATUSES, ItemPush, OrderPush, TaskLine
 
     stmt = (sa.select(_orders.c.id, _orders.c.order_number, _orders.c.shipstation_order_id,
                       _orders.c.internal_notes)

@@ -8,16 +8,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from y3d_pipeline.personalization.buyer_text import (
+from y3d_pipeline.print_queue.buyer_text import (
     colour_context,
     emoji_in,
     invisible_in,
     output_problems,
     strip_invisible,
 )
-from y3d_pipeline.personalization.hashing import content_hash
-from y3d_pipeline.personalization.models import ItemRow, OrderRow, Personalization, TaskDraft
-from y3d_pipeline.personalization.palette import Palette
+from y3d_pipeline.print_queue.hashing import content_hash
+from y3d_pipeline.print_queue.models import ItemRow, OrderRow, Personalization, TaskDraft
+from y3d_pipeline.print_queue.palette import Palette
 
 DEFAULT_MAX_TEXT_LENGTH = 60
 PLACEHOLDER_TEXT = None  # a placeholder has no text: the UI shows the review reason instead

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from y3d_pipeline.personalization import buyer_text
-from y3d_pipeline.personalization.models import (
+from y3d_pipeline.print_queue import buyer_text
+from y3d_pipeline.print_queue.models import (
     SOURCE_AMAZON,
     SOURCE_OPTIONS,
     AmazonCustom,
@@ -21,7 +21,7 @@ from y3d_pipeline.personalization.models import (
     OrderRow,
     Personalization,
 )
-from y3d_pipeline.personalization.writeback import BLOCK_START, OUR_OPTIONS
+from y3d_pipeline.print_queue.writeback import BLOCK_START, OUR_OPTIONS
 
 TEXT_KEYS = {"name or text", "name", "text", "personalization", "personalisation", "personalized text",
              "personalised text", "custom text", "custom name", "your name", "name/text", "engraving",
@@ -222,7 +222,7 @@ def _read_fields(fields: list[tuple[str, str]], quantity: int, *, regkey: bool,
 
 
 def _regkey(item: ItemRow) -> bool:
-    from y3d_pipeline.personalization.validation import is_regkey
+    from y3d_pipeline.print_queue.validation import is_regkey
 
     return is_regkey(item.sku, item.name)
 

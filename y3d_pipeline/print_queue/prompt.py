@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from y3d_pipeline.personalization.models import AiOrderInput
+from y3d_pipeline.print_queue.models import AiOrderInput
 
 PROMPT_VERSION = "print-tasks-v1"
 

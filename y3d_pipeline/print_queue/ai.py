@@ -18,8 +18,8 @@ import openai
 from openai.lib._pydantic import to_strict_json_schema
 from pydantic import ValidationError
 
-from y3d_pipeline.personalization.models import AiOrderInput, AiOrderResult
-from y3d_pipeline.personalization.prompt import build_messages
+from y3d_pipeline.print_queue.models import AiOrderInput, AiOrderResult
+from y3d_pipeline.print_queue.prompt import build_messages
 
 RETRYABLE = (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError)
 RESPONSE_FORMAT = {

@@ -22,7 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
-from y3d_pipeline.personalization.palette import COLOUR_ALIASES, DEFAULT_PALETTE
+from y3d_pipeline.print_queue.palette import COLOUR_ALIASES, DEFAULT_PALETTE
 
 MAX_PLAIN_WORDS = 4
 MAX_PLAIN_CHARS = 30

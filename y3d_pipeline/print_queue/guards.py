@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from y3d_pipeline.personalization import buyer_text
-from y3d_pipeline.personalization import options as readers
-from y3d_pipeline.personalization.models import AiPersonalization, ItemRow, OrderRow, Personalization
-from y3d_pipeline.personalization.palette import COLOUR_ALIASES, Palette
+from y3d_pipeline.print_queue import buyer_text
+from y3d_pipeline.print_queue import options as readers
+from y3d_pipeline.print_queue.models import AiPersonalization, ItemRow, OrderRow, Personalization
+from y3d_pipeline.print_queue.palette import COLOUR_ALIASES, Palette
 
 MAX_TASK_QUANTITY = 10_000  # far below the integer column's 2,147,483,647
 

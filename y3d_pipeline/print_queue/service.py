@@ -33,12 +33,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from y3d_pipeline.personalization import guards
-from y3d_pipeline.personalization import options as readers
-from y3d_pipeline.personalization import repository as repo
-from y3d_pipeline.personalization.ai import AiCallResult, PersonalizationExtractor, parse_reply
-from y3d_pipeline.personalization.hashing import content_hash
-from y3d_pipeline.personalization.models import (
+from y3d_pipeline.print_queue import guards
+from y3d_pipeline.print_queue import options as readers
+from y3d_pipeline.print_queue import repository as repo
+from y3d_pipeline.print_queue.ai import AiCallResult, PersonalizationExtractor, parse_reply
+from y3d_pipeline.print_queue.hashing import content_hash
+from y3d_pipeline.print_queue.models import (
     SOURCE_AI,
     SOURCE_PLACEHOLDER,
     AiInputItem,
@@ -51,9 +51,9 @@ from y3d_pipeline.personalization.models import (
     Personalization,
     TaskDraft,
 )
-from y3d_pipeline.personalization.palette import DEFAULT_PALETTE, Palette
-from y3d_pipeline.personalization.prompt import PROMPT_VERSION
-from y3d_pipeline.personalization.validation import (
+from y3d_pipeline.print_queue.palette import DEFAULT_PALETTE, Palette
+from y3d_pipeline.print_queue.prompt import PROMPT_VERSION
+from y3d_pipeline.print_queue.validation import (
     DEFAULT_MAX_TEXT_LENGTH,
     ValidationRules,
     build_item_tasks,
