@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from sqlalchemy.orm import Session
 
 from y3d_pipeline.business_hours import BusinessHours
 from y3d_pipeline.db.engine import make_engine
 from y3d_pipeline.defs.partitions import SHOP_TIMEZONE
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.http import RetryPolicy
 
 
 def env_var_if_set(name: str) -> dg.EnvVar | None:
@@ -52,9 +53,18 @@ class SourceResource(dg.ConfigurableResource):
 
     NOT_CONFIGURED_NOTE: ClassVar[str]
 
+    # The client's request retries (run config, bounded): attempts for failures, and a budget of time for
+    # failures and rate-limit waits together.
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+
     @property
     def configured(self) -> bool:
         raise NotImplementedError
+
+    def retry_policy(self, **overrides: Any) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds, **overrides)
 
     def require_configured(self) -> None:
         if not self.configured:

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 import tenacity
@@ -187,7 +187,20 @@ def call_with_retries(
         raise ApiError(f"{what} gave up after {exc.last_attempt.attempt_number} attempts: {last}") from last
 
 
-class ScrubbingTransport:
+class Closing:
+    """``with client:`` closes it at the end: every client and transport here has a ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class ScrubbingTransport(Closing):
     """Wraps an httpx-style transport so that error bodies (status >= 400) reach the client scrubbed of
     secrets: for SDKs that build exception texts from the body themselves (the openai SDK, on httpx2), where
     our own ApiError never sees the text. Works with any transport of httpx's interface."""
@@ -212,8 +225,3 @@ class ScrubbingTransport:
     def close(self) -> None:
         self.inner.close()
 
-    def __enter__(self) -> ScrubbingTransport:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()

@@ -60,6 +60,7 @@ from y3d_pipeline.sources.amazon.records import (
 )
 from y3d_pipeline.sources.http import (
     ApiError,
+    Closing,
     InvalidRecord,
     RequestStats,
     RetryableError,
@@ -153,7 +154,7 @@ def iso_z(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class AmazonClient:
+class AmazonClient(Closing):
     def __init__(
         self,
         *,
@@ -196,11 +197,6 @@ class AmazonClient:
         if self._own_http:
             self.http.close()
 
-    def __enter__(self) -> AmazonClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------------------------------- auth
     def _fetch_token(self) -> None:
@@ -296,14 +292,19 @@ class AmazonClient:
         value = min(end.astimezone(dt.UTC), latest).replace(microsecond=0)
         return value, clamped
 
+    def _window(self, what: str, updated_after: dt.datetime, updated_before: dt.datetime
+                ) -> tuple[dt.datetime, dt.datetime, OrdersPage]:
+        """(start, end, an empty page recording the end): whole seconds, the end clamped by the two-minute rule."""
+        if updated_after.tzinfo is None or updated_before.tzinfo is None:
+            raise ValueError(f"{what} needs timezone-aware datetimes")
+        end, clamped = self.clamp_end(updated_before)
+        start = updated_after.astimezone(dt.UTC).replace(microsecond=0)
+        return start, end, OrdersPage(requested_end=updated_before, effective_end=end, clamped=clamped)
+
     def get_orders(self, updated_after: dt.datetime, updated_before: dt.datetime) -> OrdersPage:
         """All orders with ``updated_after <= LastUpdateDate <= updated_before`` (both inclusive per Amazon),
         the end clamped by the two-minute rule; de-duplicated across pages."""
-        if updated_after.tzinfo is None or updated_before.tzinfo is None:
-            raise ValueError("get_orders needs timezone-aware datetimes")
-        end, clamped = self.clamp_end(updated_before)
-        result = OrdersPage(requested_end=updated_before, effective_end=end, clamped=clamped)
-        start = updated_after.astimezone(dt.UTC).replace(microsecond=0)
+        start, end, result = self._window("get_orders", updated_after, updated_before)
         if end < start:
             return result
         by_id: dict[str, AmazonOrder] = {}
@@ -406,11 +407,7 @@ class AmazonClient:
         """v2026 searchOrders: every order with ``updated_after <= lastUpdatedTime <= updated_before`` (the end
         clamped by the two-minute rule), items included, de-duplicated across pages; ``progress(orders so far,
         None)`` after each page (pages are paced at ~1 per 180 s once the burst is spent)."""
-        if updated_after.tzinfo is None or updated_before.tzinfo is None:
-            raise ValueError("search_orders needs timezone-aware datetimes")
-        end, clamped = self.clamp_end(updated_before)
-        result = OrdersPage(requested_end=updated_before, effective_end=end, clamped=clamped)
-        start = updated_after.astimezone(dt.UTC).replace(microsecond=0)
+        start, end, result = self._window("search_orders", updated_after, updated_before)
         if end < start:
             return result
         base = {**self._window_params(start, end), "includedData": ",".join(INCLUDED_DATA),

@@ -43,6 +43,7 @@ from y3d_pipeline.counters import reported
 from y3d_pipeline.redaction import register_basic_auth
 from y3d_pipeline.sources.http import (
     ApiError,
+    Closing,
     InvalidRecord,
     RequestStats,
     RetryableError,
@@ -109,7 +110,7 @@ class ShipStationStats(RequestStats):
     throttle_wait_seconds: float = reported("throttle_wait_seconds", default=0.0, digits=2)
 
 
-class ShipStationClient:
+class ShipStationClient(Closing):
     """ShipStation v1 over httpx with Basic auth, header-driven rate limiting and bounded retries.
 
     ``sleep`` and ``monotonic`` are injectable (tests advance a simulated clock instead of waiting).
@@ -160,11 +161,6 @@ class ShipStationClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> ShipStationClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # -------------------------------------------------------------------- plumbing
 

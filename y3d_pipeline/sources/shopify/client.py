@@ -46,6 +46,7 @@ from y3d_pipeline.counters import reported
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION
 from y3d_pipeline.sources.http import (
     ApiError,
+    Closing,
     InvalidRecord,
     RequestStats,
     RetryableError,
@@ -289,7 +290,7 @@ class QueryTooExpensive(Exception):
 
 
 # ------------------------------------------------------------------------------------------ client
-class ShopifyClient:
+class ShopifyClient(Closing):
     """One shop's Admin GraphQL API. Not thread-safe (the throttle state is per client)."""
 
     def __init__(
@@ -346,11 +347,6 @@ class ShopifyClient:
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> ShopifyClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     # ----------------------------------------------------------------------------- one query
     def _note_cost(self, operation: str, extensions: Any) -> None:
@@ -512,32 +508,33 @@ class ShopifyClient:
                 except (ValidationError, ValueError, TypeError, AttributeError, KeyError) as exc:
                     self.invalid.append(invalid_order(node, exc))
             yield orders
-            page_info = connection["pageInfo"]
-            if not page_info["hasNextPage"]:
+            if not _advance("Orders", connection, variables):
                 return
-            if not page_info.get("endCursor") or page_info["endCursor"] == variables["after"]:
-                raise ApiError(f"{SERVICE} Orders: hasNextPage without a new endCursor")
-            variables["after"] = page_info["endCursor"]
 
     def _complete_line_items(self, node: dict[str, Any]) -> dict[str, Any]:
-        connection = node.get("lineItems") or {"nodes": [], "pageInfo": {"hasNextPage": False}}
-        items = list(connection["nodes"])
+        return self._complete_nested(node, "lineItems", "OrderLineItems", ORDER_LINE_ITEMS_QUERY, "order",
+                                     self.line_items_follow_up_page_size)
+
+    def _complete_nested(self, node: dict[str, Any], field: str, operation: str, query: str, parent: str,
+                         page_size: int) -> dict[str, Any]:
+        """``node`` with every node of its connection ``field`` (an order's line items, a product's variants):
+        what the first page left out is asked for on the ``parent`` by id, page by page."""
+        connection = node.get(field) or {"nodes": [], "pageInfo": {"hasNextPage": False}}
+        nodes = list(connection["nodes"])
         page_info = connection.get("pageInfo") or {}
         after = page_info.get("endCursor")
         while page_info.get("hasNextPage"):
-            data = self._page("OrderLineItems", ORDER_LINE_ITEMS_QUERY,
-                              {"id": node["id"], "first": self.line_items_follow_up_page_size, "after": after},
-                              "first")
+            data = self._page(operation, query, {"id": node["id"], "first": page_size, "after": after}, "first")
             self.stats.follow_up_pages += 1
-            if data.get("order") is None:
-                raise ApiError(f"{SERVICE} OrderLineItems: order {node['id']} vanished while paging")
-            more = data["order"]["lineItems"]
-            items.extend(more["nodes"])
+            if data.get(parent) is None:
+                raise ApiError(f"{SERVICE} {operation}: {parent} {node['id']} vanished while paging")
+            more = data[parent][field]
+            nodes.extend(more["nodes"])
             page_info = more["pageInfo"]
             if page_info.get("hasNextPage") and page_info.get("endCursor") in (None, after):
-                raise ApiError(f"{SERVICE} OrderLineItems: hasNextPage without a new endCursor")
+                raise ApiError(f"{SERVICE} {operation}: hasNextPage without a new endCursor")
             after = page_info.get("endCursor")
-        return {**node, "lineItems": {"nodes": items}}
+        return {**node, field: {"nodes": nodes}}
 
     def fetch_orders(self, start: dt.datetime, end: dt.datetime,
                      progress: Callable[[int, int | None], None] | None = None) -> list[ShopifyOrder]:
@@ -563,32 +560,12 @@ class ShopifyClient:
             connection = data["products"]
             self.stats.pages += 1
             yield [ShopifyProduct.from_node(self._complete_variants(node)) for node in connection["nodes"]]
-            page_info = connection["pageInfo"]
-            if not page_info["hasNextPage"]:
+            if not _advance("Products", connection, variables):
                 return
-            if not page_info.get("endCursor") or page_info["endCursor"] == variables["after"]:
-                raise ApiError(f"{SERVICE} Products: hasNextPage without a new endCursor")
-            variables["after"] = page_info["endCursor"]
 
     def _complete_variants(self, node: dict[str, Any]) -> dict[str, Any]:
-        connection = node.get("variants") or {"nodes": [], "pageInfo": {"hasNextPage": False}}
-        variants = list(connection["nodes"])
-        page_info = connection.get("pageInfo") or {}
-        after = page_info.get("endCursor")
-        while page_info.get("hasNextPage"):
-            data = self._page("ProductVariants", PRODUCT_VARIANTS_QUERY,
-                              {"id": node["id"], "first": self.variants_follow_up_page_size, "after": after},
-                              "first")
-            self.stats.follow_up_pages += 1
-            if data.get("product") is None:
-                raise ApiError(f"{SERVICE} ProductVariants: product {node['id']} vanished while paging")
-            more = data["product"]["variants"]
-            variants.extend(more["nodes"])
-            page_info = more["pageInfo"]
-            if page_info.get("hasNextPage") and page_info.get("endCursor") in (None, after):
-                raise ApiError(f"{SERVICE} ProductVariants: hasNextPage without a new endCursor")
-            after = page_info.get("endCursor")
-        return {**node, "variants": {"nodes": variants}}
+        return self._complete_nested(node, "variants", "ProductVariants", PRODUCT_VARIANTS_QUERY, "product",
+                                     self.variants_follow_up_page_size)
 
     def fetch_products(self, updated_since: dt.datetime | None = None) -> list[ShopifyProduct]:
         newest: dict[int, ShopifyProduct] = {}
@@ -598,3 +575,14 @@ class ShopifyClient:
                 if current is None or product.updated_at >= current.updated_at:
                     newest[product.legacy_resource_id] = product
         return list(newest.values())
+
+
+def _advance(operation: str, connection: dict[str, Any], variables: dict[str, Any]) -> bool:
+    """Move ``variables["after"]`` to the connection's next page; False on the last page."""
+    page_info = connection["pageInfo"]
+    if not page_info["hasNextPage"]:
+        return False
+    if not page_info.get("endCursor") or page_info["endCursor"] == variables["after"]:
+        raise ApiError(f"{SERVICE} {operation}: hasNextPage without a new endCursor")
+    variables["after"] = page_info["endCursor"]
+    return True

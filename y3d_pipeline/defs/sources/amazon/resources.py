@@ -18,7 +18,6 @@ from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.amazon.client import AmazonClient
 from y3d_pipeline.sources.amazon.custom.policy import DownloadPolicy
 from y3d_pipeline.sources.amazon.records import API_2026
-from y3d_pipeline.sources.http import RetryPolicy
 
 MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
 
@@ -71,9 +70,6 @@ class AmazonResource(SourceResource):
     download_rules: AmazonCustomDownloadRules
     overlap_minutes: int = Field(default=60, ge=0, le=24 * 60)
     settle_seconds: int = Field(default=180, ge=120, le=3600)  # Amazon needs >= 120 s; the rest is margin
-    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
-    max_attempts: int = Field(default=6, ge=1, le=20)
     customization_max_retries: int = Field(default=3, ge=0, le=10)
 
     @property
@@ -98,7 +94,7 @@ class AmazonResource(SourceResource):
             client_id=c.client_id or "", client_secret=c.client_secret or "",
             refresh_token=c.refresh_token or "", token_url=c.token_url, base_url=c.sp_api_base_url,
             marketplace_ids=c.marketplace_ids, timeout=self.timeout_seconds, api_version=c.orders_api_version,
-            retry_policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
+            retry_policy=self.retry_policy(),
         )
 
     def download_policy(self) -> DownloadPolicy:

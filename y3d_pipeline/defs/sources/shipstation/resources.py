@@ -9,7 +9,6 @@ from pydantic import Field
 
 from y3d_pipeline.defs.resources import EnvironmentBound, SourceResource, env_var_if_set
 from y3d_pipeline.settings import load_settings
-from y3d_pipeline.sources.http import RetryPolicy
 from y3d_pipeline.sources.shipstation.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, ShipStationClient
 
 
@@ -40,9 +39,6 @@ class ShipStationResource(SourceResource):
     overlap_minutes: int = Field(default=60, ge=0, le=24 * 60)
     settle_seconds: int = Field(default=0, ge=0, le=3600)
     page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
-    max_attempts: int = Field(default=6, ge=1, le=20)
     initial_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @property
@@ -58,8 +54,7 @@ class ShipStationResource(SourceResource):
             base_url=self.connection.base_url,
             page_size=self.page_size,
             timeout=self.timeout_seconds,
-            retry_policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds,
-                                     initial_backoff=self.initial_backoff_seconds),
+            retry_policy=self.retry_policy(initial_backoff=self.initial_backoff_seconds),
         )
 
 

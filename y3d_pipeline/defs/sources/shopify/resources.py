@@ -10,7 +10,6 @@ from pydantic import Field
 from y3d_pipeline.defs.resources import EnvironmentBound, SourceResource, env_var_if_set
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION, load_settings
-from y3d_pipeline.sources.http import RetryPolicy
 from y3d_pipeline.sources.shopify.client import DEFAULT_COST_BUDGET, ShopifyClient
 
 
@@ -47,9 +46,6 @@ class ShopifyResource(SourceResource):
     orders_page_size: int | None = Field(default=None, ge=1, le=250)  # None: as many as fit the cost budget
     line_items_page_size: int = Field(default=5, ge=1, le=250)
     products_page_size: int | None = Field(default=None, ge=1, le=250)
-    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
-    max_attempts: int = Field(default=6, ge=1, le=20)
 
     @property
     def configured(self) -> bool:
@@ -77,7 +73,7 @@ class ShopifyResource(SourceResource):
             line_items_page_size=self.line_items_page_size,
             products_page_size=self.products_page_size,
             timeout=self.timeout_seconds,
-            retry_policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
+            retry_policy=self.retry_policy(),
         )
 
 
