@@ -18,8 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from y3d_pipeline.db.models import RawShipstationOrder, Store
-from y3d_pipeline.db.quarantine import quarantine, resolve
-from y3d_pipeline.db.storable import write_isolating
+from y3d_pipeline.normalized.batch import Batch
 from y3d_pipeline.normalized.records import SHIPSTATION_KEYS, CanonicalOrder, NormalizationReport, Rejected
 from y3d_pipeline.normalized.shipstation import SOURCE, map_order
 from y3d_pipeline.normalized.writer import write_orders
@@ -90,9 +89,7 @@ def normalize_shipstation_rows(
     partition_key_for: Callable[[dt.datetime], str | None] = lambda _: None,
 ) -> NormalizationReport:
     """One batch of raw rows (``shipstation_order_id, source_modified_at, payload``) in one transaction."""
-    valid: list[CanonicalOrder] = []
-    rejected: list[tuple[Rejected, str | None]] = []
-    raw_of: dict[Any, Any] = {}
+    batch: Batch[CanonicalOrder] = Batch(SOURCE, partition_key_for)
     for row in rows:
         try:
             mapped = map_order(row.payload)
@@ -103,31 +100,19 @@ def normalize_shipstation_rows(
         if isinstance(mapped, Rejected):
             if mapped.source_id in ("None", "?"):
                 mapped.source_id = str(row.shipstation_order_id)
-            rejected.append((mapped, partition_key_for(row.source_modified_at)))
+            batch.reject(mapped, row.source_modified_at)
         elif mapped.source_order_id != row.shipstation_order_id:
-            rejected.append((Rejected(str(row.shipstation_order_id),
-                                      f"payload orderId {mapped.source_order_id} differs from the raw row's id",
-                                      row.payload), partition_key_for(row.source_modified_at)))
+            batch.reject(Rejected(str(row.shipstation_order_id),
+                                  f"payload orderId {mapped.source_order_id} differs from the raw row's id",
+                                  row.payload), row.source_modified_at)
         else:
-            valid.append(mapped)
-            raw_of[mapped.source_order_id] = row
+            batch.add(mapped.source_order_id, mapped, row)
     with engine.begin() as conn:
-        written, refused = write_isolating(
-            conn, valid, lambda chunk: write_orders(conn, list(chunk), SHIPSTATION_KEYS, store_marketplaces=stores))
-        report = NormalizationReport()
-        for part in written:
-            report += part
-        for order, reason in refused:
-            raw = raw_of[order.source_order_id]
-            rejected.append((Rejected(str(order.source_order_id), reason, raw.payload),
-                             partition_key_for(raw.source_modified_at)))
-        refused_ids = {id(order) for order, _ in refused}
-        report.quarantined = quarantine(conn, SOURCE, rejected)
-        report.resolved = resolve(conn, SOURCE, [str(o.source_order_id) for o in valid if id(o) not in refused_ids])
-    report.raw_records = len(rows)
-    report.batches = 1
-    report.quarantined_ids = [r.source_id for r, _ in rejected]
-    if rejected:  # ids only: the reasons are in normalization_failures, and may quote customer data
-        log.warning("quarantined %d ShipStation orders (reasons in normalization_failures): %s", len(rejected),
-                    ", ".join(r.source_id for r, _ in rejected[:20]))
+        written = batch.write(conn, lambda chunk: write_orders(conn, list(chunk), SHIPSTATION_KEYS,
+                                                               store_marketplaces=stores),
+                              key_of=lambda order: order.source_order_id)
+    report = NormalizationReport(raw_records=len(rows), batches=1, quarantined=written.quarantined,
+                                 resolved=written.resolved, quarantined_ids=written.quarantined_ids)
+    for part in written.results:
+        report += part
     return report

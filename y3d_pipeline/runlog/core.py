@@ -24,6 +24,7 @@ from typing import Any
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
+from y3d_pipeline.progress import format_duration
 from y3d_pipeline.runlog.tags import (
     TAG_OUTCOME,
     TAG_PARTITION,
@@ -304,19 +305,6 @@ def collect_runs(instance: dg.DagsterInstance, *, since: dt.datetime | None = No
     return entries
 
 
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, sec = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
 def _fmt_counts(counts: dict[str, dict[str, float | int]], width: int = 80) -> str:
     parts = []
     for asset, numbers in counts.items():
@@ -335,7 +323,7 @@ def format_table(entries: list[RunEntry], tz: dt.tzinfo = dt.UTC) -> str:
         rows.append((
             e.start.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if e.start else "-",
             e.end.astimezone(tz).strftime("%H:%M:%S") if e.end else "-",
-            _fmt_duration(e.duration_seconds), e.job, e.partitions or "-", e.outcome,
+            "-" if e.duration_seconds is None else format_duration(e.duration_seconds), e.job, e.partitions or "-", e.outcome,
             _fmt_counts(e.counts) or "-",
             ", ".join(e.failed_order_ids[:10]) + (" …" if len(e.failed_order_ids) > 10 else "") or "-",
             e.run_id[:8],

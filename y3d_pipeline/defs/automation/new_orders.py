@@ -126,10 +126,15 @@ def evaluate(watch: Watch, hours: BusinessHours | None, instance: dg.DagsterInst
     return dg.SensorResult(run_requests=[request], cursor=_cursor(result.checked_until))
 
 
-def _tick(watch: Watch, context: dg.SensorEvaluationContext, source: SourceResource, shop: ShopResource,
-          probe: Callable[[dt.datetime], ChangeProbe]):
+def _tick(watch: Watch, context: dg.SensorEvaluationContext, source: SourceResource, shop: ShopResource):
+    """One tick of a new-orders sensor: the probe is the source's own client's ``changed_since``."""
     if not source.configured:
         return dg.SkipReason(source.NOT_CONFIGURED_NOTE)
+
+    def probe(since: dt.datetime) -> ChangeProbe:
+        with source.client() as client:
+            return client.changed_since(since)
+
     try:
         return evaluate(watch, shop.business_hours, context.instance, context.cursor, now=dt.datetime.now(dt.UTC),
                         probe=probe)
@@ -145,38 +150,23 @@ def _description(watch: Watch, what: str) -> str:
             "automation.")
 
 
-@dg.sensor(name=SHIPSTATION.name, job=SHIPSTATION.job, minimum_interval_seconds=SHIPSTATION.interval_seconds,
-           default_status=dg.DefaultSensorStatus.STOPPED,
-           description=_description(SHIPSTATION, "one GET /orders with pageSize=1"))
+def _sensor(watch: Watch, what: str) -> dict:
+    return {"name": watch.name, "job": watch.job, "minimum_interval_seconds": watch.interval_seconds,
+            "default_status": dg.DefaultSensorStatus.STOPPED, "description": _description(watch, what)}
+
+
+@dg.sensor(**_sensor(SHIPSTATION, "one GET /orders with pageSize=1"))
 def shipstation_new_orders(context: dg.SensorEvaluationContext, shipstation: ShipStationResource,
                            shop: ShopResource):
-    def probe(since: dt.datetime) -> ChangeProbe:
-        with shipstation.client() as client:
-            return client.changed_since(since)
-
-    return _tick(SHIPSTATION, context, shipstation, shop, probe)
+    return _tick(SHIPSTATION, context, shipstation, shop)
 
 
-@dg.sensor(name=SHOPIFY.name, job=SHOPIFY.job, minimum_interval_seconds=SHOPIFY.interval_seconds,
-           default_status=dg.DefaultSensorStatus.STOPPED,
-           description=_description(SHOPIFY, "orders(first: 1) by UPDATED_AT, 3 cost points"))
+@dg.sensor(**_sensor(SHOPIFY, "orders(first: 1) by UPDATED_AT, 3 cost points"))
 def shopify_new_orders(context: dg.SensorEvaluationContext, shopify: ShopifyResource, shop: ShopResource):
-    def probe(since: dt.datetime) -> ChangeProbe:
-        with shopify.client() as client:
-            return client.changed_since(since)
-
-    return _tick(SHOPIFY, context, shopify, shop, probe)
+    return _tick(SHOPIFY, context, shopify, shop)
 
 
-@dg.sensor(name=AMAZON.name, job=AMAZON.job, minimum_interval_seconds=AMAZON.interval_seconds,
-           default_status=dg.DefaultSensorStatus.STOPPED,
-           description=_description(AMAZON, "one searchOrders for one order; with its syncs at most 12 calls an "
-                                            "hour, inside the searchOrders usage plan"))
+@dg.sensor(**_sensor(AMAZON, "one searchOrders for one order; with its syncs at most 12 calls an hour, inside the "
+                             "searchOrders usage plan"))
 def amazon_new_orders(context: dg.SensorEvaluationContext, amazon: AmazonResource, shop: ShopResource):
-    def probe(since: dt.datetime) -> ChangeProbe:
-        with amazon.client() as client:
-            checked_until, _ = client.clamp_end(client.now())  # where changed_since's window ends
-            changed = client.changed_since(since)
-        return ChangeProbe(int(changed), False, None, None, max(checked_until, since))
-
-    return _tick(AMAZON, context, amazon, shop, probe)
+    return _tick(AMAZON, context, amazon, shop)

@@ -9,6 +9,7 @@ import datetime as dt
 
 import dagster as dg
 
+from y3d_pipeline.defs.automation.jobs import asset_job
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.maintenance.app_data import AppRetentionPolicy, app_sizes, prune_app_data, vacuum_app_tables
 from y3d_pipeline.maintenance.dagster_storage import (
@@ -16,7 +17,6 @@ from y3d_pipeline.maintenance.dagster_storage import (
     prune_dagster_history,
     vacuum_dagster_tables,
 )
-from y3d_pipeline.runlog.tags import TAG_SOURCE
 
 RETENTION = dg.AssetKey(["maintenance", "retention"])
 
@@ -97,7 +97,6 @@ def retention(context: dg.AssetExecutionContext, config: RetentionConfig,
     })
 
 
-dagster_maintenance = dg.define_asset_job(
-    "dagster_maintenance", selection=dg.AssetSelection.assets(RETENTION), executor_def=dg.in_process_executor,
-    tags={TAG_SOURCE: "maintenance"},
-    description="Retention for Dagster's storage and the application's raw data (see maintenance/retention).")
+dagster_maintenance = asset_job(
+    "dagster_maintenance", dg.AssetSelection.assets(RETENTION), "maintenance",
+    "Retention for Dagster's storage and the application's raw data (see maintenance/retention).")

@@ -3,6 +3,7 @@ records. No definitions here."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ import dagster as dg
 from y3d_pipeline.defs.constants import SOURCE_RETRY_POLICY
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.resources import SourceResource
+from y3d_pipeline.sources.windows import SyncWindow, sync_window
 
 
 def raw_asset(key: dg.AssetKey, *, source: str, description: str, daily: bool = True, **kwargs: Any) -> Callable:
@@ -21,6 +23,16 @@ def raw_asset(key: dg.AssetKey, *, source: str, description: str, daily: bool = 
                                   "backfill_policy": dg.BackfillPolicy.single_run()} if daily else {}
     return dg.asset(key=key, group_name=source, pool=source, kinds={source, "postgres"},
                     retry_policy=SOURCE_RETRY_POLICY, description=description, **daily_args, **kwargs)
+
+
+def partition_sync_window(context: dg.AssetExecutionContext, *, overlap_minutes: int,
+                          settle_seconds: int = 0) -> tuple[dt.datetime, SyncWindow]:
+    """(now, the source modification times the run's partitions ask for): their days widened by the overlap
+    before them, cut at now minus the source's settle time (see ``sources/windows.py``)."""
+    now = dt.datetime.now(dt.UTC)
+    days = context.partition_time_window
+    return now, sync_window(days.start, days.end, now=now, overlap=dt.timedelta(minutes=overlap_minutes),
+                            settle=dt.timedelta(seconds=settle_seconds))
 
 
 def not_configured(context: dg.AssetExecutionContext, resource: SourceResource, *,

@@ -21,8 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from y3d_pipeline.db.quarantine import quarantine, resolve
-from y3d_pipeline.db.storable import write_isolating
+from y3d_pipeline.normalized.batch import Batch
 from y3d_pipeline.normalized.reconcile.marketplace import (
     AMAZON,
     SHOPIFY,
@@ -72,42 +71,28 @@ def reconcile_rows(
     partition_key_for: Callable[[dt.datetime], str | None] = lambda _: None,
 ) -> ReconcileReport:
     """One batch of raw rows (``source_id, source_modified_at, payload``) of one source, one transaction."""
-    valid: list[MarketplaceOrder] = []
-    rejected: list[tuple[Rejected, str | None]] = []
-    raw_of: dict[str, Any] = {}
+    batch: Batch[MarketplaceOrder] = Batch(source, partition_key_for)
     for row in rows:
         try:
             mapped = MAPPERS[source](row.payload)
             if str(mapped.source_order_id) != str(row.source_id):
                 raise Invalid(f"payload id {mapped.source_order_id} differs from the raw row's id")
-            valid.append(mapped)
-            raw_of[str(row.source_id)] = row
+            batch.add(str(row.source_id), mapped, row)
         except Invalid as exc:
-            rejected.append((Rejected(str(row.source_id), f"invalid {source} order: {exc}", row.payload),
-                             partition_key_for(row.source_modified_at)))
+            batch.reject(Rejected(str(row.source_id), f"invalid {source} order: {exc}", row.payload),
+                         row.source_modified_at)
         except Exception as exc:  # a mapping bug on one record must not cost the batch: quarantine it
             log.exception("reconciling %s order %s failed", source, row.source_id)
-            rejected.append((Rejected(str(row.source_id), f"{source} order could not be reconciled "
-                                                          f"({type(exc).__name__})", row.payload),
-                             partition_key_for(row.source_modified_at)))
+            batch.reject(Rejected(str(row.source_id), f"{source} order could not be reconciled "
+                                                      f"({type(exc).__name__})", row.payload), row.source_modified_at)
     with engine.begin() as conn:
-        applied, refused = write_isolating(conn, valid, lambda chunk: apply_marketplace_orders(conn, chunk))
-        report = ReconcileReport()
-        for part in applied:
-            report += part
-        for record, reason in refused:
-            raw = raw_of[str(record.source_order_id)]
-            rejected.append((Rejected(str(raw.source_id), f"{source} order {reason}", raw.payload),
-                             partition_key_for(raw.source_modified_at)))
-        refused_ids = {id(record) for record, _ in refused}
-        report.quarantined = quarantine(conn, source, rejected)
-        report.resolved = resolve(conn, source, [str(o.source_order_id) for o in valid if id(o) not in refused_ids])
-    report.raw_records = len(rows)
-    report.batches = 1
-    report.quarantined_ids = [r.source_id for r, _ in rejected]
-    if rejected:  # ids only: the reasons are in normalization_failures, and may quote customer data
-        log.warning("quarantined %d %s orders (reasons in normalization_failures): %s", len(rejected), source,
-                    ", ".join(r.source_id for r, _ in rejected[:20]))
+        written = batch.write(conn, lambda chunk: apply_marketplace_orders(conn, chunk),
+                              key_of=lambda record: str(record.source_order_id),
+                              refused_reason=lambda reason: f"{source} order {reason}")
+    report = ReconcileReport(raw_records=len(rows), batches=1, quarantined=written.quarantined,
+                             resolved=written.resolved, quarantined_ids=written.quarantined_ids)
+    for part in written.results:
+        report += part
     return report
 
 

@@ -69,7 +69,7 @@ from y3d_pipeline.sources.http import (
     parse_json,
     raise_for_status,
 )
-from y3d_pipeline.sources.probe import PROBE_RETRY_POLICY
+from y3d_pipeline.sources.probe import PROBE_RETRY_POLICY, ChangeProbe
 
 log = logging.getLogger(__name__)
 
@@ -473,24 +473,27 @@ class AmazonClient(Closing):
             return self.search_orders(updated_after, updated_before, progress)
         return self.get_orders_with_items(updated_after, updated_before, progress)
 
-    def changed_since(self, since: dt.datetime) -> bool:
-        """Whether any order changed at or after ``since`` (up to now minus the settle time): one request for one
-        order and no datasets. Spends the sync's quota: see ``MIN_CHANGE_POLL_SECONDS``. Fails fast (a sensor tick
-        has a 60 s deadline): a 429 whose wait is beyond PROBE_RETRY_POLICY's budget ends it at once."""
+    def changed_since(self, since: dt.datetime) -> ChangeProbe:
+        """Whether any order changed at or after ``since`` (up to now minus the settle time, where the answer's
+        ``checked_until`` is): one request for one order and no datasets (1 changed, or 0; Amazon names no order
+        here). Spends the sync's quota: see ``MIN_CHANGE_POLL_SECONDS``. Fails fast (a sensor tick has a 60 s
+        deadline): a 429 whose wait is beyond PROBE_RETRY_POLICY's budget ends it at once."""
         if since.tzinfo is None:
             raise ValueError("changed_since needs a timezone-aware datetime")
         end, _ = self.clamp_end(self.now())
         start = since.astimezone(dt.UTC).replace(microsecond=0)
         if end < start:
-            return False
+            return ChangeProbe(0, False, None, None, since)
         if self.api_version == API_2026:
             body = self._get("searchOrders", SEARCH_ORDERS_PATH,
                              {**self._window_params(start, end), "maxResultsPerPage": 1}, retry_policy=PROBE_RETRY_POLICY)
-            return bool(body.get("orders"))
-        body = self._get("getOrders", ORDERS_PATH, {
-            "MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": iso_z(start),
-            "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, retry_policy=PROBE_RETRY_POLICY)
-        return bool((body.get("payload") or {}).get("Orders"))
+            changed = bool(body.get("orders"))
+        else:
+            body = self._get("getOrders", ORDERS_PATH, {
+                "MarketplaceIds": ",".join(self.marketplace_ids), "LastUpdatedAfter": iso_z(start),
+                "LastUpdatedBefore": iso_z(end), "MaxResultsPerPage": 1}, retry_policy=PROBE_RETRY_POLICY)
+            changed = bool((body.get("payload") or {}).get("Orders"))
+        return ChangeProbe(int(changed), False, None, None, max(end, since))
 
 
 class InvalidOrderItems(ValueError):

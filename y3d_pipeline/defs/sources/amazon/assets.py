@@ -18,14 +18,18 @@ from y3d_pipeline.defs.constants import (
 from y3d_pipeline.defs.partitions import SHOP_TIMEZONE, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
-from y3d_pipeline.defs.sources.raw_assets import not_configured, raw_asset, warn_quarantined
+from y3d_pipeline.defs.sources.raw_assets import (
+    not_configured,
+    partition_sync_window,
+    raw_asset,
+    warn_quarantined,
+)
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.sources.amazon import store
 from y3d_pipeline.sources.amazon.custom import store as custom_store
 from y3d_pipeline.sources.amazon.custom.candidates import collect_candidates, sp_api_candidates
 from y3d_pipeline.sources.amazon.custom.fetch import fetcher
 from y3d_pipeline.sources.raw_store import UpsertCounts
-from y3d_pipeline.sources.windows import sync_window
 
 log = logging.getLogger(__name__)
 CHECK_CUSTOMIZATIONS = "customizations_processed"
@@ -47,11 +51,8 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
     if not amazon.configured:
         return not_configured(context, amazon)
     started = time.monotonic()
-    now = dt.datetime.now(dt.UTC)
-    time_window = context.partition_time_window
-    window = sync_window(time_window.start, time_window.end, now=now,
-                         overlap=dt.timedelta(minutes=amazon.overlap_minutes),
-                         settle=dt.timedelta(seconds=max(120, amazon.settle_seconds)))
+    now, window = partition_sync_window(context, overlap_minutes=amazon.overlap_minutes,
+                                        settle_seconds=max(120, amazon.settle_seconds))
     with amazon.client() as client:
         progress = ProgressLog("Amazon orders", unit="orders", log=context.log.info)
         page = client.fetch_orders(window.start, window.end, progress) if not window.is_empty else None
@@ -103,10 +104,7 @@ normalized order item (`amazon_customizations.order_item_id`), hence its depende
 def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonResource,
                               database: DatabaseResource) -> dg.MaterializeResult:
     started = time.monotonic()
-    now = dt.datetime.now(dt.UTC)
-    time_window = context.partition_time_window
-    window = sync_window(time_window.start, time_window.end, now=now,
-                         overlap=dt.timedelta(minutes=amazon.overlap_minutes))
+    _, window = partition_sync_window(context, overlap_minutes=amazon.overlap_minutes)
     label = partition_label(context)
     with database.engine.connect() as conn:
         candidates, by_source = collect_candidates(conn, window.start, window.end)

@@ -1,6 +1,5 @@
 """ShipStation raw assets: orders and shipments (daily), tags and stores (reference data)."""
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -15,13 +14,17 @@ from y3d_pipeline.defs.constants import (
 )
 from y3d_pipeline.defs.partitions import SHOP_TIMEZONE, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.defs.sources.raw_assets import not_configured, raw_asset, warn_quarantined
+from y3d_pipeline.defs.sources.raw_assets import (
+    not_configured,
+    partition_sync_window,
+    raw_asset,
+    warn_quarantined,
+)
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline.normalized.shipments import apply_shipments
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.sources.shipstation import store
 from y3d_pipeline.sources.shipstation.records import PACIFIC
-from y3d_pipeline.sources.windows import sync_window
 
 
 @raw_asset(
@@ -37,11 +40,8 @@ def raw_shipstation_orders(
     if not shipstation.configured:
         return not_configured(context, shipstation)
     started = time.monotonic()
-    partition = context.partition_time_window
-    now = dt.datetime.now(dt.UTC)
-    window = sync_window(partition.start, partition.end, now=now,
-                         overlap=dt.timedelta(minutes=shipstation.overlap_minutes),
-                         settle=dt.timedelta(seconds=shipstation.settle_seconds))
+    now, window = partition_sync_window(context, overlap_minutes=shipstation.overlap_minutes,
+                                        settle_seconds=shipstation.settle_seconds)
     described = {**window.describe(SHOP_TIMEZONE),
                  "window_start_pacific": window.start.astimezone(PACIFIC).isoformat(),
                  "window_end_pacific": window.end.astimezone(PACIFIC).isoformat()}
@@ -86,10 +86,7 @@ def raw_shipstation_shipments(
     if not shipstation.configured:
         return not_configured(context, shipstation)
     started = time.monotonic()
-    partition = context.partition_time_window
-    now = dt.datetime.now(dt.UTC)
-    window = sync_window(partition.start, partition.end, now=now,
-                         overlap=dt.timedelta(minutes=shipstation.overlap_minutes))
+    now, window = partition_sync_window(context, overlap_minutes=shipstation.overlap_minutes)
     first_day = window.start.astimezone(PACIFIC).date()
     last_day = max(first_day, window.end.astimezone(PACIFIC).date())
     with shipstation.client() as client:

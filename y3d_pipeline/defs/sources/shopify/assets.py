@@ -8,12 +8,16 @@ import dagster as dg
 from y3d_pipeline.defs.constants import GROUP_SHOPIFY, RAW_SHOPIFY_ORDERS, RAW_SHOPIFY_PRODUCTS
 from y3d_pipeline.defs.partitions import SHOP_TIMEZONE, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.defs.sources.raw_assets import not_configured, raw_asset, warn_quarantined
+from y3d_pipeline.defs.sources.raw_assets import (
+    not_configured,
+    partition_sync_window,
+    raw_asset,
+    warn_quarantined,
+)
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.sources.shopify import store
 from y3d_pipeline.sources.shopify.records import ShopifyOrder
-from y3d_pipeline.sources.windows import sync_window
 
 CHECK_LINE_ITEMS = "line_items_present"
 PRODUCTS_CURSOR_KEY = "cursor_next_updated_at"
@@ -42,13 +46,10 @@ where a web order's personalisation is exact (ShipStation may drop or garble it)
 )
 def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResource,
                        database: DatabaseResource) -> dg.MaterializeResult:
-    time_window = context.partition_time_window
     if not shopify.configured:
         return not_configured(context, shopify, check_names=[CHECK_LINE_ITEMS])
     started = time.monotonic()
-    now = dt.datetime.now(dt.UTC)
-    window = sync_window(time_window.start, time_window.end, now=now,
-                         overlap=dt.timedelta(minutes=shopify.overlap_minutes))
+    now, window = partition_sync_window(context, overlap_minutes=shopify.overlap_minutes)
     orders: list[ShopifyOrder] = []
     with shopify.client() as client:
         if not window.is_empty:
