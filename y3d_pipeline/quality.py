@@ -26,6 +26,8 @@ RECONCILED_STATUSES = (MATCHED,)
 DEFAULT_GRACE = dt.timedelta(hours=2)
 DEFAULT_MAX_SYNC_AGE = dt.timedelta(minutes=30)
 MAX_ROWS = 500
+# The freshness checks (one per source); the name predates Y3D_MAX_SYNC_AGE_MINUTES, kept because operators know it.
+FRESHNESS_CHECK_NAME = "synced_in_last_30_minutes"
 
 # An item "has personalization" when it carries a non-private option with a value, or an Amazon Custom file.
 AWAITING_WITHOUT_TASKS_SQL = """

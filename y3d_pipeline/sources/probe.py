@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from y3d_pipeline.sources.http import RetryPolicy
+import httpx
+
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
 
 # A probe runs inside a sensor tick (60 s gRPC deadline): two tries, 20 s at most, then the tick skips.
 PROBE_RETRY_POLICY = RetryPolicy(max_attempts=2, max_total_seconds=20.0, initial_backoff=1.0, max_backoff=5.0)
+# What a failed probe raises (a transport error, a refused request, an answer of the wrong shape): the tick
+# keeps its cursor and tries again.
+PROBE_ERRORS = (httpx.HTTPError, ApiError, ValueError, KeyError, TypeError)
 
 
 @dataclass(frozen=True)

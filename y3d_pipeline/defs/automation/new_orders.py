@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
-import httpx
 
 from y3d_pipeline.business_hours import BusinessHours
 from y3d_pipeline.defs.automation.coverage import (
@@ -49,12 +48,10 @@ from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 from y3d_pipeline.runlog.tags import TAG_SOURCE, TAG_WINDOW
 from y3d_pipeline.sources.amazon.client import MIN_CHANGE_POLL_SECONDS
-from y3d_pipeline.sources.http import ApiError
-from y3d_pipeline.sources.probe import ChangeProbe
+from y3d_pipeline.sources.probe import PROBE_ERRORS, ChangeProbe
 
 log = logging.getLogger(__name__)
 FIRST_TICK_LOOKBACK = dt.timedelta(minutes=15)
-PROBE_ERRORS = (httpx.HTTPError, ApiError, ValueError, KeyError, TypeError)
 
 
 @dataclass(frozen=True)

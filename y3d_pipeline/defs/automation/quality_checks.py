@@ -102,7 +102,6 @@ no_quarantined_records = data_quality_check(
 
 # ------------------------------------------------------------------------------------------ freshness
 
-FRESHNESS_CHECK_NAME = "synced_in_last_30_minutes"
 FRESHNESS_SOURCES = {
     "shipstation": (RAW_SHIPSTATION_ORDERS, "shipstation_configured"),
     "shopify": (RAW_SHOPIFY_ORDERS, "shopify_configured"),
@@ -111,8 +110,7 @@ FRESHNESS_SOURCES = {
 
 
 def _freshness_check(source: str, key: dg.AssetKey):
-    # The name predates Y3D_MAX_SYNC_AGE_MINUTES (default 30); kept because operators and alerts know it.
-    @dg.asset_check(asset=key, name=FRESHNESS_CHECK_NAME, required_resource_keys={source, "shop"},
+    @dg.asset_check(asset=key, name=quality.FRESHNESS_CHECK_NAME, required_resource_keys={source, "shop"},
                     description=f"{source}: a successful sync within Y3D_MAX_SYNC_AGE_MINUTES (default 30) of "
                                 "business hours (Y3D_BUSINESS_HOURS; always, when unset); passes when "
                                 f"{source} is not configured.")
