@@ -20,9 +20,10 @@ import platform
 import time
 from pathlib import Path
 
-from y3d_pipeline.clients.amazon import API_2026, API_V0, AmazonClient
 from y3d_pipeline.sandbox.options import SandboxOptions
 from y3d_pipeline.sandbox.server import SandboxServer
+from y3d_pipeline.sources.amazon.client import AmazonClient
+from y3d_pipeline.sources.amazon.records import API_2026, API_V0
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 END_DATE = dt.date(2026, 3, 20)

@@ -50,7 +50,7 @@ def templates(count: int = 300) -> list[dict]:
 
 def synthetic_day(n: int, day: dt.date, tz: ZoneInfo):
     """`n` raw rows modified within `day` (shop timezone), distinct orders cloned from sandbox documents."""
-    from y3d_pipeline.clients.shipstation import PACIFIC
+    from y3d_pipeline.sources.shipstation.records import PACIFIC
 
     base = templates()
     start = dt.datetime.combine(day, dt.time(0, 0), tz).astimezone(dt.UTC)
@@ -81,7 +81,7 @@ def load(url: str, n: int, day: dt.date, tz: ZoneInfo) -> float:
 
     from y3d_pipeline.db.engine import make_engine
     from y3d_pipeline.db.models import RawShipstationOrder
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
 
     engine = make_engine(url, poolclass=sa.pool.NullPool)
     t0 = time.perf_counter()
@@ -106,8 +106,8 @@ def child(url: str, day: str, tz_name: str) -> None:
     import sqlalchemy as sa
 
     from y3d_pipeline.db.engine import make_engine
-    from y3d_pipeline.ingest.windows import DEFAULT_OVERLAP
-    from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window, partition_key_clamp
+    from y3d_pipeline.sources.windows import DEFAULT_OVERLAP
 
     tz = ZoneInfo(tz_name)
     d = dt.date.fromisoformat(day)

@@ -38,7 +38,7 @@ PACIFIC_FMT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 def pacific(instant: dt.datetime) -> str:
-    from y3d_pipeline.clients.shipstation import PACIFIC
+    from y3d_pipeline.sources.shipstation.records import PACIFIC
 
     return instant.astimezone(PACIFIC).strftime(PACIFIC_FMT) + "0"
 
@@ -96,10 +96,10 @@ def synthetic_orders(count: int, seed: int = 11):
 
 
 def load_raw(url: str, count: int) -> tuple[int, int, float]:
-    from y3d_pipeline.clients.shipstation import parse_pacific
     from y3d_pipeline.db.engine import make_engine
     from y3d_pipeline.db.models import RawShipstationOrder
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.shipstation.records import parse_pacific
 
     engine = make_engine(url)
     started = time.perf_counter()
@@ -128,7 +128,7 @@ def load_raw(url: str, count: int) -> tuple[int, int, float]:
 
 def phase_optimized(url: str) -> dict:
     from y3d_pipeline.db.engine import make_engine
-    from y3d_pipeline.normalize.run import normalize_shipstation_window
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window
 
     engine = make_engine(url)
     started = time.perf_counter()
@@ -142,7 +142,7 @@ def phase_naive(url: str, limit: int) -> dict:
     """Legacy-style: one transaction per order, ORM lookups and upserts row by row."""
     from y3d_pipeline.db.engine import make_engine
     from y3d_pipeline.db.models import Customer, Order, OrderItem, Product, RawShipstationOrder
-    from y3d_pipeline.normalize.shipstation import map_order
+    from y3d_pipeline.normalized.shipstation import map_order
 
     engine = make_engine(url)
     raw = RawShipstationOrder.__table__

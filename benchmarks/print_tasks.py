@@ -22,15 +22,15 @@ from pathlib import Path
 import openai
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.amazon_custom import CustomizationError, DownloadPolicy, fetch_customization
-from y3d_pipeline.clients.shipstation import ShipStationClient
 from y3d_pipeline.db.engine import make_engine
 from y3d_pipeline.db.migrate import upgrade
 from y3d_pipeline.db.models import AiCall, AmazonCustomization, Order, OrderItem, PrintTask
-from y3d_pipeline.personalization.ai import PersonalizationExtractor
-from y3d_pipeline.personalization.service import DEFAULT_AI_CONCURRENCY, RunOptions, run_print_tasks
+from y3d_pipeline.print_queue.ai import PersonalizationExtractor
+from y3d_pipeline.print_queue.service import DEFAULT_AI_CONCURRENCY, RunOptions, run_print_tasks
 from y3d_pipeline.sandbox.options import SandboxOptions
 from y3d_pipeline.sandbox.server import SandboxServer
+from y3d_pipeline.sources.amazon.custom import CustomizationError, DownloadPolicy, fetch_customization
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
 from y3d_pipeline_tests.plugins.database import DatabaseFactory, _admin_url
 
 LATENCY_MS = 300

@@ -46,7 +46,7 @@ def sizes(instance) -> dict[str, int]:
     event_logs, runs and run_tags rows): file sizes move in pages and with autovacuum, row bytes do not."""
     import sqlalchemy as sa
 
-    from y3d_pipeline.runlog.retention import dagster_sizes
+    from y3d_pipeline.maintenance.dagster_storage import dagster_sizes
 
     result = dagster_sizes(instance)
     with instance.event_log_storage.index_connection() as conn:
@@ -107,7 +107,7 @@ def cycles(mode: str, count: int, jobs: dict, instance, sandbox, start: int) -> 
 def retention(instance, app_url: str) -> dict:
     import dagster as dg
 
-    from y3d_pipeline.defs.automation.maintenance import dagster_maintenance, retention
+    from y3d_pipeline.defs.maintenance.assets import dagster_maintenance, retention
     from y3d_pipeline.defs.resources import DatabaseResource
 
     job = dg.Definitions(assets=[retention], jobs=[dagster_maintenance],

@@ -18,9 +18,9 @@ import platform
 import time
 from pathlib import Path
 
-from y3d_pipeline.clients.shipstation import ShipStationClient
 from y3d_pipeline.sandbox.options import SandboxOptions
 from y3d_pipeline.sandbox.server import SandboxServer
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
 
 RESULTS = Path(__file__).with_name("RESULTS.md")
 END_DATE = dt.date(2026, 3, 20)
@@ -36,7 +36,7 @@ def sync(server: SandboxServer, page_size: int) -> dict:
         began = time.monotonic()
         result = client.list_orders(start, end)
         elapsed = time.monotonic() - began
-        meta = client.metadata()
+        meta = client.stats.as_metadata()
         limit = client.rate_limit
     requests = meta["requests"]
     return {

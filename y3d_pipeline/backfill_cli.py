@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     if args.end < args.start:
         print("--to is before --from", file=sys.stderr)
         return 2
-    from y3d_pipeline.cli import prepare_local_instance
+    from y3d_pipeline.local_instance import prepare_local_instance
+    from y3d_pipeline.runlog.tags import TAG_RANGE_END, TAG_RANGE_START, TAG_SOURCE, TAG_TRIGGER
 
     os.environ.update(prepare_local_instance())
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
@@ -67,9 +68,8 @@ def run(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance:
         for part in chunks(keys, args.days_per_run):
             result = execute_with_progress(job, instance=instance, what=f"{args.source} {part[0]}..{part[-1]}",
-                                           tags={"dagster/asset_partition_range_start": part[0],
-                                                 "dagster/asset_partition_range_end": part[-1],
-                                                 "y3d/source": args.source, "y3d/trigger": "y3d backfill"})
+                                           tags={TAG_RANGE_START: part[0], TAG_RANGE_END: part[-1],
+                                                 TAG_SOURCE: args.source, TAG_TRIGGER: "y3d backfill"})
             print(f"run {result.run_id} {part[0]}..{part[-1]}: {'success' if result.success else 'FAILED'}",
                   flush=True)
             failed += not result.success

@@ -9,12 +9,9 @@ import argparse
 import importlib
 import logging
 import os
-import subprocess
 import sys
 
 from pydantic import ValidationError
-
-from y3d_pipeline.paths import PROJECT_ROOT
 
 
 def _cmd_db_upgrade(args: argparse.Namespace) -> int:
@@ -44,46 +41,21 @@ def _cmd_db_stop(args: argparse.Namespace) -> int:
     return 0
 
 
-def dagster_ui_command(host: str, port: int) -> list[str]:
-    return [
-        sys.executable, "-m", "dagster", "dev",
-        "-w", str(PROJECT_ROOT / "workspace.yaml"),
-        "-h", host, "-p", str(port),
-    ]
-
-
-def prepare_local_instance() -> dict[str, str]:
-    """Migrations applied (starting the embedded database if DATABASE_URL is unset); returns the env for
-    Dagster processes, with DAGSTER_HOME defaulting to the project root and its dagster.yaml."""
-    from y3d_pipeline.db.engine import resolve_app_database_url
-    from y3d_pipeline.db.migrate import upgrade
-
-    upgrade(resolve_app_database_url())
-    env = dict(os.environ)
-    env.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
-    return env
-
-
 def _cmd_dev(args: argparse.Namespace) -> int:
-    env = prepare_local_instance()
-    print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-    return subprocess.call(dagster_ui_command(args.host, args.port), env=env, cwd=PROJECT_ROOT)
+    from y3d_pipeline.local_instance import open_ui, prepare_local_instance
+
+    return open_ui(args.host, args.port, prepare_local_instance())
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from y3d_pipeline.demo import run_demo
-
-    return run_demo(args)
-
-
-# Commands owned by other parts of the project: each module has add_parser(subparsers) and run(args); a
+# Commands that live with their part of the project: each module has add_parser(subparsers) and run(args); a
 # parser may set_defaults(log_level=logging.WARNING) to keep library INFO lines off stderr.
 REGISTERED_COMMANDS = (
+    ("y3d_pipeline.demo", "demo"),
     ("y3d_pipeline.sandbox.cli", "sandbox"),
     ("y3d_pipeline.runlog.cli", "runs"),
     ("y3d_pipeline.runlog.status_cli", "status"),
     ("y3d_pipeline.backfill_cli", "backfill"),
-    ("y3d_pipeline.personalization.cli", "tasks"),
+    ("y3d_pipeline.print_queue.cli", "tasks"),
 )
 
 
@@ -104,21 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("--port", type=int, default=3000)
     dev.set_defaults(func=_cmd_dev)
 
-    demo = commands.add_parser("demo", help="run the whole pipeline on sandbox data, then open the Dagster UI")
-    demo.add_argument("--host", default="127.0.0.1")
-    demo.add_argument("--port", type=int, default=3000)
-    demo.add_argument("--days", type=int, default=14, help="how many recent daily partitions to materialize")
-    demo.add_argument("--no-ui", action="store_true", help="stop after the runs instead of opening the UI")
-    demo.set_defaults(func=_cmd_demo, log_level=logging.WARNING)
-
     # Commands owned by other parts of the project register themselves: (module, command name).
     for module_name, command in REGISTERED_COMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
+        module = importlib.import_module(module_name)
         module.add_parser(commands)
         sub = commands.choices[command]
         if sub.get_default("func") is None:

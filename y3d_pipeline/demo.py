@@ -12,22 +12,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import logging
 import os
-import subprocess
 
-from y3d_pipeline.paths import PROJECT_ROOT
+from y3d_pipeline.local_instance import open_ui, prepare_local_instance
+from y3d_pipeline.runlog.tags import TAG_RANGE_END, TAG_RANGE_START, TAG_TRIGGER
 
 DEMO_RATE_LIMIT_SCALE = 50.0
 
 
 @contextlib.contextmanager
 def _sandbox(env: dict[str, str]):
-    try:
-        from y3d_pipeline.sandbox.server import SandboxOptions, SandboxServer
-    except ModuleNotFoundError:
-        print("API sandbox not available yet; sources stay unconfigured", flush=True)
-        yield env
-        return
+    from y3d_pipeline.sandbox.server import SandboxOptions, SandboxServer
+
     # Real rate limits would make the demo wait on Amazon's searchOrders plan (a page per ~180 s once its burst of
     # 20 is spent) and ShipStation's 40 requests/minute; scale them up.
     options = SandboxOptions(end_date=dt.datetime.now(dt.UTC).date(), rate_limit_scale=DEMO_RATE_LIMIT_SCALE)
@@ -62,29 +59,34 @@ def materialize_recent(days: int) -> list[str]:
     materializable = sorted(graph.materializable_asset_keys)
     partitioned = [k for k in materializable if graph.get(k).partitions_def is not None]
     unpartitioned = [k for k in materializable if graph.get(k).partitions_def is None]
-    if not materializable:
-        print("no assets defined yet", flush=True)
-        return []
     job = definitions.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get()
     run_ids: list[str] = []
     if unpartitioned:
         result = execute_with_progress(job, instance=instance, what="reference and daily-report assets",
-                                       asset_selection=unpartitioned, tags={"y3d/trigger": "demo"})
+                                       asset_selection=unpartitioned, tags={TAG_TRIGGER: "demo"})
         run_ids.append(result.run_id)
     window = daily_partitions.get_partition_keys()[-days:]
     if partitioned and window:
         result = execute_with_progress(
             job, instance=instance, what=f"{window[0]}..{window[-1]}", asset_selection=partitioned,
-            tags={"dagster/asset_partition_range_start": window[0], "dagster/asset_partition_range_end": window[-1],
-                  "y3d/trigger": "demo"})
+            tags={TAG_RANGE_START: window[0], TAG_RANGE_END: window[-1],
+                  TAG_TRIGGER: "demo"})
         run_ids.append(result.run_id)
     return run_ids
 
 
-def run_demo(args: argparse.Namespace) -> int:
-    from y3d_pipeline.cli import dagster_ui_command, prepare_local_instance
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser("demo", help="run the whole pipeline on sandbox data, then open the Dagster UI")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--days", type=int, default=14, help="how many recent daily partitions to materialize")
+    parser.add_argument("--no-ui", action="store_true", help="stop after the runs instead of opening the UI")
+    parser.set_defaults(func=run, log_level=logging.WARNING)
+    return parser
 
+
+def run(args: argparse.Namespace) -> int:
     env = prepare_local_instance()
     with _sandbox(env) as demo_env:
         with _temporary_environ(demo_env):
@@ -93,5 +95,4 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"run {run_id} recorded", flush=True)
         if args.no_ui:
             return 0
-        print(f"Dagster UI on http://{args.host}:{args.port} (Ctrl-C to stop)", flush=True)
-        return subprocess.call(dagster_ui_command(args.host, args.port), env=demo_env, cwd=PROJECT_ROOT)
+        return open_ui(args.host, args.port, demo_env)

@@ -23,7 +23,8 @@ ProgressCallback = Callable[[int, int | None], None]
 DEFAULT_INTERVAL_SECONDS = 10.0
 
 
-def _duration(seconds: float) -> str:
+def format_duration(seconds: float) -> str:
+    """``45s``, ``3m07s``, ``2h05m``."""
     seconds = int(round(seconds))
     if seconds < 60:
         return f"{seconds}s"
@@ -43,8 +44,8 @@ def describe(what: str, unit: str, done: int, total: int | None, elapsed: float)
         rate = done / elapsed
         text += f", {rate:.1f} {unit}/s"
         if total is not None and total > done:
-            text += f", ETA {_duration((total - done) / rate)}"
-    return text + f", {_duration(elapsed)} elapsed"
+            text += f", ETA {format_duration((total - done) / rate)}"
+    return text + f", {format_duration(elapsed)} elapsed"
 
 
 class ProgressLog:

@@ -15,18 +15,19 @@ from typing import Any
 import sqlalchemy as sa
 
 from y3d_pipeline.business_hours import BusinessHours
+from y3d_pipeline.normalized.reconcile.report import AMBIGUOUS, MATCHED, PAIRED_ITEM_STATUSES
 
 OPEN_ORDER_STATUSES = ("awaiting_shipment", "on_hold")
 CLOSED_ORDER_STATUSES = ("shipped", "cancelled")
 OPEN_TASK_STATUSES = ("pending", "in_progress")
 # orders.reconciliation_status values that mean "the sources agree"; anything else (or NULL) on an order
 # that two or more sources reported is a finding.
-RECONCILED_STATUSES = ("reconciled", "matched", "ok")
-# Item statuses of a line the reconciliation paired with certainty (lineItemKey, or the only line of its SKU).
-PAIRED_ITEM_STATUSES = ("matched", "matched_by_sku")
+RECONCILED_STATUSES = (MATCHED,)
 DEFAULT_GRACE = dt.timedelta(hours=2)
 DEFAULT_MAX_SYNC_AGE = dt.timedelta(minutes=30)
 MAX_ROWS = 500
+# The freshness checks (one per source); the name predates Y3D_MAX_SYNC_AGE_MINUTES, kept because operators know it.
+FRESHNESS_CHECK_NAME = "synced_in_last_30_minutes"
 
 # An item "has personalization" when it carries a non-private option with a value, or an Amazon Custom file.
 AWAITING_WITHOUT_TASKS_SQL = """
@@ -91,7 +92,7 @@ ORDER BY o.id, oi.id LIMIT :max_rows
 # certainty. Nothing is wrong with it; anything else ambiguous (lines paired among several candidates, a line
 # without a partner) still is.
 CLEAN_SPLIT_SQL = """(
-    o.reconciliation_status = 'ambiguous' AND o.shipstation_order_id IS NOT NULL
+    o.reconciliation_status = :ambiguous AND o.shipstation_order_id IS NOT NULL
     AND EXISTS (SELECT 1 FROM orders part WHERE part.id <> o.id AND part.shipstation_order_id IS NOT NULL
                   AND part.marketplace IS NOT DISTINCT FROM o.marketplace AND part.order_number = o.order_number)
     AND NOT EXISTS (SELECT 1 FROM orders part JOIN order_items pi ON pi.order_id = part.id
@@ -184,8 +185,8 @@ def unreconciled_orders(conn: sa.Connection, *, reconciled: Iterable[str] = RECO
     ``ambiguous``, ...), and a marketplace-only row whose order number also exists as a ShipStation row in the
     same marketplace (the two were never merged). A split ShipStation order whose lines were all paired with
     certainty is handled correctly and is not a finding (see CLEAN_SPLIT_SQL)."""
-    return _rows(conn, UNRECONCILED_ORDERS_SQL, {"reconciled": list(reconciled), "paired": list(PAIRED_ITEM_STATUSES)},
-                 ["reconciled", "paired"])
+    return _rows(conn, UNRECONCILED_ORDERS_SQL, {"reconciled": list(reconciled), "paired": list(PAIRED_ITEM_STATUSES),
+                                                 "ambiguous": AMBIGUOUS}, ["reconciled", "paired"])
 
 
 def clean_split_orders(conn: sa.Connection, order_ids: Iterable[int]) -> set[int]:
@@ -195,7 +196,8 @@ def clean_split_orders(conn: sa.Connection, order_ids: Iterable[int]) -> set[int
         return set()
     statement = sa.text(CLEAN_SPLITS_AMONG_SQL).bindparams(sa.bindparam("order_ids", expanding=True),
                                                           sa.bindparam("paired", expanding=True))
-    return set(conn.execute(statement, {"order_ids": ids, "paired": list(PAIRED_ITEM_STATUSES)}).scalars())
+    return set(conn.execute(statement, {"order_ids": ids, "paired": list(PAIRED_ITEM_STATUSES),
+                                        "ambiguous": AMBIGUOUS}).scalars())
 
 
 def review_backlog(conn: sa.Connection) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy.exc import ArgumentError
 from y3d_pipeline.business_hours import BusinessHours
 
 DEFAULT_SHOPIFY_API_VERSION = "2026-01"
-# SP-API Orders versions the Amazon client speaks (clients.amazon.API_VERSIONS); v0 goes when Amazon removes it
+# SP-API Orders versions the Amazon client speaks (sources.amazon.records.API_VERSIONS); v0 goes when Amazon removes it
 # on 2027-03-27.
 AMAZON_ORDERS_API_2026 = "2026-01-01"
 AMAZON_ORDERS_API_VERSIONS = (AMAZON_ORDERS_API_2026, "v0")

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import dagster as dg
 import pytest
 
-pytest_plugins = ["y3d_pipeline_tests.plugins.database"]
-if importlib.util.find_spec("y3d_pipeline_tests.plugins.sandbox"):
-    pytest_plugins.append("y3d_pipeline_tests.plugins.sandbox")
+pytest_plugins = ["y3d_pipeline_tests.plugins.database", "y3d_pipeline_tests.plugins.sandbox"]
 
 
 @pytest.fixture(scope="session")

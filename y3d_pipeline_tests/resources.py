@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from y3d_pipeline.defs.print_queue.resources import OpenAIConnection, OpenAIResource
+from y3d_pipeline.defs.resources import ShopResource, ShopSettings
 from y3d_pipeline.defs.sources.amazon.resources import (
     AmazonConnection,
     AmazonCustomDownloadRules,
@@ -55,3 +56,8 @@ def openai_resource(env: Mapping[str, str] | None, **knobs: Any) -> OpenAIResour
     connection = OpenAIConnection() if env is None else OpenAIConnection(api_key=env["OPENAI_API_KEY"],
                                                                          base_url=env["OPENAI_BASE_URL"])
     return OpenAIResource(connection=connection, **knobs)
+
+
+def shop_resource(**settings: Any) -> ShopResource:
+    """The shop's settings as a test wants them (defaults: write-back off, always open, placeholders on)."""
+    return ShopResource(settings=ShopSettings(**settings))

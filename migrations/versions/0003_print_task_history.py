@@ -9,7 +9,7 @@ Create Date: 2026-11-30 06:00:00
   the next run instead of vanishing).
 * print_task_history: every change to a task.
 * Existing pending tasks the pipeline wrote (input_hash set) are marked as the pipeline's own, with the
-  same fingerprint expression as y3d_pipeline.personalization.repository.fingerprint_sql.
+  same fingerprint expression as y3d_pipeline.print_queue.repository.fingerprint_sql.
 """
 
 from collections.abc import Sequence

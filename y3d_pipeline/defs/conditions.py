@@ -1,16 +1,27 @@
 """Declarative automation shared by downstream assets."""
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 
-def follows_upstream(*optional_deps: dg.AssetKey) -> dg.AutomationCondition:
+def follows_upstream(*optional_deps: dg.AssetKey, not_triggering: Sequence[dg.AssetKey] = ()) -> dg.AutomationCondition:
     """Materialize today's partition when an upstream updates (``eager``), without waiting for upstreams
     that may never materialize: unconfigured sources and non-partitioned reference data. ``eager`` only
-    acts on the latest time partition, so backfills of old days never chain downstream through it."""
-    return dg.AutomationCondition.eager().replace(
+    acts on the latest time partition, so backfills of old days never chain downstream through it.
+
+    ``not_triggering``: upstreams that write the same table rather than feed this asset (shipments fill
+    orders, Shopify's catalogue fills products): an update of theirs needs no run of this one."""
+    condition = dg.AutomationCondition.eager().replace(
         "any_deps_missing",
         dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(*optional_deps)),
     )
+    if not_triggering:
+        condition = condition.replace(
+            "any_deps_updated",
+            dg.AutomationCondition.any_deps_updated().ignore(dg.AssetSelection.assets(*not_triggering)),
+        )
+    return condition
 
 
 def after_upstream_runs_without_it(*cron_backups: str) -> dg.AutomationCondition:

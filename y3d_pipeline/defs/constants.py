@@ -21,10 +21,7 @@ POOL_OPENAI = "openai"
 SOURCE_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL,
                                      jitter=dg.Jitter.PLUS_MINUS)
 
-# Run tag carrying the source a run syncs; dagster.yaml allows one concurrent run per value.
-TAG_SOURCE = "y3d/source"
-TAG_OUTCOME = "y3d/outcome"
-TAG_WINDOW = "y3d/window"
+# Run tags (y3d/source, y3d/outcome, ...) are y3d_pipeline.runlog.tags'.
 
 # Asset keys (the public contract).
 RAW_SHIPSTATION_ORDERS = dg.AssetKey(["raw", "shipstation_orders"])
@@ -39,6 +36,7 @@ NORMALIZED_CUSTOMERS = dg.AssetKey(["normalized", "customers"])
 NORMALIZED_PRODUCTS = dg.AssetKey(["normalized", "products"])
 NORMALIZED_ORDERS = dg.AssetKey(["normalized", "orders"])
 NORMALIZED_ORDER_ITEMS = dg.AssetKey(["normalized", "order_items"])
+NORMALIZED_RECONCILIATION = dg.AssetKey(["normalized", "reconciliation"])  # an addition to the contract
 PRINT_TASKS = dg.AssetKey(["print_queue", "print_tasks"])
 TASK_STATUS_SYNC = dg.AssetKey(["print_queue", "task_status_sync"])
 SHIPSTATION_WRITEBACK = dg.AssetKey(["print_queue", "shipstation_writeback"])

@@ -1,5 +1,7 @@
 """The shop's daily partitions: one per calendar day in ``Y3D_TIMEZONE``, today included."""
 
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 
 from y3d_pipeline.settings import load_settings
@@ -12,6 +14,8 @@ daily_partitions = dg.DailyPartitionsDefinition(
     timezone=_settings.Y3D_TIMEZONE,
     end_offset=1,
 )
+# The shop's calendar: what a day, a window's local times and a quarantine row's partition are read in.
+SHOP_TIMEZONE = ZoneInfo(daily_partitions.timezone)
 
 
 def partition_label(context: dg.AssetExecutionContext) -> str:

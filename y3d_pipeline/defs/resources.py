@@ -1,5 +1,5 @@
-"""Shared resources: the application database, and how every resource keeps endpoints and secrets out of
-run config. Source and OpenAI resources live with their assets.
+"""Shared resources: the application database, the shop's own settings, and how every resource keeps endpoints,
+secrets and safety switches out of run config. Source and OpenAI resources live with their assets.
 
 Run config (the Launchpad's ``resources.<key>.config``, ``dg launch --config-json``) may override any config
 field of a top-level resource. So where a resource talks to (endpoint), as whom (credentials) and what it
@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from typing import Any, ClassVar
 
 import dagster as dg
 import sqlalchemy as sa
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 from sqlalchemy.orm import Session
 
+from y3d_pipeline.business_hours import BusinessHours
 from y3d_pipeline.db.engine import make_engine
+from y3d_pipeline.defs.partitions import SHOP_TIMEZONE
+from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.http import RetryPolicy
 
 
 def env_var_if_set(name: str) -> dg.EnvVar | None:
@@ -38,6 +43,32 @@ class EnvironmentBound(dg.ConfigurableResource):
     a key of its own: that keeps it out of every run-config schema. Build it with the subclass's
     ``from_env()`` in the definitions; tests construct it with explicit values in code.
     """
+
+
+class SourceResource(dg.ConfigurableResource):
+    """A source API (ShipStation, Shopify, Amazon): its connection is an :class:`EnvironmentBound` field, its
+    run-config knobs are bounded fields. Without credentials the source is *not configured*: ``configured``
+    is false and ``NOT_CONFIGURED_NOTE`` says which variables to set; its assets report that (see
+    ``defs/sources/raw_assets.py``), its sensors and schedules skip, and ``client()`` refuses."""
+
+    NOT_CONFIGURED_NOTE: ClassVar[str]
+
+    # The client's request retries (run config, bounded): attempts for failures, and a budget of time for
+    # failures and rate-limit waits together.
+    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
+    max_attempts: int = Field(default=6, ge=1, le=20)
+
+    @property
+    def configured(self) -> bool:
+        raise NotImplementedError
+
+    def retry_policy(self, **overrides: Any) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds, **overrides)
+
+    def require_configured(self) -> None:
+        if not self.configured:
+            raise RuntimeError(self.NOT_CONFIGURED_NOTE)
 
 
 class DatabaseConnection(EnvironmentBound):
@@ -86,6 +117,41 @@ class DatabaseResource(dg.ConfigurableResource):
             self._engine = None
 
 
+class ShopSettings(EnvironmentBound):
+    """How this shop runs, from the environment only: whether the pipeline may write to ShipStation at all (a run
+    config must never turn that on), its business hours, how stale a source may get, and the legacy print-task
+    knobs (the defaults of ``print_tasks``' run config, which may override them per run). Its calendar is the
+    partitions' (``SHOP_TIMEZONE``, from ``Y3D_TIMEZONE``)."""
+
+    writeback_enabled: bool = False  # Y3D_WRITEBACK_ENABLED
+    business_hours: str | None = None  # Y3D_BUSINESS_HOURS, e.g. "08:00-20:00" shop time; None: always open
+    max_sync_age_minutes: int = 30  # Y3D_MAX_SYNC_AGE_MINUTES
+    create_placeholders: bool = True  # CREATE_PLACEHOLDER_ON_AI_ERROR
+    order_processing_limit: int | None = None  # ORDER_PROCESSING_LIMIT
+    ai_call_delay_ms: int = 0  # AI_CALL_DELAY_MS
+
+    @classmethod
+    def from_env(cls) -> ShopSettings:
+        settings = load_settings()  # validated: a bad value stops the load with the variable's name
+        return cls(writeback_enabled=settings.Y3D_WRITEBACK_ENABLED, business_hours=settings.Y3D_BUSINESS_HOURS,
+                   max_sync_age_minutes=settings.Y3D_MAX_SYNC_AGE_MINUTES,
+                   create_placeholders=settings.CREATE_PLACEHOLDER_ON_AI_ERROR,
+                   order_processing_limit=settings.ORDER_PROCESSING_LIMIT, ai_call_delay_ms=settings.AI_CALL_DELAY_MS)
+
+
+class ShopResource(dg.ConfigurableResource):
+    """The shop's settings for assets and sensors (key ``shop``); tests swap it instead of editing the
+    environment. Nothing of it is run config."""
+
+    settings: ShopSettings
+
+    @property
+    def business_hours(self) -> BusinessHours | None:
+        hours = self.settings.business_hours
+        return BusinessHours.parse(hours, SHOP_TIMEZONE) if hours else None
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(resources={"database": DatabaseResource(connection=DatabaseConnection.from_env())})
+    return dg.Definitions(resources={"database": DatabaseResource(connection=DatabaseConnection.from_env()),
+                                     "shop": ShopResource(settings=ShopSettings.from_env())})

@@ -1,1 +1,2 @@
-"""``y3d runs``: the run log (what ScriptRunLog used to show), read from Dagster's own run storage."""
+"""Run history read from Dagster's own storage (replaces ScriptRunLog): ``y3d runs`` (core, cli), ``y3d status``
+(status, status_cli) and the run tags every run carries (tags)."""

@@ -27,15 +27,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from y3d_pipeline.runlog.core import OUTCOMES, collect_runs, format_table, parse_since
+    from y3d_pipeline.runlog.core import collect_runs, format_table, parse_since
+    from y3d_pipeline.runlog.tags import Outcome
 
     try:
         since = parse_since(args.since) if args.since else None
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    if args.status and args.status not in OUTCOMES:
-        print(f"--status must be one of {', '.join(OUTCOMES)}", file=sys.stderr)
+    if args.status and args.status not in Outcome.ALL:
+        print(f"--status must be one of {', '.join(Outcome.ALL)}", file=sys.stderr)
         return 2
     os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT))
     import dagster as dg

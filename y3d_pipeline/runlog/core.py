@@ -24,26 +24,28 @@ from typing import Any
 import dagster as dg
 from dagster._core.events import DagsterEventType
 
-TAG_OUTCOME = "y3d/outcome"
-TAG_SOURCE = "y3d/source"
-TAG_WINDOW = "y3d/window"
-TAG_PARTITION = "dagster/partition"
-TAG_RANGE_START = "dagster/asset_partition_range_start"
-TAG_RANGE_END = "dagster/asset_partition_range_end"
+from y3d_pipeline.progress import format_duration
+from y3d_pipeline.runlog.tags import (
+    TAG_OUTCOME,
+    TAG_PARTITION,
+    TAG_RANGE_END,
+    TAG_RANGE_START,
+    TAG_SOURCE,
+    Outcome,
+)
 
 _STATUS_OUTCOME = {
-    dg.DagsterRunStatus.QUEUED: "queued",
-    dg.DagsterRunStatus.NOT_STARTED: "running",
-    dg.DagsterRunStatus.MANAGED: "running",
-    dg.DagsterRunStatus.STARTING: "running",
-    dg.DagsterRunStatus.STARTED: "running",
-    dg.DagsterRunStatus.SUSPENDED: "running",
-    dg.DagsterRunStatus.SUCCESS: "success",
-    dg.DagsterRunStatus.FAILURE: "failed",
-    dg.DagsterRunStatus.CANCELING: "canceled",
-    dg.DagsterRunStatus.CANCELED: "canceled",
+    dg.DagsterRunStatus.QUEUED: Outcome.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED: Outcome.RUNNING,
+    dg.DagsterRunStatus.MANAGED: Outcome.RUNNING,
+    dg.DagsterRunStatus.STARTING: Outcome.RUNNING,
+    dg.DagsterRunStatus.STARTED: Outcome.RUNNING,
+    dg.DagsterRunStatus.SUSPENDED: Outcome.RUNNING,
+    dg.DagsterRunStatus.SUCCESS: Outcome.SUCCESS,
+    dg.DagsterRunStatus.FAILURE: Outcome.FAILED,
+    dg.DagsterRunStatus.CANCELING: Outcome.CANCELED,
+    dg.DagsterRunStatus.CANCELED: Outcome.CANCELED,
 }
-OUTCOMES = ("queued", "running", "success", "partial_success", "success_no_orders", "failed", "canceled")
 _FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
 _LIST_KEYS = ("failed_orders", "failed_order_ids", "orders_failed_ids")
 
@@ -99,7 +101,7 @@ def outcome_of(status: dg.DagsterRunStatus, tags: dict[str, str]) -> str:
     """The ``y3d/outcome`` tag an asset set, unless the run did not finish successfully."""
     tagged = tags.get(TAG_OUTCOME)
     if status == dg.DagsterRunStatus.FAILURE:
-        return "failed"
+        return Outcome.FAILED
     if tagged and status in _FINISHED:
         return tagged
     return _STATUS_OUTCOME.get(status, status.value.lower())
@@ -114,11 +116,11 @@ def derive_outcome(counts: dict[str, dict[str, float | int]], failed_order_ids: 
     ``partial_success`` when orders failed or records were quarantined, ``success_no_orders`` when the
     run reports change counters and all are zero, else ``success``."""
     if failed_order_ids or any(n.get(k, 0) for n in counts.values() for k in _FAILURE_KEYS):
-        return "partial_success"
+        return Outcome.PARTIAL_SUCCESS
     changes = [n[k] for n in counts.values() for k in _CHANGE_KEYS if k in n]
     if changes and not any(changes):
-        return "success_no_orders"
-    return "success"
+        return Outcome.SUCCESS_NO_ORDERS
+    return Outcome.SUCCESS
 
 
 def _order_ids(value: Any) -> list[str]:
@@ -155,7 +157,7 @@ def materialization_summary(instance: dg.DagsterInstance, run_id: str):
     return {k: v for k, v in counts.items() if v}, list(dict.fromkeys(failed))
 
 
-_QUARANTINE_KEYS = ("quarantined", "records_quarantined", "reconcile_quarantined")
+_QUARANTINE_KEYS = ("quarantined", "records_quarantined")
 
 
 @dataclass
@@ -266,7 +268,7 @@ def collect_runs(instance: dg.DagsterInstance, *, since: dt.datetime | None = No
                  job: str | None = None, limit: int = 50, now: dt.datetime | None = None,
                  scan_limit: int = 10_000) -> list[RunEntry]:
     """Runs newest first by start time (a queued run by its creation), at most ``limit``. ``status`` filters on
-    the outcome (see OUTCOMES).
+    the outcome (see Outcome).
 
     Run storage orders by creation, and a run can start long after it was created (queued behind another run
     of its source), so every run of the window (at most ``scan_limit``; without ``since``, the newest
@@ -283,10 +285,10 @@ def collect_runs(instance: dg.DagsterInstance, *, since: dt.datetime | None = No
         run = record.dagster_run
         tags = dict(run.tags)
         outcome = outcome_of(run.status, tags)
-        if status and outcome != status and not (outcome == "success" and TAG_OUTCOME not in tags):
+        if status and outcome != status and not (outcome == Outcome.SUCCESS and TAG_OUTCOME not in tags):
             continue  # the tag is the outcome; only an untagged success may turn out to be something else
         counts, failed = materialization_summary(instance, run.run_id)
-        if outcome == "success" and TAG_OUTCOME not in tags:
+        if outcome == Outcome.SUCCESS and TAG_OUTCOME not in tags:
             outcome = derive_outcome(counts, failed)
         if status and outcome != status:
             continue
@@ -301,19 +303,6 @@ def collect_runs(instance: dg.DagsterInstance, *, since: dt.datetime | None = No
             error=error_summary(instance, run.run_id) if run.status == dg.DagsterRunStatus.FAILURE else None,
         ))
     return entries
-
-
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, sec = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{sec:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def _fmt_counts(counts: dict[str, dict[str, float | int]], width: int = 80) -> str:
@@ -334,7 +323,7 @@ def format_table(entries: list[RunEntry], tz: dt.tzinfo = dt.UTC) -> str:
         rows.append((
             e.start.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S") if e.start else "-",
             e.end.astimezone(tz).strftime("%H:%M:%S") if e.end else "-",
-            _fmt_duration(e.duration_seconds), e.job, e.partitions or "-", e.outcome,
+            "-" if e.duration_seconds is None else format_duration(e.duration_seconds), e.job, e.partitions or "-", e.outcome,
             _fmt_counts(e.counts) or "-",
             ", ".join(e.failed_order_ids[:10]) + (" …" if len(e.failed_order_ids) > 10 else "") or "-",
             e.run_id[:8],

@@ -3,12 +3,12 @@
 import datetime as dt
 
 import dagster as dg
-import pytest
 import sqlalchemy as sa
 
 from y3d_pipeline import quality
 from y3d_pipeline.db.models import AmazonCustomization, NormalizationFailure, Order, OrderItem, PrintTask
 from y3d_pipeline.defs.automation import quality_checks as qc
+from y3d_pipeline_tests.resources import shipstation_resource, shop_resource
 
 NOW = dt.datetime.now(dt.UTC)
 OLD = NOW - dt.timedelta(hours=5)
@@ -224,26 +224,30 @@ def test_stale_sources():
     assert [(s["source"], s["age_minutes"]) for s in stale] == [("amazon", None), ("shipstation", 31.0)]
 
 
-@pytest.fixture
-def shipstation_env(monkeypatch):
-    monkeypatch.setenv("SHIPSTATION_API_KEY", "k")
-    monkeypatch.setenv("SHIPSTATION_API_SECRET", "s")
-
-
-def test_freshness_check_reads_the_instance(shipstation_env, monkeypatch):
+def test_freshness_check_reads_the_instance():
     from y3d_pipeline.defs.constants import RAW_SHIPSTATION_ORDERS
 
+    configured = {"shipstation": shipstation_resource({"SHIPSTATION_API_KEY": "k", "SHIPSTATION_API_SECRET": "s",
+                                                       "SHIPSTATION_BASE_URL": "http://127.0.0.1:9"}),
+                  "shop": shop_resource()}
     check = next(c for c in qc.freshness_checks if any(k.asset_key == RAW_SHIPSTATION_ORDERS for k in c.check_keys))
     with dg.DagsterInstance.ephemeral() as instance:
-        context = dg.build_asset_check_context(instance=instance)
-        assert not check(context).passed  # never synced
+        def evaluate(resources=configured) -> dg.AssetCheckEvaluation:
+            """A real run of the check with these resources (the way the freshness job runs it)."""
+            job = dg.define_asset_job("freshness", selection=dg.AssetSelection.checks(check))
+            defs = dg.Definitions(assets=[dg.AssetSpec(RAW_SHIPSTATION_ORDERS)], asset_checks=[check], jobs=[job],
+                                  resources=resources)
+            [evaluation] = defs.resolve_job_def("freshness").execute_in_process(
+                instance=instance).get_asset_check_evaluations()
+            return evaluation
+
+        assert not evaluate().passed  # never synced
         instance.report_runless_asset_event(dg.AssetMaterialization(RAW_SHIPSTATION_ORDERS,
                                                                     metadata={"configured": False}))
-        assert not check(dg.build_asset_check_context(instance=instance)).passed  # a no-op is not a sync
+        assert not evaluate().passed  # a no-op is not a sync
         instance.report_runless_asset_event(dg.AssetMaterialization(RAW_SHIPSTATION_ORDERS,
                                                                     metadata={"configured": True}))
-        result = check(dg.build_asset_check_context(instance=instance))
+        result = evaluate()
         assert result.passed and result.metadata["configured"].value is True
-    monkeypatch.delenv("SHIPSTATION_API_KEY")
-    with dg.DagsterInstance.ephemeral() as instance:
-        assert check(dg.build_asset_check_context(instance=instance)).passed  # not configured: nothing to check
+        # not configured: nothing to check
+        assert evaluate({"shipstation": shipstation_resource(None), "shop": shop_resource()}).passed

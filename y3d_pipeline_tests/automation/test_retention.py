@@ -11,9 +11,13 @@ import sqlalchemy as sa
 from dagster._core.events import DagsterEventType
 
 from y3d_pipeline.db.models import AiCall, NormalizationFailure, Order, RawShipstationOrder, RawShopifyOrder
-from y3d_pipeline.db.retention import AppRetentionPolicy, prune_app_data
-from y3d_pipeline.defs.automation.maintenance import RETENTION, dagster_maintenance, retention
-from y3d_pipeline.runlog.retention import compute_log_root, prune_dagster_history, runs_holding_latest
+from y3d_pipeline.defs.maintenance.assets import RETENTION, dagster_maintenance, retention
+from y3d_pipeline.maintenance.app_data import AppRetentionPolicy, prune_app_data
+from y3d_pipeline.maintenance.dagster_storage import (
+    compute_log_root,
+    prune_dagster_history,
+    runs_holding_latest,
+)
 from y3d_pipeline_tests.e2e.dagster_servers import prepare_dagster_home
 
 days = dg.DailyPartitionsDefinition(start_date="2026-03-01")

@@ -106,7 +106,7 @@ def _valid_doc(sandbox) -> dict:
 
 
 def test_malformed_shipstation_documents_are_quarantined_and_the_rest_written(sandbox, clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)
@@ -158,7 +158,7 @@ HOSTILE_URLS = [
 
 @pytest.mark.parametrize("url", HOSTILE_URLS, ids=range(len(HOSTILE_URLS)))
 def test_hostile_customized_urls_are_rejected_with_a_reason(url):
-    from y3d_pipeline.clients.amazon_custom import DownloadPolicy, UrlRejectedError, check_url
+    from y3d_pipeline.sources.amazon.custom import DownloadPolicy, UrlRejectedError, check_url
 
     policy = DownloadPolicy(allowed_hosts=("zme-caps.amazon.com",))
     with pytest.raises(UrlRejectedError) as info:
@@ -193,7 +193,7 @@ HOSTILE_ZIPS = {
 
 @pytest.mark.parametrize("name", sorted(HOSTILE_ZIPS))
 def test_hostile_zips_fail_with_a_customization_error(name):
-    from y3d_pipeline.clients.amazon_custom import (
+    from y3d_pipeline.sources.amazon.custom import (
         CustomizationError,
         parse_customization,
         read_customization_json,
@@ -221,7 +221,7 @@ BAD_AI_REPLIES = {
 
 @pytest.mark.parametrize("name", sorted(BAD_AI_REPLIES))
 def test_ai_replies_that_break_the_schema_raise_instead_of_passing(name):
-    from y3d_pipeline.personalization.ai import parse_reply
+    from y3d_pipeline.print_queue.ai import parse_reply
 
     with pytest.raises(ValueError):  # pydantic's ValidationError is a ValueError
         parse_reply(BAD_AI_REPLIES[name])
@@ -237,7 +237,7 @@ def test_ai_replies_that_break_the_schema_raise_instead_of_passing(name):
 def test_nul_character_in_a_raw_payload_does_not_fail_the_batch(sandbox, clean_db):
     # The shared raw upsert directly (through the assets a failure here costs ~50 s of step-retry delays).
     from y3d_pipeline.db.models import RawShipstationOrder
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)
@@ -254,7 +254,7 @@ def test_nul_character_in_a_raw_payload_does_not_fail_the_batch(sandbox, clean_d
 
 @pytest.mark.parametrize("total", [float("nan"), float("inf")], ids=["nan", "inf"])
 def test_non_finite_money_is_quarantined_not_a_crash(total, sandbox, clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)
@@ -266,7 +266,7 @@ def test_non_finite_money_is_quarantined_not_a_crash(total, sandbox, clean_db):
 
 
 def test_nul_in_a_rejected_document_is_quarantined_not_a_crash(sandbox, clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     good = _valid_doc(sandbox)
     at = dt.datetime(2026, 3, 12, 12, tzinfo=dt.UTC)

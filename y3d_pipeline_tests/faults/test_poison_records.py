@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.amazon import AmazonClient
-from y3d_pipeline.clients.http import RetryPolicy
-from y3d_pipeline.clients.shipstation import ShipStationClient
-from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.db.models import RawAmazonOrder, RawShipstationOrder, RawShopifyOrder
+from y3d_pipeline.sources.amazon import custom as ac
+from y3d_pipeline.sources.amazon.client import AmazonClient
+from y3d_pipeline.sources.http import RetryPolicy
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
+from y3d_pipeline.sources.shopify.client import ShopifyClient
 from y3d_pipeline_tests.faults.conftest import record_bad_input
 from y3d_pipeline_tests.local_http import LocalHttpServer, reply
 
@@ -141,7 +141,7 @@ def test_shopify_fetch_keeps_the_page_and_sets_poison_aside():
         reply(connection, 200, json.dumps(body).encode(), {"Content-Type": "application/json"})
 
     with LocalHttpServer(respond) as server, ShopifyClient(base_url=server.url, access_token="shpat_" + "0" * 32,
-                                                           policy=FAST) as client:
+                                                           retry_policy=FAST) as client:
         orders = client.fetch_orders(AT - dt.timedelta(days=1), AT)
     assert sorted(o.legacy_resource_id for o in orders) == [1001, 1008]
     assert len(client.invalid) == 6 and all(r.reason for r in client.invalid)
@@ -185,7 +185,7 @@ def test_amazon_fetch_keeps_the_page_and_sets_poison_aside():
     with LocalHttpServer(respond) as server, AmazonClient(
             client_id="amzn1.application-oa2-client.x", client_secret="secret-" * 3, refresh_token="Atzr|" + "r" * 20,
             token_url=f"{server.url}/auth/o2/token", base_url=server.url, marketplace_ids=["A1F83G8C2ARO7P"],
-            policy=FAST, sleep=lambda _: None) as client:
+            retry_policy=FAST, sleep=lambda _: None) as client:
         page = client.get_orders_with_items(AT - dt.timedelta(days=1), AT)
     # BuyerInfo as a string is kept here: reconciliation quarantines it with the reason.
     assert sorted(o.amazon_order_id for o in page.orders) == ["206-1", "206-6"]
@@ -204,7 +204,7 @@ def test_amazon_fetch_keeps_the_page_and_sets_poison_aside():
                                             (RawShopifyOrder.__table__, "shopify_order_id"),
                                             (RawAmazonOrder.__table__, "amazon_order_id")])
 def test_raw_upsert_stores_the_batch_and_refuses_only_what_postgres_cannot_hold(table, key, clean_db):
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
 
     numeric = key != "amazon_order_id"
     ids = iter(range(700_000_001, 700_000_100)) if numeric else iter(f"206-{n}" for n in range(1, 100))
@@ -247,7 +247,7 @@ def test_raw_upsert_stores_the_batch_and_refuses_only_what_postgres_cannot_hold(
 
 
 def test_normalization_quarantines_each_poison_order_and_writes_the_rest(sandbox, clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     good = _valid_ss_doc(sandbox)
     poison = _ss_poison(good)
@@ -284,7 +284,7 @@ def test_normalization_quarantines_each_poison_order_and_writes_the_rest(sandbox
 def test_write_isolating_sets_aside_exactly_the_records_postgres_refuses(clean_db):
     """Defence in depth behind the validations: whatever value still reaches PostgreSQL and is refused costs
     only its own record, with what PostgreSQL said; the rest of the batch is written in the same transaction."""
-    from y3d_pipeline.ingest.storable import write_isolating
+    from y3d_pipeline.db.storable import write_isolating
 
     rows = [{"id": n, "small": 40_000 if n in (7, 23) else n, "text": SURROGATE if n == 31 else "ok"}
             for n in range(40)]
@@ -352,7 +352,7 @@ AMAZON_POISON = {
 
 @pytest.mark.parametrize("source", ["shopify", "amazon"])
 def test_reconciliation_quarantines_each_poison_order_and_writes_the_rest(source, clean_db):
-    from y3d_pipeline.reconcile.run import reconcile_rows
+    from y3d_pipeline.normalized.reconcile.window import reconcile_rows
 
     if source == "shopify":
         good = MarketRow("1001", AT, _shopify_payload(1001))
@@ -378,8 +378,8 @@ def test_reconciliation_quarantines_each_poison_order_and_writes_the_rest(source
 
 
 def test_candidate_collection_skips_wrong_shapes_and_finds_the_rest(clean_db):
-    from y3d_pipeline.defs.sources.amazon.store import collect_candidates
-    from y3d_pipeline.ingest.raw_store import upsert_raw_records
+    from y3d_pipeline.sources.amazon.custom.candidates import collect_candidates
+    from y3d_pipeline.sources.raw_store import upsert_raw_records
 
     url = "https://zme-caps.amazon.com/{}.zip"
     ss_item = {"lineItemKey": "111", "options": [{"name": "CustomizedURL", "value": url.format(111)}]}
@@ -449,7 +449,8 @@ CUSTOM_POISON = {  # name -> (zip JSON, expected status)
 
 
 def test_customization_store_records_each_poison_file_and_stores_the_rest(clean_db):
-    from y3d_pipeline.defs.sources.amazon.store import Candidate, sync_customizations
+    from y3d_pipeline.sources.amazon.custom.candidates import Candidate
+    from y3d_pipeline.sources.amazon.custom.store import sync_customizations
 
     files = {"good": _zip(_aspects('"Ada"')), **{name: _zip(doc) for name, (doc, _) in CUSTOM_POISON.items()}}
     names = list(files)
@@ -457,7 +458,7 @@ def test_customization_store_records_each_poison_file_and_stores_the_rest(clean_
     def respond(request, connection):
         reply(connection, 200, files[names[int(request.path.strip("/").split(".")[0])]])
 
-    policy = ac.DownloadPolicy.from_settings(("127.0.0.1",), allow_http=True, retry=FAST)
+    policy = ac.DownloadPolicy.from_settings(("127.0.0.1",), allow_http=True, retry_policy=FAST)
     with LocalHttpServer(respond) as server, ac.make_http_client(policy) as http:
         candidates = [Candidate(f"206-{n}", "111", f"{server.url}/{n}.zip", "sp_api") for n in range(len(names))]
         candidates.append(Candidate("206-boom", "111", f"{server.url}/0.zip", "sp_api"))

@@ -70,7 +70,7 @@ def test_transient_faults_during_a_multi_page_sync_cost_only_retries(kind, fault
     assert (content_snapshot(clean_db), raw_snapshot(clean_db)) == fault_free, kind
 
 
-# Not "429": a rate-limit reset hint is slept in full even past max_total_seconds (clients/http.py; see report).
+# Not "429": a rate-limit reset hint is slept in full even past max_total_seconds (sources/http.py; see report).
 @pytest.mark.parametrize("fault", ["503", "truncate"])  # each ~30-50 s: the step retry policy's delays
 def test_persistent_faults_fail_clearly_and_change_nothing(fault, fresh_sandbox, run_orders, clean_db):
     assert run_orders("2026-03-09", page_size=PAGE).success  # some existing data that must survive untouched

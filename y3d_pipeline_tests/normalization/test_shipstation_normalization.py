@@ -9,18 +9,24 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.shipstation import parse_pacific
+from y3d_pipeline.db import quarantine
 from y3d_pipeline.db.models import RawShipstationOrder, RawShipstationShipment
-from y3d_pipeline.ingest.raw_store import upsert_raw_records
-from y3d_pipeline.normalize.records import Rejected
-from y3d_pipeline.normalize.run import normalize_shipstation_window, open_failures, partition_key_clamp
-from y3d_pipeline.normalize.shipments import apply_shipments
-from y3d_pipeline.normalize.shipstation import map_order, marketplace_from_name
+from y3d_pipeline.normalized.records import Rejected
+from y3d_pipeline.normalized.shipments import apply_shipments
+from y3d_pipeline.normalized.shipstation import map_order
+from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window, partition_key_clamp
+from y3d_pipeline.sources.raw_store import upsert_raw_records
+from y3d_pipeline.sources.shipstation.records import marketplace_from_name, parse_pacific
 
 UTC = dt.UTC
 LONDON = dt.UTC  # March dates before BST: London == UTC
 WINDOW = (dt.datetime(2026, 3, 7, 23, tzinfo=UTC), dt.datetime(2026, 3, 9, tzinfo=UTC))
 
+
+
+def open_failures(engine, partition_keys):
+    with engine.connect() as conn:
+        return quarantine.open_failures(conn, partition_keys, source="shipstation")
 
 def item(item_id: int, sku: str | None = "KEY-1", quantity: int = 1, **extra) -> dict:
     return {"orderItemId": item_id, "lineItemKey": f"L{item_id}", "sku": sku, "name": "Name Keyring",
@@ -179,7 +185,7 @@ def test_quarantined_orders_do_not_block_the_others_and_resolve_later(clean_db):
     report = normalize(clean_db)
     assert report.orders_written == 2 and report.quarantined == 2
     assert [r[0] for r in rows(clean_db, "SELECT shipstation_order_id FROM orders ORDER BY 1")] == [1, 4]
-    failures = open_failures(clean_db, "shipstation", ["2026-03-08"])
+    failures = open_failures(clean_db, ["2026-03-08"])
     assert {f["source_id"] for f in failures} == {"2", "3"}
     assert all(f["partition_key"] == "2026-03-08" for f in failures)
     assert "quantity -1" in next(f["reason"] for f in failures if f["source_id"] == "2")
@@ -188,12 +194,12 @@ def test_quarantined_orders_do_not_block_the_others_and_resolve_later(clean_db):
     load(clean_db, order(2, modify="2026-03-08T06:00:00.0000000"))
     report = normalize(clean_db)
     assert report.resolved == 1
-    assert {f["source_id"] for f in open_failures(clean_db, "shipstation", ["2026-03-08"])} == {"3"}
+    assert {f["source_id"] for f in open_failures(clean_db, ["2026-03-08"])} == {"3"}
     # acknowledging the other one clears the check
     with clean_db.begin() as conn:
         conn.execute(sa.text("UPDATE normalization_failures SET acknowledged_at = now(), acknowledged_by = 'ops' "
                              "WHERE source_id = '3'"))
-    assert open_failures(clean_db, "shipstation", ["2026-03-08"]) == []
+    assert open_failures(clean_db, ["2026-03-08"]) == []
 
 
 def test_products_placeholder_name_never_overwrites_a_curated_name(clean_db):
@@ -286,8 +292,8 @@ def test_a_newer_order_is_never_replaced_by_an_older_version(clean_db):
     load(clean_db, order(1, modify="2026-03-08T06:00:00.0000000", orderStatus="shipped"))
     normalize(clean_db)
     older = copy.deepcopy(order(1, modify="2026-03-08T05:00:00.0000000"))
-    from y3d_pipeline.normalize.records import SHIPSTATION_KEYS
-    from y3d_pipeline.normalize.writer import write_orders
+    from y3d_pipeline.normalized.records import SHIPSTATION_KEYS
+    from y3d_pipeline.normalized.writer import write_orders
 
     with clean_db.begin() as conn:
         write_orders(conn, [map_order(older)], SHIPSTATION_KEYS, store_marketplaces={})
@@ -295,7 +301,7 @@ def test_a_newer_order_is_never_replaced_by_an_older_version(clean_db):
 
 
 def test_non_finite_money_and_nul_characters_do_not_abort_the_batch(clean_db):
-    from y3d_pipeline.normalize.run import normalize_shipstation_rows
+    from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_rows
 
     class Row:
         def __init__(self, payload):

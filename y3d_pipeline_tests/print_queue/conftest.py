@@ -7,10 +7,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from y3d_pipeline.defs.constants import TAG_OUTCOME
 from y3d_pipeline.defs.print_queue.assets import print_tasks, task_status_sync
 from y3d_pipeline.defs.print_queue.resources import OpenAIResource
-from y3d_pipeline_tests.resources import openai_resource
+from y3d_pipeline.defs.resources import ShopResource
+from y3d_pipeline.runlog.tags import TAG_OUTCOME
+from y3d_pipeline_tests.resources import openai_resource, shop_resource
 
 from .factories import PARTITION
 
@@ -18,15 +19,16 @@ from .factories import PARTITION
 class Runner:
     """Materializes print_tasks for the test partition and hands back its metadata and outcome tag."""
 
-    def __init__(self, instance: dg.DagsterInstance, database, openai: OpenAIResource):
+    def __init__(self, instance: dg.DagsterInstance, database, openai: OpenAIResource, shop: ShopResource | None = None):
         self.instance = instance
         self.database = database
         self.openai = openai
+        self.shop = shop or shop_resource()
 
     def run(self, *, partition: str | None = PARTITION, raise_on_error: bool = True, **config: Any):
         result = dg.materialize(
             [print_tasks], partition_key=partition, instance=self.instance, raise_on_error=raise_on_error,
-            resources={"database": self.database, "openai": self.openai},
+            resources={"database": self.database, "openai": self.openai, "shop": self.shop},
             run_config=dg.RunConfig(ops={"print_queue__print_tasks": config}) if config else None,
         )
         materializations = result.asset_materializations_for_node("print_queue__print_tasks")

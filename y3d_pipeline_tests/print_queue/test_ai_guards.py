@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from y3d_pipeline.personalization import guards
-from y3d_pipeline.personalization.models import AiPersonalization, AmazonCustom, ItemRow, OrderRow
-from y3d_pipeline.personalization.palette import Palette
-from y3d_pipeline.personalization.validation import ValidationRules, build_item_tasks
+from y3d_pipeline.print_queue import guards
+from y3d_pipeline.print_queue.models import AiPersonalization, AmazonCustom, ItemRow, OrderRow
+from y3d_pipeline.print_queue.palette import Palette
+from y3d_pipeline.print_queue.validation import ValidationRules, build_item_tasks
 
 from .factories import add_order, opts, tasks
 

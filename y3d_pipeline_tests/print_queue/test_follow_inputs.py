@@ -16,11 +16,13 @@ import sqlalchemy as sa
 
 from y3d_pipeline.db.models import PrintTask
 from y3d_pipeline.defs.print_queue.assets import PrintTasksConfig
-from y3d_pipeline.personalization import repository as repo
-from y3d_pipeline.personalization.models import OrderRow, TaskDraft
-from y3d_pipeline.personalization.validation import ON_HOLD_REASON
-from y3d_pipeline.settings import Settings
+from y3d_pipeline.defs.resources import ShopSettings
+from y3d_pipeline.print_queue import repository as repo
+from y3d_pipeline.print_queue.models import OrderRow, TaskDraft
+from y3d_pipeline.print_queue.validation import ON_HOLD_REASON
+from y3d_pipeline_tests.resources import shop_resource
 
+from .conftest import Runner
 from .factories import (
     add_amazon_custom,
     add_order,
@@ -242,20 +244,28 @@ def tasks_order(engine, item_id: int) -> int:
         return conn.execute(sa.text("SELECT order_id FROM order_items WHERE id = :id"), {"id": item_id}).scalar_one()
 
 
-def test_legacy_knobs_are_the_run_config_defaults():
-    env = Settings(CREATE_PLACEHOLDER_ON_AI_ERROR="false", ORDER_PROCESSING_LIMIT="10", AI_CALL_DELAY_MS="100")
+def test_legacy_knobs_are_the_run_config_defaults(monkeypatch):
+    """The legacy variables reach the shop resource (as the definitions build it) and are run config's defaults."""
+    monkeypatch.setenv("CREATE_PLACEHOLDER_ON_AI_ERROR", "false")
+    monkeypatch.setenv("ORDER_PROCESSING_LIMIT", "10")
+    monkeypatch.setenv("AI_CALL_DELAY_MS", "100")
+    env = ShopSettings.from_env()
     options = PrintTasksConfig().run_options(env)
     assert (options.create_placeholders, options.limit, options.ai_call_delay_ms) == (False, 10, 100)
     overridden = PrintTasksConfig(create_placeholders=True, limit=0, ai_call_delay_ms=0).run_options(env)
     assert (overridden.create_placeholders, overridden.limit, overridden.ai_call_delay_ms) == (True, None, 0)
-    defaults = PrintTasksConfig().run_options(Settings(ORDER_PROCESSING_LIMIT="", AI_CALL_DELAY_MS=""))
+    monkeypatch.delenv("CREATE_PLACEHOLDER_ON_AI_ERROR")
+    monkeypatch.setenv("ORDER_PROCESSING_LIMIT", "")
+    monkeypatch.setenv("AI_CALL_DELAY_MS", "")
+    defaults = PrintTasksConfig().run_options(ShopSettings.from_env())
     assert (defaults.create_placeholders, defaults.limit, defaults.ai_call_delay_ms) == (True, None, 0)
 
 
-def test_create_placeholder_on_ai_error_false_leaves_the_order_failed(runner_without_ai, clean_db, monkeypatch):
-    monkeypatch.setenv("CREATE_PLACEHOLDER_ON_AI_ERROR", "false")
+def test_create_placeholder_on_ai_error_false_leaves_the_order_failed(runner_without_ai, clean_db):
+    runner = Runner(runner_without_ai.instance, runner_without_ai.database, runner_without_ai.openai,
+                    shop_resource(create_placeholders=False))
     add_order(clean_db, order_number="NEEDS-AI", items=[{"quantity": 3, "options": opts(Personalization="Ava, Leo")}])
-    _, outcome, _ = runner_without_ai.run(raise_on_error=False)
+    _, outcome, _ = runner.run(raise_on_error=False)
     assert outcome == "failed" and tasks(clean_db) == []
 
 
@@ -276,7 +286,7 @@ def test_task_history_from_the_command_line(runner_without_ai, clean_db, app_db_
 
 def test_amazon_custom_downloads_keep_trying_until_the_ship_by_date(clean_db):
     from y3d_pipeline.db.models import AmazonCustomization
-    from y3d_pipeline.defs.sources.amazon import store
+    from y3d_pipeline.sources.amazon.custom import store
 
     now = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
     customs = AmazonCustomization.__table__

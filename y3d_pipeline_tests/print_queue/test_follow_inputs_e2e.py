@@ -10,17 +10,17 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.defs.normalization.assets import normalize_orders
+from y3d_pipeline.defs.normalized.assets import normalize_orders, reconciliation
 from y3d_pipeline.defs.print_queue.assets import print_tasks
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_customizations
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
-from y3d_pipeline_tests.resources import amazon_resource, openai_resource, shipstation_resource
+from y3d_pipeline_tests.resources import amazon_resource, openai_resource, shipstation_resource, shop_resource
 
 from .factories import history
 
 DAY = "2026-03-20"  # the sandbox's last day: its orders are still waiting to be printed at the sandbox clock
 NEXT_DAY = "2026-03-21"  # where the buyers' later changes land (the sandbox clock stands at its start)
-PIPELINE = [raw_shipstation_orders, normalize_orders, raw_amazon_customizations, print_tasks]
+PIPELINE = [raw_shipstation_orders, normalize_orders, reconciliation, raw_amazon_customizations, print_tasks]
 
 
 @pytest.fixture
@@ -31,6 +31,7 @@ def pipeline(fresh_sandbox, database_resource, dagster_instance):
         "shipstation": shipstation_resource(env, initial_backoff_seconds=0.01),
         "amazon": amazon_resource(env, configured=False),
         "openai": openai_resource(None),
+        "shop": shop_resource(),
     }
 
     def run(partition: str, assets=PIPELINE) -> dict:

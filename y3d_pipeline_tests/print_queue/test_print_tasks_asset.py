@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from y3d_pipeline.db.models import AiCall, PrintTask
 from y3d_pipeline.defs.print_queue.assets import print_tasks
-from y3d_pipeline.personalization.prompt import PROMPT_VERSION
+from y3d_pipeline.print_queue.prompt import PROMPT_VERSION
 
 from .conftest import openai_requests
 from .factories import IN_WINDOW, add_amazon_custom, add_order, add_task, count, opts, table_snapshot, tasks
@@ -243,7 +243,8 @@ def test_a_backfill_range_runs_once_over_the_whole_window(runner_without_ai, cle
     add_order(clean_db, modified_at=IN_WINDOW.replace(day=21), items=[{"options": opts(Name="Max")}])
     result = dg.materialize(
         [print_tasks], instance=runner_without_ai.instance,
-        resources={"database": runner_without_ai.database, "openai": runner_without_ai.openai},
+        resources={"database": runner_without_ai.database, "openai": runner_without_ai.openai,
+                   "shop": runner_without_ai.shop},
         tags={"dagster/asset_partition_range_start": "2026-11-18", "dagster/asset_partition_range_end": "2026-11-20"},
     )
     assert result.success

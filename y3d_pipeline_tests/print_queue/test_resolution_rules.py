@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from y3d_pipeline.personalization import options as readers
-from y3d_pipeline.personalization.ai import parse_reply
-from y3d_pipeline.personalization.models import AmazonCustom, ItemRow, OrderRow, Personalization
-from y3d_pipeline.personalization.palette import Palette
-from y3d_pipeline.personalization.validation import ValidationRules, build_item_tasks, normalize_text
+from y3d_pipeline.print_queue import options as readers
+from y3d_pipeline.print_queue.ai import parse_reply
+from y3d_pipeline.print_queue.models import AmazonCustom, ItemRow, OrderRow, Personalization
+from y3d_pipeline.print_queue.palette import Palette
+from y3d_pipeline.print_queue.validation import ValidationRules, build_item_tasks, normalize_text
 
 from .factories import opts
 
@@ -177,7 +177,7 @@ def test_ai_reply_parses_with_or_without_a_fence_and_rejects_garbage():
 
 
 def test_options_our_write_back_pushed_are_not_buyer_input():
-    from y3d_pipeline.personalization.service import item_input_hash
+    from y3d_pipeline.print_queue.service import item_input_hash
 
     buyer = opts(Personalization="olivia x2", Color="Pink")
     pushed = buyer + opts(**{"Name or Text": "Olivia", "Colour 1": "Pink", "Colour 2": ""})

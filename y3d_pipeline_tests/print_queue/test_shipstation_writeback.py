@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.shipstation import ShipStationClient
 from y3d_pipeline.db.models import Order, OrderItem
 from y3d_pipeline.defs.print_queue.writeback import shipstation_writeback
-from y3d_pipeline_tests.resources import shipstation_resource
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
+from y3d_pipeline_tests.resources import shipstation_resource, shop_resource
 
 from .factories import add_task
 
@@ -53,10 +53,11 @@ def mirror(engine, payload: dict, *, status: str | None = None) -> tuple[int, li
     return order_id, item_ids
 
 
-def run(database_resource, env, instance, **config):
+def run(database_resource, env, instance, *, writeback_enabled: bool = False, **config):
     result = dg.materialize(
         [shipstation_writeback], instance=instance,
-        resources={"database": database_resource, "shipstation": shipstation_resource(env)},
+        resources={"database": database_resource, "shipstation": shipstation_resource(env),
+                   "shop": shop_resource(writeback_enabled=writeback_enabled)},
         run_config=dg.RunConfig(ops={"print_queue__shipstation_writeback": {"config": config}}) if config else None,
     )
     found = result.asset_materializations_for_node("print_queue__shipstation_writeback")
@@ -82,9 +83,8 @@ def split_pair(shipstation, clean_db, sandbox_orders):
     return env, client, pair
 
 
-def test_writeback_is_off_unless_enabled(split_pair, database_resource, dagster_instance, monkeypatch):
+def test_writeback_is_off_unless_enabled(split_pair, database_resource, dagster_instance):
     env, client, pair = split_pair
-    monkeypatch.delenv("Y3D_WRITEBACK_ENABLED", raising=False)
     assert run(database_resource, env, dagster_instance) is None  # nothing materialized
     assert client.get_order(pair[0]["orderId"]).payload["internalNotes"] == pair[0]["internalNotes"]
 
@@ -97,11 +97,9 @@ def test_dry_run_shows_the_diff_and_posts_nothing(split_pair, database_resource,
     assert client.get_order(pair[0]["orderId"]).payload["items"] == pair[0]["items"]
 
 
-def test_split_orders_get_their_own_items_and_packing_list(split_pair, database_resource, dagster_instance,
-                                                           monkeypatch):
+def test_split_orders_get_their_own_items_and_packing_list(split_pair, database_resource, dagster_instance):
     env, client, pair = split_pair
-    monkeypatch.setenv("Y3D_WRITEBACK_ENABLED", "true")
-    metadata = run(database_resource, env, dagster_instance)
+    metadata = run(database_resource, env, dagster_instance, writeback_enabled=True)
     assert metadata["orders_pushed"] == 2 and metadata["orders_failed"] == []
 
     for before in pair:
@@ -116,12 +114,12 @@ def test_split_orders_get_their_own_items_and_packing_list(split_pair, database_
         assert after["customerNotes"] == before["customerNotes"]
         assert after["shipTo"] == before["shipTo"] and after["orderStatus"] == before["orderStatus"]
 
-    again = run(database_resource, env, dagster_instance)
+    again = run(database_resource, env, dagster_instance, writeback_enabled=True)
     assert again["orders_pushed"] == 0 and again["orders_unchanged"] == 2
 
 
 def test_items_needing_review_are_listed_not_pushed_and_shipped_orders_skipped(
-        shipstation, clean_db, database_resource, dagster_instance, monkeypatch, sandbox_orders):
+        shipstation, clean_db, database_resource, dagster_instance, sandbox_orders):
     env, client = shipstation
     orders = sandbox_orders
     editable = next(o for o in orders if o["orderStatus"] == "awaiting_shipment" and len(o["items"]) == 1)
@@ -134,8 +132,7 @@ def test_items_needing_review_are_listed_not_pushed_and_shipped_orders_skipped(
     stale_id, [stale_item] = mirror(clean_db, shipped, status="awaiting_shipment")  # our copy is behind
     add_task(clean_db, order_id=stale_id, item_id=stale_item)
 
-    monkeypatch.setenv("Y3D_WRITEBACK_ENABLED", "true")
-    metadata = run(database_resource, env, dagster_instance)
+    metadata = run(database_resource, env, dagster_instance, writeback_enabled=True)
     assert metadata["orders_pushed"] == 1 and metadata["items_waiting_for_review"] == 1
     assert metadata["orders_not_editable"] == [{"order_number": shipped["orderNumber"], "status": "shipped"}]
     after = client.get_order(editable["orderId"]).payload

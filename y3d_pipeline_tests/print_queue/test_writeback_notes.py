@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from y3d_pipeline.personalization.writeback import (
+from y3d_pipeline.print_queue.writeback import (
     MAX_NOTES,
     ItemPush,
     OrderPush,

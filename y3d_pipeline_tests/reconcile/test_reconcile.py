@@ -8,12 +8,12 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.shipstation import parse_pacific
 from y3d_pipeline.db.models import RawAmazonOrder, RawShipstationOrder, RawShopifyOrder
-from y3d_pipeline.ingest.raw_store import upsert_raw_records
-from y3d_pipeline.normalize.run import normalize_shipstation_window, partition_key_clamp
-from y3d_pipeline.reconcile.marketplace import Invalid, map_amazon, map_shopify, merge_options
-from y3d_pipeline.reconcile.run import reconcile_window
+from y3d_pipeline.normalized.reconcile.marketplace import Invalid, map_amazon, map_shopify, merge_options
+from y3d_pipeline.normalized.reconcile.window import reconcile_window
+from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window, partition_key_clamp
+from y3d_pipeline.sources.raw_store import upsert_raw_records
+from y3d_pipeline.sources.shipstation.records import parse_pacific
 
 UTC = dt.UTC
 WINDOW = (dt.datetime(2026, 3, 7, 23, tzinfo=UTC), dt.datetime(2026, 3, 9, tzinfo=UTC))
@@ -368,15 +368,16 @@ def test_asset_check_fails_on_an_unmatched_order_and_passes_once_fixed(clean_db,
                                                                         dagster_instance):
     import dagster as dg
 
-    from y3d_pipeline.defs.normalization.assets import RECONCILE_CHECK_NAME, normalize_orders
+    from y3d_pipeline.defs.normalized.assets import RECONCILE_CHECK_NAME, normalize_orders, reconciliation
 
     def materialize():
-        result = dg.materialize([normalize_orders], partition_key="2026-03-08",
+        result = dg.materialize([normalize_orders, reconciliation], partition_key="2026-03-08",
                                 resources={"database": database_resource}, instance=dagster_instance)
         assert result.success
         check = next(c for c in result.get_asset_check_evaluations() if c.check_name == RECONCILE_CHECK_NAME)
         meta = {k: v.value for e in result.get_asset_materialization_events()
-                if e.asset_key.to_user_string() == "normalized/orders" for k, v in e.materialization.metadata.items()}
+                if e.asset_key.to_user_string() == "normalized/reconciliation"
+                for k, v in e.materialization.metadata.items()}
         return check, meta
 
     load_ss(clean_db, ss_order(180050, "1010", "shopify", [ss_item(400071, "99999", sku="OTHER")]))

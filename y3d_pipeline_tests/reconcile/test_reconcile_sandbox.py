@@ -1,5 +1,5 @@
-"""Reconciliation end to end: sandbox APIs over real HTTP → raw assets → normalization asset (ShipStation
-normalization + reconciliation) on real PostgreSQL, checked against the sandbox's own truth."""
+"""Reconciliation end to end: sandbox APIs over real HTTP → raw assets → ShipStation normalization →
+normalized/reconciliation on real PostgreSQL, checked against the sandbox's own truth."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.defs.constants import NORMALIZED_ORDERS
-from y3d_pipeline.defs.normalization.assets import RECONCILE_CHECK_NAME, normalize_orders
-from y3d_pipeline.defs.sources.amazon import store as amazon_store
+from y3d_pipeline.defs.constants import NORMALIZED_RECONCILIATION
+from y3d_pipeline.defs.normalized.assets import RECONCILE_CHECK_NAME, normalize_orders, reconciliation
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_orders
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders
+from y3d_pipeline.sources.amazon import store as amazon_store
 from y3d_pipeline_tests.resources import amazon_resource, shipstation_resource, shopify_resource
 
-ASSETS = [raw_shipstation_orders, raw_shopify_orders, raw_amazon_orders, normalize_orders]
+ASSETS = [raw_shipstation_orders, raw_shopify_orders, raw_amazon_orders, normalize_orders, reconciliation]
 DAY, NEXT_DAY = "2026-03-15", "2026-03-16"
 
 
@@ -75,8 +75,7 @@ def orphans_with_shipstation_twin(engine) -> list[dict]:
 def test_sandbox_orders_reconcile_to_one_row_per_real_order(fresh_sandbox, run_day, clean_db):
     truth = {(t["marketplace"], t["order_number"]): t for t in fresh_sandbox.truth()}
     result = run_day(DAY)
-    meta = {k: v.value for e in result.get_asset_materialization_events() if e.asset_key == NORMALIZED_ORDERS
-            for k, v in e.materialization.metadata.items()}
+    meta = reconciliation_metadata(result)
     assert meta["matched"] > 5 and meta["unmatched"] == 0
 
     orders = rows(clean_db, "SELECT * FROM orders WHERE marketplace IN ('web', 'amazon')")
@@ -142,8 +141,8 @@ def test_sandbox_orders_reconcile_to_one_row_per_real_order(fresh_sandbox, run_d
         assert dupe["carrying"] <= 1
 
 
-def orders_metadata(result: dg.ExecuteInProcessResult) -> dict:
-    return {k: v.value for e in result.get_asset_materialization_events() if e.asset_key == NORMALIZED_ORDERS
+def reconciliation_metadata(result: dg.ExecuteInProcessResult) -> dict:
+    return {k: v.value for e in result.get_asset_materialization_events() if e.asset_key == NORMALIZED_RECONCILIATION
             for k, v in e.materialization.metadata.items()}
 
 
@@ -161,7 +160,8 @@ def test_pending_amazon_order_seen_before_shipstation_merges_into_one_row(fresh_
     fresh_sandbox.set_clock(order.mp_events[0][0] + dt.timedelta(seconds=150))  # Pending, not in ShipStation yet
     assert fetch_amazon_until_sandbox_now(fresh_sandbox, run_day.resources["amazon"], database_resource,
                                           day_start - dt.timedelta(hours=1)) > 0
-    first = orders_metadata(run_day(DAY, [raw_shipstation_orders, raw_shopify_orders, normalize_orders]))
+    first = reconciliation_metadata(run_day(DAY, [raw_shipstation_orders, raw_shopify_orders, normalize_orders,
+                                                   reconciliation]))
     assert first["marketplace_only"] >= 1
     row = rows(clean_db, f"SELECT * FROM orders WHERE order_number = '{order.order_number}'")  # noqa: S608
     assert len(row) == 1 and row[0]["shipstation_order_id"] is None
@@ -172,8 +172,8 @@ def test_pending_amazon_order_seen_before_shipstation_merges_into_one_row(fresh_
     run_day(DAY)
     # ShipStation's order is in the partition of its latest modification, which may be a later day
     ss_day = max(o.version_at(later).ss_at for o in order.ss_orders).date().isoformat()
-    second = orders_metadata(run_day(ss_day))
-    assert second["reconcile_orphans_merged"] >= 1
+    second = reconciliation_metadata(run_day(ss_day))
+    assert second["orphans_merged"] >= 1
     row = rows(clean_db, f"SELECT * FROM orders WHERE order_number = '{order.order_number}'")  # noqa: S608
     assert len(row) == 1, "ShipStation's row and the marketplace-only row must converge to one"
     assert row[0]["shipstation_order_id"] in {o.order_id for o in order.ss_orders}
@@ -206,7 +206,7 @@ def test_one_amazon_order_whichever_orders_api_version_fetched_it(versions, fres
         resource = amazon_resource(env, api_version=version)
         assert fetch_amazon_until_sandbox_now(fresh_sandbox, resource, database_resource,
                                               day_start - dt.timedelta(hours=1)) > 0
-        run_day(DAY, [normalize_orders])
+        run_day(DAY, [normalize_orders, reconciliation])
         raw = rows(clean_db, f"SELECT * FROM raw_amazon_orders WHERE amazon_order_id = '{order.order_number}'")  # noqa: S608
         normalized = rows(clean_db, f"SELECT * FROM orders WHERE order_number = '{order.order_number}'")  # noqa: S608
         assert len(raw) == 1 and len(normalized) == 1

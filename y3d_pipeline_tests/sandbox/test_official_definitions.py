@@ -22,13 +22,13 @@ from graphql import (
     validate,
 )
 
-from y3d_pipeline.clients import shopify as shopify_client
-from y3d_pipeline.clients.amazon import AmazonClient
-from y3d_pipeline.clients.shipstation import ShipStationClient
-from y3d_pipeline.personalization.ai import RESPONSE_FORMAT, PersonalizationExtractor
-from y3d_pipeline.personalization.models import AiInputItem, AiOption, AiOrderInput
+from y3d_pipeline.print_queue.ai import RESPONSE_FORMAT, PersonalizationExtractor
+from y3d_pipeline.print_queue.models import AiInputItem, AiOption, AiOrderInput
 from y3d_pipeline.sandbox.openai_strict import KNOWN_MODELS, strict_schema_problem
 from y3d_pipeline.sandbox.shopify import PROTECTED_FIELDS, SCHEMA
+from y3d_pipeline.sources.amazon.client import AmazonClient
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
+from y3d_pipeline.sources.shopify import client as shopify_client
 from y3d_pipeline_tests.api_definitions import (
     amazon_model,
     amazon_request_problems,
@@ -100,7 +100,6 @@ def test_sp_api_v2026_requests_and_answers_match_the_model(fresh_sandbox):
     truth = fresh_sandbox.truth(marketplace="amazon", visible_only=True)
     with _amazon_client(fresh_sandbox, "2026-01-01") as client:
         page = client.search_orders(START, fresh_sandbox.now())
-        client.get_order(truth[0]["amazon_order_id"])
         client.changed_since(fresh_sandbox.now() - dt.timedelta(days=1))
         token = client.access_token()
     assert page.orders and not page.invalid

@@ -20,6 +20,7 @@ import pytest
 
 from y3d_pipeline.defs.print_queue.assets import print_tasks
 from y3d_pipeline.defs.print_queue.resources import openai_resource_from_env
+from y3d_pipeline.defs.resources import ShopResource, ShopSettings
 from y3d_pipeline.defs.sources.amazon.assets import raw_amazon_customizations, raw_amazon_orders
 from y3d_pipeline.defs.sources.amazon.resources import amazon_resource_from_env
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
@@ -51,6 +52,8 @@ HOSTILE = {
     "openai: base_url and the key": (
         print_tasks, "openai", {"base_url": EVIL, "api_key": {"env": "OPENAI_API_KEY"}}),
     "openai: a costlier model": (print_tasks, "openai", {"model": "gpt-4.5-preview"}),
+    "shop: writing to ShipStation switched on": (print_tasks, "shop", {"writeback_enabled": True}),
+    "shop: the nested settings": (print_tasks, "shop", {"settings": {"writeback_enabled": True}}),
     "database: another server": (raw_shipstation_orders, "database", {"database_url": "postgresql://x@evil.example/y3d"}),
 }
 
@@ -68,7 +71,7 @@ def _deployed_resources(database_resource) -> dict:
     """The resources exactly as definitions build them, from the (sandbox) environment."""
     return {"shipstation": shipstation_resource_from_env(), "shopify": shopify_resource_from_env(),
             "amazon": amazon_resource_from_env(), "openai": openai_resource_from_env(),
-            "database": database_resource}
+            "database": database_resource, "shop": ShopResource(settings=ShopSettings.from_env())}
 
 
 def _requests_seen(sandbox) -> int:

@@ -11,8 +11,8 @@ import zipfile
 
 import pytest
 
-from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.http import RetryPolicy
+from y3d_pipeline.sources.amazon import custom as ac
+from y3d_pipeline.sources.http import RetryPolicy
 from y3d_pipeline_tests.faults.conftest import record_bad_input
 from y3d_pipeline_tests.local_http import LocalHttpServer, reply, trickle
 
@@ -30,7 +30,7 @@ def _zip() -> bytes:
 
 def _policy(**overrides) -> ac.DownloadPolicy:
     settings = {"read_timeout": 1.0, "connect_timeout": 1.0, "total_timeout": TOTAL,
-                "retry": RetryPolicy(max_attempts=3, max_total_seconds=30, initial_backoff=0.01, max_backoff=0.01),
+                "retry_policy": RetryPolicy(max_attempts=3, max_total_seconds=30, initial_backoff=0.01, max_backoff=0.01),
                 **overrides}
     return ac.DownloadPolicy.from_settings(("127.0.0.1",), allow_http=True, **settings)
 
@@ -68,7 +68,7 @@ def test_deadline_is_for_the_whole_download_not_each_attempt():
         reply(connection, 503, b"busy")
 
     with LocalHttpServer(slow_503) as server:
-        policy = _policy(retry=RetryPolicy(max_attempts=50, max_total_seconds=300, initial_backoff=0.01,
+        policy = _policy(retry_policy=RetryPolicy(max_attempts=50, max_total_seconds=300, initial_backoff=0.01,
                                            max_backoff=0.01))
         started = time.monotonic()
         with ac.make_http_client(policy) as client, pytest.raises(ac.DownloadError):

@@ -18,12 +18,12 @@ import re
 import dagster as dg
 import pytest
 
-from y3d_pipeline.clients.amazon import AmazonClient
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
-from y3d_pipeline.clients.shipstation import ShipStationClient
-from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.defs.sources.shipstation.assets import raw_shipstation_orders
 from y3d_pipeline.redaction import scrub
+from y3d_pipeline.sources.amazon.client import AmazonClient
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
+from y3d_pipeline.sources.shopify.client import ShopifyClient
 from y3d_pipeline_tests.local_http import LocalHttpServer, reply
 from y3d_pipeline_tests.resources import openai_resource, shipstation_resource
 
@@ -83,7 +83,7 @@ def test_shipstation_echoed_basic_auth_is_scrubbed(echo_400, caplog):
 
 def test_shopify_echoed_token_header_is_scrubbed(echo_400, caplog):
     caplog.set_level(logging.DEBUG)
-    client = ShopifyClient(base_url=echo_400.url, access_token=SHOPIFY_TOKEN, policy=FAST, sleep=lambda _: None)
+    client = ShopifyClient(base_url=echo_400.url, access_token=SHOPIFY_TOKEN, retry_policy=FAST, sleep=lambda _: None)
     with client, pytest.raises(ApiError) as failed:
         client.fetch_orders(dt.datetime(2026, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 3, 2, tzinfo=dt.UTC))
     assert echo_400.requests[0].headers["x-shopify-access-token"] == SHOPIFY_TOKEN
@@ -96,7 +96,7 @@ def test_amazon_lwa_echoed_form_body_is_scrubbed(echo_403, caplog):
     caplog.set_level(logging.DEBUG)
     client = AmazonClient(client_id="amzn1.application-oa2-client.live", client_secret=LWA_SECRET,
                           refresh_token=LWA_REFRESH, token_url=f"{echo_403.url}/auth/o2/token",
-                          base_url=echo_403.url, marketplace_ids=["A1F83G8C2ARO7P"], policy=FAST,
+                          base_url=echo_403.url, marketplace_ids=["A1F83G8C2ARO7P"], retry_policy=FAST,
                           sleep=lambda _: None)
     with client, pytest.raises(ApiError) as failed:
         client.access_token()

@@ -1,1 +1,1 @@
-"""Automation: jobs, schedules, sensors (new orders, alerts), data-quality checks and maintenance."""
+"""Automation: jobs, schedules, sensors (new orders, alerts) and data-quality checks."""

@@ -7,7 +7,7 @@ import datetime as dt
 
 import dagster as dg
 
-from y3d_pipeline.settings import Settings
+from y3d_pipeline.business_hours import BusinessHours
 
 WAITING = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED]
 COVERING = [*WAITING, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.SUCCESS]
@@ -17,12 +17,11 @@ def _utc(instant: dt.datetime) -> dt.datetime:
     return (instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
 
 
-def outside_business_hours(settings: Settings, tick: dt.datetime) -> dg.SkipReason | None:
-    """A SkipReason when ``tick`` is outside Y3D_BUSINESS_HOURS (None when inside, or when unset)."""
-    hours = settings.business_hours
+def outside_business_hours(hours: BusinessHours | None, tick: dt.datetime) -> dg.SkipReason | None:
+    """A SkipReason when ``tick`` is outside the business hours (None when inside, or when there are none)."""
     if hours is None or hours.is_open(_utc(tick)):
         return None
-    return dg.SkipReason(f"outside business hours ({hours}; now {_utc(tick).astimezone(settings.timezone):%H:%M}): "
+    return dg.SkipReason(f"outside business hours ({hours}; now {_utc(tick).astimezone(hours.tz):%H:%M}): "
                          "Y3D_BUSINESS_HOURS")
 
 

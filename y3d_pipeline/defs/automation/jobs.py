@@ -12,6 +12,7 @@ from y3d_pipeline.defs.constants import (
     NORMALIZED_ORDER_ITEMS,
     NORMALIZED_ORDERS,
     NORMALIZED_PRODUCTS,
+    NORMALIZED_RECONCILIATION,
     PRINT_TASKS,
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
@@ -22,14 +23,14 @@ from y3d_pipeline.defs.constants import (
     RAW_SHOPIFY_ORDERS,
     RAW_SHOPIFY_PRODUCTS,
     SHIPSTATION_WRITEBACK,
-    TAG_SOURCE,
     TASK_STATUS_SYNC,
 )
 from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.runlog.tags import TAG_SOURCE
 
 # The daily assets a source's raw assets feed (each job takes those actually downstream of its raw assets).
 DAILY_DOWNSTREAM = (NORMALIZED_CUSTOMERS, NORMALIZED_PRODUCTS, NORMALIZED_ORDERS, NORMALIZED_ORDER_ITEMS,
-                    RAW_AMAZON_CUSTOMIZATIONS, PRINT_TASKS)
+                    NORMALIZED_RECONCILIATION, RAW_AMAZON_CUSTOMIZATIONS, PRINT_TASKS)
 SOURCE_RAW_ASSETS = {
     "shipstation": (RAW_SHIPSTATION_ORDERS, RAW_SHIPSTATION_SHIPMENTS),
     "shopify": (RAW_SHOPIFY_ORDERS,),
@@ -46,56 +47,44 @@ def source_selection(source: str) -> dg.AssetSelection:
     return selected - dg.AssetSelection.checks(*DATA_QUALITY_CHECKS, *freshness_checks)
 
 
-def _sync_job(source: str):
-    return dg.define_asset_job(
-        name=f"{source}_sync",
-        selection=source_selection(source),
-        partitions_def=daily_partitions,
-        executor_def=dg.in_process_executor,
-        tags={TAG_SOURCE: source},
-        description=f"{source}: raw records for the partition's day, then the normalized tables and print tasks "
-                    "they feed.",
-    )
+def asset_job(name: str, selection: dg.AssetSelection, source: str, description: str, *,
+              daily: bool = False):
+    """A job of this code location: in-process (one process per run, steps in sequence), tagged with the
+    ``y3d/source`` whose queue it waits in (dagster.yaml admits one run per value at a time)."""
+    return dg.define_asset_job(name, selection=selection, partitions_def=daily_partitions if daily else None,
+                               executor_def=dg.in_process_executor, tags={TAG_SOURCE: source},
+                               description=description)
 
 
-shipstation_sync = _sync_job("shipstation")
-shopify_sync = _sync_job("shopify")
-amazon_sync = _sync_job("amazon")
-SYNC_JOBS = {"shipstation": shipstation_sync, "shopify": shopify_sync, "amazon": amazon_sync}
+SYNC_JOBS = {source: asset_job(f"{source}_sync", source_selection(source), source, daily=True,
+                               description=f"{source}: raw records for the partition's day, then the normalized "
+                                           "tables and print tasks they feed.")
+             for source in SOURCE_RAW_ASSETS}
+shipstation_sync, shopify_sync, amazon_sync = SYNC_JOBS["shipstation"], SYNC_JOBS["shopify"], SYNC_JOBS["amazon"]
 
 # The legacy */15 chain (amazon-customization-sync && update-order-items-from-amazon --create-print-tasks
 # --update-shipstation && update-print-tasks-from-order-items): Custom files → print tasks → ShipStation. The
 # asset dependencies order the steps; a failed step skips everything downstream of it. The customizations
 # attach to order items as they are parsed, which is the legacy middle step.
 AMAZON_CHAIN_ASSETS = (RAW_AMAZON_CUSTOMIZATIONS, PRINT_TASKS, SHIPSTATION_WRITEBACK)
-amazon_chain = dg.define_asset_job(
-    "amazon_chain", selection=dg.AssetSelection.assets(*AMAZON_CHAIN_ASSETS)
-    - dg.AssetSelection.checks(*DATA_QUALITY_CHECKS, *freshness_checks),
-    partitions_def=daily_partitions, executor_def=dg.in_process_executor, tags={TAG_SOURCE: "amazon"},
+amazon_chain = asset_job(
+    "amazon_chain", dg.AssetSelection.assets(*AMAZON_CHAIN_ASSETS)
+    - dg.AssetSelection.checks(*DATA_QUALITY_CHECKS, *freshness_checks), "amazon", daily=True,
     description="Amazon Custom files of the partition's day → print tasks → ShipStation write-back (the write-back "
                 "step only when Y3D_WRITEBACK_ENABLED=true); a failed step stops the ones after it.")
 
-shipstation_reference_sync = dg.define_asset_job(
-    "shipstation_reference_sync", selection=dg.AssetSelection.assets(RAW_SHIPSTATION_TAGS, RAW_SHIPSTATION_STORES),
-    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "shipstation"},
-    description="ShipStation tags and stores (daily).")
-shopify_products_sync = dg.define_asset_job(
-    "shopify_products_sync", selection=dg.AssetSelection.assets(RAW_SHOPIFY_PRODUCTS),
-    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "shopify"},
-    description="Shopify products and variants (every 4 hours).")
-task_status_sync_job = dg.define_asset_job(
-    "task_status_sync_job", selection=dg.AssetSelection.assets(TASK_STATUS_SYNC),
-    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "print_queue"},
-    description="Close print tasks of shipped/cancelled orders (nightly backup of the automation condition).")
-data_quality_checks = dg.define_asset_job(
-    "data_quality_checks", selection=dg.AssetSelection.checks(*DATA_QUALITY_CHECKS),
-    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "quality"},
-    description="The data-quality checks (the legacy find-inconsistencies run), without materializing anything.")
-freshness_checks_job = dg.define_asset_job(
-    "freshness_checks", selection=dg.AssetSelection.checks(*freshness_checks),
-    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "quality"},
-    description="Is every configured source synced within the last 30 minutes?")
-ai_usage_report_job = dg.define_asset_job(
-    "ai_usage_report", selection=dg.AssetSelection.assets(AI_USAGE_REPORT),
-    executor_def=dg.in_process_executor, tags={TAG_SOURCE: "reports"},
-    description="Yesterday's AI usage report.")
+shipstation_reference_sync = asset_job(
+    "shipstation_reference_sync", dg.AssetSelection.assets(RAW_SHIPSTATION_TAGS, RAW_SHIPSTATION_STORES),
+    "shipstation", "ShipStation tags and stores (daily).")
+shopify_products_sync = asset_job("shopify_products_sync", dg.AssetSelection.assets(RAW_SHOPIFY_PRODUCTS), "shopify",
+                                  "Shopify products and variants (every 4 hours).")
+task_status_sync_job = asset_job(
+    "task_status_sync_job", dg.AssetSelection.assets(TASK_STATUS_SYNC), "print_queue",
+    "Close print tasks of shipped/cancelled orders (nightly backup of the automation condition).")
+data_quality_checks = asset_job(
+    "data_quality_checks", dg.AssetSelection.checks(*DATA_QUALITY_CHECKS), "quality",
+    "The data-quality checks (the legacy find-inconsistencies run), without materializing anything.")
+freshness_checks_job = asset_job("freshness_checks", dg.AssetSelection.checks(*freshness_checks), "quality",
+                                 "Is every configured source synced within the last 30 minutes?")
+ai_usage_report_job = asset_job("ai_usage_report", dg.AssetSelection.assets(AI_USAGE_REPORT), "reports",
+                                "Yesterday's AI usage report.")

@@ -31,11 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import dagster as dg
-import httpx
 
-from y3d_pipeline.clients.amazon import MIN_CHANGE_POLL_SECONDS
-from y3d_pipeline.clients.http import ApiError
-from y3d_pipeline.clients.probe import ChangeProbe
+from y3d_pipeline.business_hours import BusinessHours
 from y3d_pipeline.defs.automation.coverage import (
     COVERING,
     WAITING,
@@ -44,15 +41,17 @@ from y3d_pipeline.defs.automation.coverage import (
     record_poll,
 )
 from y3d_pipeline.defs.automation.jobs import SYNC_JOBS
-from y3d_pipeline.defs.constants import TAG_SOURCE, TAG_WINDOW
+from y3d_pipeline.defs.partitions import SHOP_TIMEZONE
+from y3d_pipeline.defs.resources import ShopResource, SourceResource
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
-from y3d_pipeline.settings import Settings, load_settings
+from y3d_pipeline.runlog.tags import TAG_SOURCE, TAG_WINDOW
+from y3d_pipeline.sources.amazon.client import MIN_CHANGE_POLL_SECONDS
+from y3d_pipeline.sources.probe import PROBE_ERRORS, ChangeProbe
 
 log = logging.getLogger(__name__)
 FIRST_TICK_LOOKBACK = dt.timedelta(minutes=15)
-PROBE_ERRORS = (httpx.HTTPError, ApiError, ValueError, KeyError, TypeError)
 
 
 @dataclass(frozen=True)
@@ -90,16 +89,16 @@ def _cursor(since: dt.datetime) -> str:
     return json.dumps({"since": since.astimezone(dt.UTC).isoformat()})
 
 
-def today_partition(now: dt.datetime, settings: Settings) -> str:
-    return now.astimezone(settings.timezone).date().isoformat()
+def today_partition(now: dt.datetime) -> str:
+    return now.astimezone(SHOP_TIMEZONE).date().isoformat()
 
 
-def evaluate(watch: Watch, settings: Settings, instance: dg.DagsterInstance, cursor: str | None, *,
+def evaluate(watch: Watch, hours: BusinessHours | None, instance: dg.DagsterInstance, cursor: str | None, *,
              now: dt.datetime, probe: Callable[[dt.datetime], ChangeProbe]) -> dg.SensorResult | dg.SkipReason:
-    """One tick of ``watch``'s sensor (``probe(since)`` asks the source)."""
-    if closed := outside_business_hours(settings, now):
+    """One tick of ``watch``'s sensor within the shop's business ``hours`` (``probe(since)`` asks the source)."""
+    if closed := outside_business_hours(hours, now):
         return closed
-    partition = today_partition(now, settings)
+    partition = today_partition(now)
     if partition_runs(instance, watch.job.name, partition, WAITING):
         record_poll(instance, watch.source, now)
         return dg.SensorResult(skip_reason=dg.SkipReason(f"a {watch.job.name} run of {partition} is queued; it will "
@@ -124,12 +123,17 @@ def evaluate(watch: Watch, settings: Settings, instance: dg.DagsterInstance, cur
     return dg.SensorResult(run_requests=[request], cursor=_cursor(result.checked_until))
 
 
-def _tick(watch: Watch, context: dg.SensorEvaluationContext, configured: bool,
-          probe: Callable[[dt.datetime], ChangeProbe]):
-    if not configured:
-        return dg.SkipReason(f"{watch.source} is not configured")
+def _tick(watch: Watch, context: dg.SensorEvaluationContext, source: SourceResource, shop: ShopResource):
+    """One tick of a new-orders sensor: the probe is the source's own client's ``changed_since``."""
+    if not source.configured:
+        return dg.SkipReason(source.NOT_CONFIGURED_NOTE)
+
+    def probe(since: dt.datetime) -> ChangeProbe:
+        with source.client() as client:
+            return client.changed_since(since)
+
     try:
-        return evaluate(watch, load_settings(), context.instance, context.cursor, now=dt.datetime.now(dt.UTC),
+        return evaluate(watch, shop.business_hours, context.instance, context.cursor, now=dt.datetime.now(dt.UTC),
                         probe=probe)
     except PROBE_ERRORS as exc:
         # the type only: a client error names the request, but a sensor log is no place to risk more
@@ -143,37 +147,23 @@ def _description(watch: Watch, what: str) -> str:
             "automation.")
 
 
-@dg.sensor(name=SHIPSTATION.name, job=SHIPSTATION.job, minimum_interval_seconds=SHIPSTATION.interval_seconds,
-           default_status=dg.DefaultSensorStatus.STOPPED,
-           description=_description(SHIPSTATION, "one GET /orders with pageSize=1"))
-def shipstation_new_orders(context: dg.SensorEvaluationContext, shipstation: ShipStationResource):
-    def probe(since: dt.datetime) -> ChangeProbe:
-        with shipstation.client() as client:
-            return client.changed_since(since)
-
-    return _tick(SHIPSTATION, context, shipstation.configured, probe)
+def _sensor(watch: Watch, what: str) -> dict:
+    return {"name": watch.name, "job": watch.job, "minimum_interval_seconds": watch.interval_seconds,
+            "default_status": dg.DefaultSensorStatus.STOPPED, "description": _description(watch, what)}
 
 
-@dg.sensor(name=SHOPIFY.name, job=SHOPIFY.job, minimum_interval_seconds=SHOPIFY.interval_seconds,
-           default_status=dg.DefaultSensorStatus.STOPPED,
-           description=_description(SHOPIFY, "orders(first: 1) by UPDATED_AT, 3 cost points"))
-def shopify_new_orders(context: dg.SensorEvaluationContext, shopify: ShopifyResource):
-    def probe(since: dt.datetime) -> ChangeProbe:
-        with shopify.client() as client:
-            return client.changed_since(since)
-
-    return _tick(SHOPIFY, context, shopify.configured, probe)
+@dg.sensor(**_sensor(SHIPSTATION, "one GET /orders with pageSize=1"))
+def shipstation_new_orders(context: dg.SensorEvaluationContext, shipstation: ShipStationResource,
+                           shop: ShopResource):
+    return _tick(SHIPSTATION, context, shipstation, shop)
 
 
-@dg.sensor(name=AMAZON.name, job=AMAZON.job, minimum_interval_seconds=AMAZON.interval_seconds,
-           default_status=dg.DefaultSensorStatus.STOPPED,
-           description=_description(AMAZON, "one searchOrders for one order; with its syncs at most 12 calls an "
-                                            "hour, inside the searchOrders usage plan"))
-def amazon_new_orders(context: dg.SensorEvaluationContext, amazon: AmazonResource):
-    def probe(since: dt.datetime) -> ChangeProbe:
-        with amazon.client() as client:
-            checked_until, _ = client.clamp_end(client.now())  # where changed_since's window ends
-            changed = client.changed_since(since)
-        return ChangeProbe(int(changed), False, None, None, max(checked_until, since))
+@dg.sensor(**_sensor(SHOPIFY, "orders(first: 1) by UPDATED_AT, 3 cost points"))
+def shopify_new_orders(context: dg.SensorEvaluationContext, shopify: ShopifyResource, shop: ShopResource):
+    return _tick(SHOPIFY, context, shopify, shop)
 
-    return _tick(AMAZON, context, amazon.configured, probe)
+
+@dg.sensor(**_sensor(AMAZON, "one searchOrders for one order; with its syncs at most 12 calls an hour, inside the "
+                             "searchOrders usage plan"))
+def amazon_new_orders(context: dg.SensorEvaluationContext, amazon: AmazonResource, shop: ShopResource):
+    return _tick(AMAZON, context, amazon, shop)

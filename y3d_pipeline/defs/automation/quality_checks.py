@@ -14,15 +14,15 @@ import sqlalchemy as sa
 from y3d_pipeline import quality
 from y3d_pipeline.defs.constants import (
     NORMALIZED_ORDERS,
+    NORMALIZED_RECONCILIATION,
     PRINT_TASKS,
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
     RAW_SHIPSTATION_ORDERS,
     RAW_SHOPIFY_ORDERS,
 )
-from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.defs.resources import DatabaseResource, ShopResource, SourceResource
 from y3d_pipeline.runlog.core import last_successful_sync
-from y3d_pipeline.settings import load_settings
 
 MAX_MD_ROWS = 50
 
@@ -58,63 +58,50 @@ def findings_result(rows: list[dict], *, what: str) -> dg.AssetCheckResult:
     )
 
 
-def _run(database: DatabaseResource, fn: Callable[[sa.Connection], list[dict]]) -> list[dict]:
-    with database.engine.connect() as conn:
-        return fn(conn)
+def data_quality_check(asset: dg.AssetKey, name: str, description: str, what: str,
+                       findings: Callable[[sa.Connection, dt.datetime], list[dict]]) -> dg.AssetChecksDefinition:
+    """A WARN check on ``asset`` that fails with the rows ``findings(conn, now)`` returns, named as ``what``."""
+    @dg.asset_check(asset=asset, name=name, description=description)
+    def _check(database: DatabaseResource) -> dg.AssetCheckResult:
+        with database.engine.connect() as conn:
+            rows = findings(conn, dt.datetime.now(dt.UTC))
+        return findings_result(rows, what=what)
+
+    return _check
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@dg.asset_check(asset=PRINT_TASKS, name="awaiting_orders_have_tasks",
-                description="Orders awaiting shipment or on hold for over 2 h with a personalised item that has no "
-                            "print task.")
-def awaiting_orders_have_tasks(database: DatabaseResource) -> dg.AssetCheckResult:
-    rows = _run(database, lambda c: quality.awaiting_orders_without_tasks(c, now=_now()))
-    return findings_result(rows, what="awaiting order(s) with personalised items but no print tasks")
-
-
-@dg.asset_check(asset=PRINT_TASKS, name="no_open_tasks_on_closed_orders",
-                description="Pending or in-progress print tasks on shipped or cancelled orders "
-                            "(task_status_sync closes them).")
-def no_open_tasks_on_closed_orders(database: DatabaseResource) -> dg.AssetCheckResult:
-    rows = _run(database, quality.open_tasks_on_closed_orders)
-    return findings_result(rows, what="shipped/cancelled order(s) with open print tasks")
-
-
-@dg.asset_check(asset=PRINT_TASKS, name="task_quantities_match_items",
-                description="Items whose non-cancelled print tasks' quantities do not add up to the ordered quantity.")
-def task_quantities_match_items(database: DatabaseResource) -> dg.AssetCheckResult:
-    rows = _run(database, quality.task_quantity_mismatches)
-    return findings_result(rows, what="item(s) whose task quantities differ from the ordered quantity")
-
-
-@dg.asset_check(asset=RAW_AMAZON_CUSTOMIZATIONS, name="customized_urls_parsed",
-                description="Open items with an Amazon CustomizedURL but no processed customization after 2 h.")
-def customized_urls_parsed(database: DatabaseResource) -> dg.AssetCheckResult:
-    rows = _run(database, lambda c: quality.customized_url_without_customization(c, now=_now()))
-    return findings_result(rows, what="item(s) with a CustomizedURL but no parsed customization")
-
-
-@dg.asset_check(asset=NORMALIZED_ORDERS, name="orders_reconciled",
-                description="Orders reported by two sources whose reconciliation_status is not reconciled, and order "
-                            "numbers stored as two separate orders.")
-def orders_reconciled(database: DatabaseResource) -> dg.AssetCheckResult:
-    rows = _run(database, quality.unreconciled_orders)
-    return findings_result(rows, what="order(s) seen in two sources but not reconciled")
-
-
-@dg.asset_check(asset=NORMALIZED_ORDERS, name="no_quarantined_records",
-                description="Unresolved, unacknowledged normalization_failures (quarantined raw records).")
-def no_quarantined_records(database: DatabaseResource) -> dg.AssetCheckResult:
-    rows = _run(database, quality.quarantined_records)
-    return findings_result(rows, what="quarantined raw record(s) awaiting a fix")
+awaiting_orders_have_tasks = data_quality_check(
+    PRINT_TASKS, "awaiting_orders_have_tasks",
+    "Orders awaiting shipment or on hold for over 2 h with a personalised item that has no print task.",
+    "awaiting order(s) with personalised items but no print tasks",
+    lambda conn, now: quality.awaiting_orders_without_tasks(conn, now=now))
+no_open_tasks_on_closed_orders = data_quality_check(
+    PRINT_TASKS, "no_open_tasks_on_closed_orders",
+    "Pending or in-progress print tasks on shipped or cancelled orders (task_status_sync closes them).",
+    "shipped/cancelled order(s) with open print tasks", lambda conn, _: quality.open_tasks_on_closed_orders(conn))
+task_quantities_match_items = data_quality_check(
+    PRINT_TASKS, "task_quantities_match_items",
+    "Items whose non-cancelled print tasks' quantities do not add up to the ordered quantity.",
+    "item(s) whose task quantities differ from the ordered quantity",
+    lambda conn, _: quality.task_quantity_mismatches(conn))
+customized_urls_parsed = data_quality_check(
+    RAW_AMAZON_CUSTOMIZATIONS, "customized_urls_parsed",
+    "Open items with an Amazon CustomizedURL but no processed customization after 2 h.",
+    "item(s) with a CustomizedURL but no parsed customization",
+    lambda conn, now: quality.customized_url_without_customization(conn, now=now))
+orders_reconciled = data_quality_check(
+    NORMALIZED_RECONCILIATION, "orders_reconciled",
+    "Orders reported by two sources whose reconciliation_status is not reconciled, and order numbers stored as "
+    "two separate orders.",
+    "order(s) seen in two sources but not reconciled", lambda conn, _: quality.unreconciled_orders(conn))
+no_quarantined_records = data_quality_check(
+    NORMALIZED_ORDERS, "no_quarantined_records",
+    "Unresolved, unacknowledged normalization_failures (quarantined raw records).",
+    "quarantined raw record(s) awaiting a fix", lambda conn, _: quality.quarantined_records(conn))
 
 
 # ------------------------------------------------------------------------------------------ freshness
 
-FRESHNESS_CHECK_NAME = "synced_in_last_30_minutes"
 FRESHNESS_SOURCES = {
     "shipstation": (RAW_SHIPSTATION_ORDERS, "shipstation_configured"),
     "shopify": (RAW_SHOPIFY_ORDERS, "shopify_configured"),
@@ -122,21 +109,21 @@ FRESHNESS_SOURCES = {
 }
 
 
-def _freshness_check(source: str, key: dg.AssetKey, flag: str):
-    # The name predates Y3D_MAX_SYNC_AGE_MINUTES (default 30); kept because operators and alerts know it.
-    @dg.asset_check(asset=key, name=FRESHNESS_CHECK_NAME,
+def _freshness_check(source: str, key: dg.AssetKey):
+    @dg.asset_check(asset=key, name=quality.FRESHNESS_CHECK_NAME, required_resource_keys={source, "shop"},
                     description=f"{source}: a successful sync within Y3D_MAX_SYNC_AGE_MINUTES (default 30) of "
                                 "business hours (Y3D_BUSINESS_HOURS; always, when unset); passes when "
                                 f"{source} is not configured.")
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        settings = load_settings()
-        if not getattr(settings, flag):
-            return dg.AssetCheckResult(passed=True, description=f"{source} is not configured",
+        resource: SourceResource = getattr(context.resources, source)
+        shop: ShopResource = context.resources.shop
+        if not resource.configured:
+            return dg.AssetCheckResult(passed=True, description=resource.NOT_CONFIGURED_NOTE,
                                        metadata={"configured": False})
         last = last_successful_sync(context.instance, key)
-        stale = quality.stale_sources({source: last}, now=_now(),
-                                      max_age=dt.timedelta(minutes=settings.Y3D_MAX_SYNC_AGE_MINUTES),
-                                      business_hours=settings.business_hours)
+        stale = quality.stale_sources({source: last}, now=dt.datetime.now(dt.UTC),
+                                      max_age=dt.timedelta(minutes=shop.settings.max_sync_age_minutes),
+                                      business_hours=shop.business_hours)
         return dg.AssetCheckResult(
             passed=not stale, severity=dg.AssetCheckSeverity.WARN,
             description=(f"{source}: last successful sync {last.isoformat() if last else 'never'}"),
@@ -149,7 +136,7 @@ def _freshness_check(source: str, key: dg.AssetKey, flag: str):
     return _check
 
 
-freshness_checks = [_freshness_check(source, key, flag) for source, (key, flag) in FRESHNESS_SOURCES.items()]
+freshness_checks = [_freshness_check(source, key) for source, (key, _) in FRESHNESS_SOURCES.items()]
 
 DATA_QUALITY_CHECKS = [awaiting_orders_have_tasks, no_open_tasks_on_closed_orders, task_quantities_match_items,
                        customized_urls_parsed, orders_reconciled, no_quarantined_records]

@@ -57,8 +57,12 @@ from y3d_pipeline.defs.automation.jobs import (
     shopify_products_sync,
     task_status_sync_job,
 )
-from y3d_pipeline.defs.automation.maintenance import dagster_maintenance
-from y3d_pipeline.defs.constants import SHIPSTATION_WRITEBACK, TAG_SOURCE, TAG_WINDOW
+from y3d_pipeline.defs.constants import SHIPSTATION_WRITEBACK
+from y3d_pipeline.defs.maintenance.assets import dagster_maintenance
+from y3d_pipeline.defs.sources.amazon.resources import amazon_resource_from_env
+from y3d_pipeline.defs.sources.shipstation.resources import shipstation_resource_from_env
+from y3d_pipeline.defs.sources.shopify.resources import shopify_resource_from_env
+from y3d_pipeline.runlog.tags import TAG_SOURCE, TAG_WINDOW
 from y3d_pipeline.settings import Settings, load_settings
 
 _settings = load_settings()
@@ -67,8 +71,15 @@ YESTERDAY_UNTIL_HOUR = 2  # the 10-minute sync also covers yesterday before 02:0
 RECENT_RUN_WINDOW = dt.timedelta(minutes=9)  # a 10-minute tick skips a partition covered this recently
 
 
-def source_configured(source: str) -> bool:
-    return bool(getattr(load_settings(), f"{source}_configured"))
+# A schedule asks the source's resource, as the deployment builds it from the environment at this tick.
+SOURCE_RESOURCES = {"shipstation": shipstation_resource_from_env, "shopify": shopify_resource_from_env,
+                    "amazon": amazon_resource_from_env}
+
+
+def not_configured(source: str) -> dg.SkipReason | None:
+    """A SkipReason with the source's own note when it is not configured (None when it is)."""
+    resource = SOURCE_RESOURCES[source]()
+    return None if resource.configured else dg.SkipReason(resource.NOT_CONFIGURED_NOTE)
 
 
 def reconcile_days() -> int:
@@ -135,10 +146,10 @@ def partitioned_sync_schedule(source: str, name: str, cron: str, description: st
                  default_status=dg.DefaultScheduleStatus.STOPPED, description=description,
                  tags={TAG_SOURCE: source})
     def _schedule(context: dg.ScheduleEvaluationContext):
-        if not source_configured(source):
-            return dg.SkipReason(f"{source} is not configured")
+        if skip := not_configured(source):
+            return skip
         tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-        if business_hours and (closed := outside_business_hours(load_settings(), tick)):
+        if business_hours and (closed := outside_business_hours(load_settings().business_hours, tick)):
             return closed
         keys = partitions(tick)
         if skip_recently_covered:
@@ -194,10 +205,10 @@ def chain_selection(settings: Settings) -> list[dg.AssetKey]:
              tags={TAG_SOURCE: "amazon"})
 def amazon_chain_every_15_min(context: dg.ScheduleEvaluationContext):
     settings = load_settings()
-    if not (settings.amazon_configured or settings.shipstation_configured):
+    if not_configured("amazon") and not_configured("shipstation"):
         return dg.SkipReason("neither Amazon nor ShipStation is configured: no CustomizedURL can be known")
     tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
-    if closed := outside_business_hours(settings, tick):
+    if closed := outside_business_hours(settings.business_hours, tick):
         return closed
     return run_requests("amazon_chain_every_15_min", tick, today_partitions(tick, settings.timezone, _start()),
                         "amazon", asset_selection=chain_selection(settings))
@@ -208,8 +219,8 @@ def unpartitioned_schedule(name: str, cron: str, job, description: str, *, sourc
     @dg.schedule(name=name, cron_schedule=cron, job=job, execution_timezone=SHOP_TIMEZONE,
                  default_status=default_status, description=description)
     def _schedule(context: dg.ScheduleEvaluationContext):
-        if source and not source_configured(source):
-            return dg.SkipReason(f"{source} is not configured")
+        if source and (skip := not_configured(source)):
+            return skip
         tick = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
         return dg.RunRequest(run_key=f"{name}:{_local(tick, dt.UTC):%Y-%m-%dT%H:%MZ}")
 

@@ -1,4 +1,4 @@
-"""Print-queue assets: thin wrappers over ``y3d_pipeline.personalization``."""
+"""Print-queue assets: thin wrappers over ``y3d_pipeline.print_queue``."""
 
 # No "from __future__ import annotations" here: Dagster reads the Config and resource annotations at runtime.
 
@@ -12,27 +12,26 @@ from y3d_pipeline.defs.constants import (
     GROUP_PRINT_QUEUE,
     NORMALIZED_ORDER_ITEMS,
     NORMALIZED_ORDERS,
+    NORMALIZED_RECONCILIATION,
     POOL_OPENAI,
     PRINT_TASKS,
     RAW_AMAZON_CUSTOMIZATIONS,
-    TAG_OUTCOME,
     TASK_STATUS_SYNC,
 )
 from y3d_pipeline.defs.partitions import daily_partitions
 from y3d_pipeline.defs.print_queue.resources import OpenAIResource
-from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.personalization import repository
-from y3d_pipeline.personalization.palette import DEFAULT_PALETTE
-from y3d_pipeline.personalization.prompt import PROMPT_VERSION
-from y3d_pipeline.personalization.service import (
+from y3d_pipeline.defs.resources import DatabaseResource, ShopResource, ShopSettings
+from y3d_pipeline.print_queue import repository
+from y3d_pipeline.print_queue.palette import DEFAULT_PALETTE
+from y3d_pipeline.print_queue.prompt import PROMPT_VERSION
+from y3d_pipeline.print_queue.service import (
     DEFAULT_AI_CONCURRENCY,
-    OUTCOME_FAILED,
     RunOptions,
     RunReport,
     run_print_tasks,
 )
-from y3d_pipeline.personalization.validation import DEFAULT_MAX_TEXT_LENGTH
-from y3d_pipeline.settings import Settings, load_settings
+from y3d_pipeline.print_queue.validation import DEFAULT_MAX_TEXT_LENGTH
+from y3d_pipeline.runlog.tags import TAG_OUTCOME, Outcome
 
 
 class PrintTasksConfig(dg.Config):
@@ -63,17 +62,17 @@ class PrintTasksConfig(dg.Config):
     palette: list[str] = list(DEFAULT_PALETTE)
     """Filament colours; anything else maps to null and is flagged for review."""
 
-    def run_options(self, settings: Settings) -> RunOptions:
-        limit = self.limit if self.limit is not None else settings.ORDER_PROCESSING_LIMIT
+    def run_options(self, defaults: ShopSettings) -> RunOptions:
+        limit = self.limit if self.limit is not None else defaults.order_processing_limit
         return RunOptions(
             order_refs=[r for r in self.order_ids if r.strip()], force_recreate=self.force_recreate,
             clear_all=self.clear_all, dry_run=self.dry_run, dry_run_calls_ai=self.dry_run_calls_ai,
             limit=limit or None,
             create_placeholders=(self.create_placeholders if self.create_placeholders is not None
-                                 else settings.CREATE_PLACEHOLDER_ON_AI_ERROR),
+                                 else defaults.create_placeholders),
             ai_concurrency=self.ai_concurrency,
             ai_call_delay_ms=(self.ai_call_delay_ms if self.ai_call_delay_ms is not None
-                              else settings.AI_CALL_DELAY_MS),
+                              else defaults.ai_call_delay_ms),
             max_text_length=self.max_text_length, palette=tuple(self.palette),
         )
 
@@ -132,9 +131,11 @@ def report_metadata(report: RunReport, *, model: str | None, ai_configured: bool
 
 @dg.asset(
     key=PRINT_TASKS,
-    deps=[NORMALIZED_ORDER_ITEMS, RAW_AMAZON_CUSTOMIZATIONS],
+    deps=[NORMALIZED_ORDER_ITEMS, NORMALIZED_RECONCILIATION, RAW_AMAZON_CUSTOMIZATIONS],
     partitions_def=daily_partitions,
-    automation_condition=follows_upstream(RAW_AMAZON_CUSTOMIZATIONS),
+    # the Amazon Custom files may never materialize (no Amazon orders), and a day whose reconciliation has not
+    # run yet still has ShipStation's items to read
+    automation_condition=follows_upstream(RAW_AMAZON_CUSTOMIZATIONS, NORMALIZED_RECONCILIATION),
     backfill_policy=dg.BackfillPolicy.single_run(),
     group_name=GROUP_PRINT_QUEUE,
     pool=POOL_OPENAI,
@@ -151,12 +152,12 @@ def report_metadata(report: RunReport, *, model: str | None, ai_configured: bool
     ),
 )
 def print_tasks(context: dg.AssetExecutionContext, config: PrintTasksConfig, database: DatabaseResource,
-                openai: OpenAIResource) -> dg.MaterializeResult:
+                openai: OpenAIResource, shop: ShopResource) -> dg.MaterializeResult:
     window = context.partition_time_window
     extractor = openai.extractor()
     if extractor is None:
         context.log.warning("OPENAI_API_KEY is not set: items needing the AI get placeholder tasks for review")
-    options = config.run_options(load_settings())
+    options = config.run_options(shop.settings)
     report = run_print_tasks(database.engine, options, window=(window.start, window.end), extractor=extractor,
                              run_id=context.run_id)
     metadata = report_metadata(report, model=openai.model if extractor else None, ai_configured=bool(extractor))
@@ -164,7 +165,7 @@ def print_tasks(context: dg.AssetExecutionContext, config: PrintTasksConfig, dat
     context.instance.add_run_tags(context.run_id, {TAG_OUTCOME: report.outcome})
     for failure in report.orders_failed:
         context.log.error(f"order {failure['order_number']} (id {failure['order_id']}) failed: {failure['reason']}")
-    if report.outcome == OUTCOME_FAILED:
+    if report.outcome == Outcome.FAILED:
         raise dg.Failure(description=f"every order with work failed ({len(report.orders_failed)})",
                          metadata=metadata)
     return dg.MaterializeResult(metadata=metadata)
@@ -172,7 +173,7 @@ def print_tasks(context: dg.AssetExecutionContext, config: PrintTasksConfig, dat
 
 @dg.asset(
     key=TASK_STATUS_SYNC,
-    deps=[NORMALIZED_ORDERS],
+    deps=[NORMALIZED_ORDERS, NORMALIZED_RECONCILIATION],  # statuses: ShipStation's, or a marketplace-only order's
     group_name=GROUP_PRINT_QUEUE,
     kinds={"postgres"},
     automation_condition=after_upstream_runs_without_it("30 2 * * *"),

@@ -8,11 +8,11 @@ import httpx2  # the openai SDK's HTTP library
 import openai
 from pydantic import Field
 
-from y3d_pipeline.clients.http import ScrubbingTransport
 from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
-from y3d_pipeline.personalization.ai import PersonalizationExtractor
+from y3d_pipeline.print_queue.ai import PersonalizationExtractor
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.http import ScrubbingTransport
 
 
 class OpenAIConnection(EnvironmentBound):

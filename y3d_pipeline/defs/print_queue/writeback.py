@@ -10,11 +10,10 @@ from y3d_pipeline.defs.constants import (
     PRINT_TASKS,
     SHIPSTATION_WRITEBACK,
 )
-from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.defs.resources import DatabaseResource, ShopResource
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
-from y3d_pipeline.personalization import repository
-from y3d_pipeline.personalization.writeback import run_writeback
-from y3d_pipeline.settings import load_settings
+from y3d_pipeline.print_queue import repository
+from y3d_pipeline.print_queue.writeback import run_writeback
 
 
 class WritebackConfig(dg.Config):
@@ -41,13 +40,12 @@ class WritebackConfig(dg.Config):
     ),
 )
 def shipstation_writeback(context: dg.AssetExecutionContext, config: WritebackConfig, database: DatabaseResource,
-                          shipstation: ShipStationResource):
-    enabled = load_settings().Y3D_WRITEBACK_ENABLED
-    if not enabled and not config.dry_run:
+                          shipstation: ShipStationResource, shop: ShopResource):
+    if not shop.settings.writeback_enabled and not config.dry_run:
         context.log.info("ShipStation write-back is off (Y3D_WRITEBACK_ENABLED is not true): nothing pushed")
         return
     if not shipstation.configured:
-        context.log.warning("ShipStation is not configured (SHIPSTATION_API_KEY/SECRET): nothing pushed")
+        context.log.warning(f"{shipstation.NOT_CONFIGURED_NOTE}: nothing pushed")
         return
     with database.engine.connect() as conn:
         orders = repository.load_writeback_orders(conn, order_refs=config.order_ids, limit=config.limit)

@@ -5,10 +5,10 @@ import math
 
 import dagster as dg
 
-from y3d_pipeline.defs.constants import AI_USAGE_REPORT, GROUP_REPORTS
+from y3d_pipeline.defs.constants import AI_USAGE_REPORT, GROUP_REPORTS, PRINT_TASKS
+from y3d_pipeline.defs.partitions import SHOP_TIMEZONE
 from y3d_pipeline.defs.resources import DatabaseResource
 from y3d_pipeline.reports.ai_usage import PRICES_PER_MILLION_TOKENS, ai_usage_report
-from y3d_pipeline.settings import load_settings
 
 
 class AiUsageConfig(dg.Config):
@@ -36,6 +36,7 @@ def _table(frame, types: dict[str, str]) -> dg.MetadataValue:
 
 @dg.asset(
     key=AI_USAGE_REPORT,
+    deps=[PRINT_TASKS],  # reads ai_calls, which print tasks write
     group_name=GROUP_REPORTS,
     kinds={"postgres", "pandas"},
     description=(
@@ -46,9 +47,9 @@ def _table(frame, types: dict[str, str]) -> dg.MetadataValue:
 )
 def ai_usage(context: dg.AssetExecutionContext, config: AiUsageConfig,
              database: DatabaseResource) -> dg.MaterializeResult:
-    tz = load_settings().timezone
-    day = dt.date.fromisoformat(config.day) if config.day else dt.datetime.now(tz).date() - dt.timedelta(days=1)
-    report = ai_usage_report(database.engine, day, tz, days=max(config.days, 1))
+    day = (dt.date.fromisoformat(config.day) if config.day
+           else dt.datetime.now(SHOP_TIMEZONE).date() - dt.timedelta(days=1))
+    report = ai_usage_report(database.engine, day, SHOP_TIMEZONE, days=max(config.days, 1))
     summary = {k: _clean(v) for k, v in report.summary.items()}
     context.log.info(f"AI usage {day} ({config.days} day(s)): {summary}")
     metadata = {
@@ -67,6 +68,6 @@ def ai_usage(context: dg.AssetExecutionContext, config: AiUsageConfig,
         "unpriced_models": dg.MetadataValue.json(report.unpriced_models),
         "price_table_usd_per_1m_tokens": dg.MetadataValue.json(
             {m: {"input": p[0], "output": p[1]} for m, p in PRICES_PER_MILLION_TOKENS.items()}),
-        "report": dg.MetadataValue.md(report.markdown(tz)),
+        "report": dg.MetadataValue.md(report.markdown(SHOP_TIMEZONE)),
     }
     return dg.MaterializeResult(metadata=metadata)

@@ -23,8 +23,8 @@ from y3d_pipeline.defs.sources.amazon.assets import (
     raw_amazon_orders,
 )
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
-from y3d_pipeline.ingest.raw_store import upsert_raw_records
 from y3d_pipeline.sandbox.data import COLOUR_VARIANTS
+from y3d_pipeline.sources.raw_store import upsert_raw_records
 from y3d_pipeline_tests.resources import amazon_resource as sandbox_amazon_resource
 
 PARTITION = "2026-03-10"
@@ -344,9 +344,10 @@ def test_failed_file_of_an_earlier_day_is_retried_and_recovers(fresh_sandbox, da
 
 
 def test_invalid_sp_api_order_is_quarantined_not_lost(clean_db) -> None:
-    from y3d_pipeline.clients.amazon import AmazonOrder, InvalidRecord, OrdersPage
     from y3d_pipeline.db.models import NormalizationFailure
-    from y3d_pipeline.defs.sources.amazon.store import store_orders
+    from y3d_pipeline.sources.amazon.records import AmazonOrder, OrdersPage
+    from y3d_pipeline.sources.amazon.store import store_orders
+    from y3d_pipeline.sources.http import InvalidRecord
 
     good = AmazonOrder.from_api({"AmazonOrderId": "206-1", "LastUpdateDate": "2026-03-10T10:00:00Z",
                                  "OrderStatus": "Unshipped", "OrderItems": []})
@@ -354,9 +355,8 @@ def test_invalid_sp_api_order_is_quarantined_not_lost(clean_db) -> None:
                                                             {"AmazonOrderId": "206-2"})])
     for _ in range(2):
         with clean_db.begin() as conn:
-            counts, quarantined = store_orders(conn, page, fetched_at=dt.datetime.now(dt.UTC),
-                                               partition_key=PARTITION)
-        assert quarantined == 1
+            counts = store_orders(conn, page, fetched_at=dt.datetime.now(dt.UTC), partition_key=PARTITION)
+        assert counts.quarantined == 1
     assert counts.unchanged == 1
     with clean_db.connect() as conn:
         (failure,) = conn.execute(sa.select(NormalizationFailure.__table__)).all()

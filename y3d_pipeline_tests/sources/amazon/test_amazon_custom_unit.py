@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from y3d_pipeline.clients import amazon_custom as ac
-from y3d_pipeline.clients.http import RetryPolicy
+from y3d_pipeline.sources.amazon import custom as ac
+from y3d_pipeline.sources.http import RetryPolicy
 
 AMAZON = ac.DownloadPolicy(allowed_hosts=("amazon.com", "media-amazon.com", "amazonaws.com"))
 NO_RETRY = RetryPolicy(max_attempts=2, max_total_seconds=5, initial_backoff=0.01, max_backoff=0.01)
@@ -313,7 +313,7 @@ def server() -> Iterator[tuple[str, type[_Handler]]]:
 
 
 def local_policy(**overrides) -> ac.DownloadPolicy:
-    return ac.DownloadPolicy.from_settings(("127.0.0.1",), allow_http=True, retry=NO_RETRY, **overrides)
+    return ac.DownloadPolicy.from_settings(("127.0.0.1",), allow_http=True, retry_policy=NO_RETRY, **overrides)
 
 
 def test_download_and_parse_over_http(server) -> None:
@@ -342,7 +342,7 @@ def test_redirect_to_disallowed_host_is_not_followed(server) -> None:
 
 def test_disallowed_url_never_reaches_the_network(server) -> None:
     base, handler = server
-    policy = ac.DownloadPolicy(allowed_hosts=("amazon.com",), retry=NO_RETRY)
+    policy = ac.DownloadPolicy(allowed_hosts=("amazon.com",), retry_policy=NO_RETRY)
     with pytest.raises(ac.UrlRejectedError):
         ac.download(f"{base}/c/x.zip", policy, sleep=no_sleep)
     assert handler.hits == []

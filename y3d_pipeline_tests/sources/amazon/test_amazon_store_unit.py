@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from y3d_pipeline.defs.sources.amazon.store import (
-    Candidate,
-    same_file,
-    shipstation_candidates,
-    sp_api_candidates,
-)
+from y3d_pipeline.sources.amazon.custom.candidates import Candidate, shipstation_candidates, sp_api_candidates
+from y3d_pipeline.sources.amazon.custom.store import same_file
 
 
 def test_shipstation_options_any_case_and_object_form() -> None:

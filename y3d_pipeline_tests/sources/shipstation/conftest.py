@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.defs.normalization.assets import normalize_orders
+from y3d_pipeline.defs.normalized.assets import normalize_orders
 from y3d_pipeline.defs.sources.shipstation.assets import (
     raw_shipstation_orders,
     raw_shipstation_shipments,

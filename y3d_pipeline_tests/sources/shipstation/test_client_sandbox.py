@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
-from y3d_pipeline.clients.shipstation import ShipStationClient
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.shipstation.client import ShipStationClient
 
 UTC = dt.UTC
 START = dt.datetime(2026, 3, 6, tzinfo=UTC)
@@ -71,7 +71,7 @@ def test_slows_down_before_the_limit_instead_of_hitting_429(fresh_sandbox, basel
 
     with make_client(fresh_sandbox, page_size=20, sleep=sleep) as client:
         result = client.list_orders(START, END)
-        assert client.throttle_pauses >= 2
+        assert client.stats.throttle_pauses >= 2
         assert client.stats.rate_limited == 0
     assert ids(result) == baseline
     assert "429" not in fresh_sandbox.stats()["statuses"]["shipstation"]

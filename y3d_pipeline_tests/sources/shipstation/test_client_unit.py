@@ -7,8 +7,9 @@ import datetime as dt
 import httpx
 import pytest
 
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
-from y3d_pipeline.clients.shipstation import ShipStationClient, parse_pacific, to_pacific_param
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.shipstation.client import ShipStationClient, to_pacific_param
+from y3d_pipeline.sources.shipstation.records import parse_pacific
 
 UTC = dt.UTC
 

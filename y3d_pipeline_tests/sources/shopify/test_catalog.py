@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.shopify import ShopifyProduct
 from y3d_pipeline.db.models import Product, ProductVariant
-from y3d_pipeline.defs.sources.shopify.catalog import upsert_catalog
+from y3d_pipeline.sources.shopify.records import ShopifyProduct
+from y3d_pipeline.sources.shopify.store import upsert_catalog
 
 
 def _product(pid: int, title: str, variants: list[tuple[int, str | None, str]], updated: str = "2026-03-01T10:00:00Z"):

@@ -11,8 +11,9 @@ import httpx
 import pytest
 from graphql import parse
 
-from y3d_pipeline.clients.http import ApiError
-from y3d_pipeline.clients.shopify import (
+from y3d_pipeline.sandbox.shopify import SCHEMA, query_cost
+from y3d_pipeline.sources.http import ApiError
+from y3d_pipeline.sources.shopify.client import (
     MIN_THROTTLE_WAIT,
     ORDER_LINE_ITEMS_QUERY,
     ORDERS_QUERY,
@@ -20,11 +21,7 @@ from y3d_pipeline.clients.shopify import (
     PRODUCTS_QUERY,
     UNKNOWN_THROTTLE_WAIT,
     ShopifyClient,
-    ShopifyOrder,
-    ShopifyProduct,
     ThrottleStatus,
-    dedupe_newest,
-    gid_tail,
     orders_query_cost,
     page_size_for_budget,
     products_query_cost,
@@ -32,7 +29,7 @@ from y3d_pipeline.clients.shopify import (
     updated_at_query,
     wait_before_request,
 )
-from y3d_pipeline.sandbox.shopify import SCHEMA, query_cost
+from y3d_pipeline.sources.shopify.records import ShopifyOrder, ShopifyProduct, dedupe_newest, gid_tail
 
 UTC = dt.UTC
 

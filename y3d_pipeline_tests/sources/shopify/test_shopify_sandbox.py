@@ -14,11 +14,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.clients.http import ApiError, RetryPolicy
-from y3d_pipeline.clients.shopify import ShopifyClient
 from y3d_pipeline.db.models import Product, ProductVariant, RawShopifyOrder
 from y3d_pipeline.defs.sources.shopify.assets import raw_shopify_orders, raw_shopify_products
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource, shopify_resource_from_env
+from y3d_pipeline.sources.http import ApiError, RetryPolicy
+from y3d_pipeline.sources.shopify.client import ShopifyClient
 from y3d_pipeline_tests.resources import shopify_resource
 
 UTC = dt.UTC
@@ -231,7 +231,7 @@ def test_transient_failures_are_retried(fresh_sandbox):
     expected = truth_ids(fresh_sandbox)
     for kind in ("500", "503", "truncate", "drop"):
         fresh_sandbox.set_faults("shopify", kind, count=1)
-    with _client(fresh_sandbox, policy=RetryPolicy(initial_backoff=0.01, max_backoff=0.05)) as client:
+    with _client(fresh_sandbox, retry_policy=RetryPolicy(initial_backoff=0.01, max_backoff=0.05)) as client:
         orders = client.fetch_orders(*EVER)
         meta = client.stats.as_metadata()
     assert ids(orders) == expected and meta["retries"] == 4 and meta["throttled_responses"] == 0

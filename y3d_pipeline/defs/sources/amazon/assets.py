@@ -8,42 +8,35 @@ import time
 
 import dagster as dg
 
-from y3d_pipeline.clients import amazon_custom as ac
 from y3d_pipeline.defs.constants import (
     GROUP_AMAZON,
-    POOL_AMAZON,
+    NORMALIZED_ORDER_ITEMS,
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
     RAW_SHIPSTATION_ORDERS,
-    SOURCE_RETRY_POLICY,
 )
-from y3d_pipeline.defs.partitions import daily_partitions
+from y3d_pipeline.defs.partitions import SHOP_TIMEZONE, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.defs.sources.amazon import store
 from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
-from y3d_pipeline.ingest.windows import sync_window
+from y3d_pipeline.defs.sources.raw_assets import (
+    not_configured,
+    partition_sync_window,
+    raw_asset,
+    warn_quarantined,
+)
 from y3d_pipeline.progress import ProgressLog
-from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.amazon import store
+from y3d_pipeline.sources.amazon.custom import store as custom_store
+from y3d_pipeline.sources.amazon.custom.candidates import collect_candidates, sp_api_candidates
+from y3d_pipeline.sources.amazon.custom.fetch import fetcher
+from y3d_pipeline.sources.raw_store import UpsertCounts
 
 log = logging.getLogger(__name__)
-NOT_CONFIGURED_NOTE = ("Amazon SP-API not configured: set AMAZON_LWA_CLIENT_ID, AMAZON_LWA_CLIENT_SECRET and "
-                       "AMAZON_LWA_REFRESH_TOKEN")
 CHECK_CUSTOMIZATIONS = "customizations_processed"
 
 
-def _partition_label(context: dg.AssetExecutionContext) -> str:
-    keys = context.partition_key_range
-    return keys.start if keys.start == keys.end else f"{keys.start}..{keys.end}"
-
-
-@dg.asset(
-    key=RAW_AMAZON_ORDERS,
-    group_name=GROUP_AMAZON,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL_AMAZON,
-    kinds={"amazon", "postgres"},
-    retry_policy=SOURCE_RETRY_POLICY,
+@raw_asset(
+    RAW_AMAZON_ORDERS, source=GROUP_AMAZON,
     description="""Amazon orders changed in the partition's days, one hour of overlap, the end held at least
 two minutes before now as Amazon requires. Orders API v2026-01-01 (`AMAZON_ORDERS_API_VERSION`, the default):
 `searchOrders` by `lastUpdatedAfter/Before` with `includedData=BUYER,FULFILLMENT,PROCEEDS`, items (with the
@@ -56,28 +49,21 @@ personalization and prices that ShipStation may drop.""",
 def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
                       database: DatabaseResource) -> dg.MaterializeResult:
     if not amazon.configured:
-        context.log.warning(NOT_CONFIGURED_NOTE)
-        return dg.MaterializeResult(metadata={"configured": False, "note": NOT_CONFIGURED_NOTE})
-    tz = load_settings().timezone
+        return not_configured(context, amazon)
     started = time.monotonic()
-    now = dt.datetime.now(dt.UTC)
-    time_window = context.partition_time_window
-    window = sync_window(time_window.start, time_window.end, now=now,
-                         overlap=dt.timedelta(minutes=amazon.overlap_minutes),
-                         settle=dt.timedelta(seconds=max(120, amazon.settle_seconds)))
+    now, window = partition_sync_window(context, overlap_minutes=amazon.overlap_minutes,
+                                        settle_seconds=max(120, amazon.settle_seconds))
     with amazon.client() as client:
         progress = ProgressLog("Amazon orders", unit="orders", log=context.log.info)
         page = client.fetch_orders(window.start, window.end, progress) if not window.is_empty else None
         stats = client.stats
     orders = page.orders if page else []
-    label = _partition_label(context)
+    label = partition_label(context)
     with database.engine.begin() as conn:
-        if page is not None:
-            counts, quarantined = store.store_orders(conn, page, fetched_at=now, partition_key=label)
-        else:
-            counts, quarantined = store.UpsertCounts(), 0
+        counts = store.store_orders(conn, page, fetched_at=now, partition_key=label) if page else UpsertCounts()
+    warn_quarantined(context, "Amazon orders", counts.quarantined_ids)
     items = sum(len(o.order_items) for o in orders)
-    with_url = sum(1 for o in orders for c in store.sp_api_candidates(o.payload))
+    with_url = sum(1 for o in orders for c in sp_api_candidates(o.payload))
     context.log.info(f"Amazon {label}: {len(orders)} orders, {items} items ({with_url} with CustomizedURL), "
                      f"{stats.requests} requests, {stats.rate_limited} 429s, {stats.token_refreshes} token fetches")
     effective_end = page.effective_end if page and page.effective_end else window.end
@@ -89,11 +75,10 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
         "order_items": items,
         "items_with_customized_url": with_url,
         "orders_without_items": sum(1 for o in orders if not o.order_items),
-        "quarantined": quarantined,
         **counts.as_metadata(),
         **stats.as_metadata(),
         "requests_429": stats.rate_limited,
-        **window.describe(tz),
+        **window.describe(SHOP_TIMEZONE),
         "window_end_effective_utc": effective_end.astimezone(dt.UTC).isoformat(),
         "window_end_clamped": bool(page and page.clamped),
         "marketplace_ids": ",".join(amazon.marketplace_ids),
@@ -101,15 +86,9 @@ def raw_amazon_orders(context: dg.AssetExecutionContext, amazon: AmazonResource,
     })
 
 
-@dg.asset(
-    key=RAW_AMAZON_CUSTOMIZATIONS,
-    deps=[RAW_AMAZON_ORDERS, RAW_SHIPSTATION_ORDERS],
-    group_name=GROUP_AMAZON,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL_AMAZON,
-    kinds={"amazon", "postgres"},
-    retry_policy=SOURCE_RETRY_POLICY,
+@raw_asset(
+    RAW_AMAZON_CUSTOMIZATIONS, source=GROUP_AMAZON,
+    deps=[RAW_AMAZON_ORDERS, RAW_SHIPSTATION_ORDERS, NORMALIZED_ORDER_ITEMS],
     check_specs=[dg.AssetCheckSpec(
         CHECK_CUSTOMIZATIONS, asset=RAW_AMAZON_CUSTOMIZATIONS,
         description="Every Amazon Custom file of the window was downloaded and parsed (failed or rejected "
@@ -119,33 +98,25 @@ order item in the window that has a `CustomizedURL` — from ShipStation item op
 downloaded as a zip and parsed into `amazon_customizations` with the raw JSON and the zip's hash. The URL is
 untrusted: https only, allowed Amazon hosts only, no redirects elsewhere, size/time caps, zip-bomb limits, read in
 memory. Unsafe files are `rejected` (never retried); other failures are `failed` and retried on later runs up to
-a limit. Needs no SP-API credentials: ShipStation's copy of the URL is enough.""",
+a limit. Needs no SP-API credentials: ShipStation's copy of the URL is enough. Each file is then linked to its
+normalized order item (`amazon_customizations.order_item_id`), hence its dependency on normalized/order_items.""",
 )
 def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonResource,
                               database: DatabaseResource) -> dg.MaterializeResult:
-    tz = load_settings().timezone
     started = time.monotonic()
-    now = dt.datetime.now(dt.UTC)
-    time_window = context.partition_time_window
-    window = sync_window(time_window.start, time_window.end, now=now,
-                         overlap=dt.timedelta(minutes=amazon.overlap_minutes))
-    label = _partition_label(context)
+    _, window = partition_sync_window(context, overlap_minutes=amazon.overlap_minutes)
+    label = partition_label(context)
     with database.engine.connect() as conn:
-        candidates, by_source = store.collect_candidates(conn, window.start, window.end)
-        retries = store.due_retries(conn, amazon.customization_max_retries,
-                                    exclude=[(c.amazon_order_id, c.amazon_order_item_id) for c in candidates])
+        candidates, by_source = collect_candidates(conn, window.start, window.end)
+        retries = custom_store.due_retries(conn, amazon.customization_max_retries,
+                                           exclude=[(c.amazon_order_id, c.amazon_order_item_id) for c in candidates])
     policy = amazon.download_policy()
     if not policy.allowed_hosts:
         context.log.warning("AMAZON_CUSTOMIZATION_ALLOWED_HOSTS is empty: every download will be rejected")
-
-    with ac.make_http_client(policy) as http:
-        def fetch(candidate: store.Candidate) -> ac.FetchedCustomization:
-            return ac.fetch_customization(candidate.url, policy, order_item_id=candidate.amazon_order_item_id,
-                                          client=http)
-
-        report = store.sync_customizations(database.engine, candidates + retries, fetch, partition_key=label,
-                                           max_retries=amazon.customization_max_retries,
-                                           log=log.debug)  # per item: Python logging, not the event log
+    with fetcher(policy) as fetch:
+        report = custom_store.sync_customizations(database.engine, candidates + retries, fetch, partition_key=label,
+                                                  max_retries=amazon.customization_max_retries,
+                                                  log=log.debug)  # per item: Python logging, not the event log
     problems = report.problems
     order_ids = sorted({p["amazon_order_id"] for p in problems})
     if problems:
@@ -160,7 +131,7 @@ def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonR
             "retries_from_earlier_windows": len(retries),
             "sp_api_configured": amazon.configured,
             "allowed_hosts": ",".join(policy.allowed_hosts),
-            **window.describe(tz),
+            **window.describe(SHOP_TIMEZONE),
             "duration_seconds": round(time.monotonic() - started, 2),
         },
         check_results=[dg.AssetCheckResult(

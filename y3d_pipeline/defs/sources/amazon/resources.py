@@ -7,15 +7,17 @@ nothing). Amazon Custom downloads need no LWA credentials (the CustomizedURL is 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import dagster as dg
 from pydantic import Field
 
-from y3d_pipeline.clients.amazon import API_2026, AmazonClient
-from y3d_pipeline.clients.amazon_custom import DownloadPolicy
-from y3d_pipeline.clients.http import RetryPolicy
-from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.defs.resources import EnvironmentBound, SourceResource, env_var_if_set
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.amazon.client import AmazonClient
+from y3d_pipeline.sources.amazon.custom.policy import DownloadPolicy
+from y3d_pipeline.sources.amazon.records import API_2026
 
 MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
 
@@ -57,17 +59,17 @@ class AmazonCustomDownloadRules(EnvironmentBound):
                    allow_http=settings.AMAZON_CUSTOMIZATION_ALLOW_HTTP)
 
 
-class AmazonResource(dg.ConfigurableResource):
+class AmazonResource(SourceResource):
     """Amazon SP-API Orders (v2026-01-01, or v0 until Amazon removes it) and Amazon Custom file downloads. Only the
-    knobs below are run config."""
+    knobs below are run config. "Not configured" is about the SP-API: Custom downloads need no credentials."""
+
+    NOT_CONFIGURED_NOTE: ClassVar[str] = ("Amazon SP-API not configured: set AMAZON_LWA_CLIENT_ID, "
+                                          "AMAZON_LWA_CLIENT_SECRET and AMAZON_LWA_REFRESH_TOKEN")
 
     connection: AmazonConnection
     download_rules: AmazonCustomDownloadRules
     overlap_minutes: int = Field(default=60, ge=0, le=24 * 60)
     settle_seconds: int = Field(default=180, ge=120, le=3600)  # Amazon needs >= 120 s; the rest is margin
-    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
-    max_attempts: int = Field(default=6, ge=1, le=20)
     customization_max_retries: int = Field(default=3, ge=0, le=10)
 
     @property
@@ -85,16 +87,14 @@ class AmazonResource(dg.ConfigurableResource):
 
     def client(self) -> AmazonClient:
         """A new plain SP-API client (close it, or use it as a context manager)."""
-        if not self.configured:
-            raise RuntimeError("Amazon SP-API is not configured: set AMAZON_LWA_CLIENT_ID, "
-                               "AMAZON_LWA_CLIENT_SECRET and AMAZON_LWA_REFRESH_TOKEN")
+        self.require_configured()
         c = self.connection
         register_secret(c.client_secret, c.refresh_token)
         return AmazonClient(
             client_id=c.client_id or "", client_secret=c.client_secret or "",
             refresh_token=c.refresh_token or "", token_url=c.token_url, base_url=c.sp_api_base_url,
             marketplace_ids=c.marketplace_ids, timeout=self.timeout_seconds, api_version=c.orders_api_version,
-            policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
+            retry_policy=self.retry_policy(),
         )
 
     def download_policy(self) -> DownloadPolicy:

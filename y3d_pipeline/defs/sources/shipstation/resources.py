@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import dagster as dg
 from pydantic import Field
 
-from y3d_pipeline.clients.http import RetryPolicy
-from y3d_pipeline.clients.shipstation import DEFAULT_BASE_URL, MAX_PAGE_SIZE, ShipStationClient
-from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.defs.resources import EnvironmentBound, SourceResource, env_var_if_set
 from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.shipstation.client import DEFAULT_BASE_URL, MAX_PAGE_SIZE, ShipStationClient
 
 
 class ShipStationConnection(EnvironmentBound):
@@ -25,19 +26,19 @@ class ShipStationConnection(EnvironmentBound):
                    base_url=load_settings().SHIPSTATION_BASE_URL)
 
 
-class ShipStationResource(dg.ConfigurableResource):
+class ShipStationResource(SourceResource):
     """ShipStation v1. Unset key or secret means "not configured": assets report it and do nothing.
 
     Only the sync's knobs are run config; the connection is not (see ``defs/resources.py``).
     """
 
+    NOT_CONFIGURED_NOTE: ClassVar[str] = ("ShipStation not configured: set SHIPSTATION_API_KEY and "
+                                          "SHIPSTATION_API_SECRET")
+
     connection: ShipStationConnection
     overlap_minutes: int = Field(default=60, ge=0, le=24 * 60)
     settle_seconds: int = Field(default=0, ge=0, le=3600)
     page_size: int = Field(default=MAX_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
-    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
-    max_attempts: int = Field(default=6, ge=1, le=20)
     initial_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @property
@@ -46,20 +47,15 @@ class ShipStationResource(dg.ConfigurableResource):
 
     def client(self) -> ShipStationClient:
         """A new plain client (close it, or use it as a context manager)."""
-        if not self.configured:
-            raise RuntimeError("ShipStation is not configured: set SHIPSTATION_API_KEY and SHIPSTATION_API_SECRET")
+        self.require_configured()
         return ShipStationClient(
             self.connection.api_key or "",
             self.connection.api_secret or "",
             base_url=self.connection.base_url,
             page_size=self.page_size,
             timeout=self.timeout_seconds,
-            retry_policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds,
-                                     initial_backoff=self.initial_backoff_seconds),
+            retry_policy=self.retry_policy(initial_backoff=self.initial_backoff_seconds),
         )
-
-
-NOT_CONFIGURED_NOTE = "ShipStation not configured: set SHIPSTATION_API_KEY and SHIPSTATION_API_SECRET"
 
 
 def shipstation_resource_from_env() -> ShipStationResource:

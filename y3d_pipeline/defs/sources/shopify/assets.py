@@ -5,35 +5,22 @@ import time
 
 import dagster as dg
 
-from y3d_pipeline.clients.shopify import ShopifyOrder
-from y3d_pipeline.db.models import RawShopifyOrder
-from y3d_pipeline.defs.constants import (
-    GROUP_SHOPIFY,
-    POOL_SHOPIFY,
-    RAW_SHOPIFY_ORDERS,
-    RAW_SHOPIFY_PRODUCTS,
-    SOURCE_RETRY_POLICY,
-)
-from y3d_pipeline.defs.partitions import daily_partitions, partition_label
+from y3d_pipeline.defs.constants import GROUP_SHOPIFY, RAW_SHOPIFY_ORDERS, RAW_SHOPIFY_PRODUCTS
+from y3d_pipeline.defs.partitions import SHOP_TIMEZONE, partition_label
 from y3d_pipeline.defs.resources import DatabaseResource
-from y3d_pipeline.defs.sources.shopify.catalog import stored_shopify_products, upsert_catalog
-from y3d_pipeline.defs.sources.shopify.resources import NOT_CONFIGURED_NOTE, ShopifyResource
-from y3d_pipeline.ingest.raw_store import upsert_raw_records
-from y3d_pipeline.ingest.windows import sync_window
-from y3d_pipeline.normalize.writer import quarantine
+from y3d_pipeline.defs.sources.raw_assets import (
+    not_configured,
+    partition_sync_window,
+    raw_asset,
+    warn_quarantined,
+)
+from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 from y3d_pipeline.progress import ProgressLog
-from y3d_pipeline.reconcile.marketplace import SHOPIFY
-from y3d_pipeline.settings import load_settings
+from y3d_pipeline.sources.shopify import store
+from y3d_pipeline.sources.shopify.records import ShopifyOrder
 
 CHECK_LINE_ITEMS = "line_items_present"
 PRODUCTS_CURSOR_KEY = "cursor_next_updated_at"
-
-
-def _not_configured(context: dg.AssetExecutionContext,
-                    check_results: list[dg.AssetCheckResult] | None = None) -> dg.MaterializeResult:
-    context.log.warning(NOT_CONFIGURED_NOTE)
-    return dg.MaterializeResult(metadata={"configured": False, "note": NOT_CONFIGURED_NOTE},
-                                check_results=check_results)
 
 
 def _scope_note(window_start: dt.datetime, now: dt.datetime) -> dict[str, str]:
@@ -48,14 +35,8 @@ def _orders_without_items(orders: list[ShopifyOrder]) -> list[str]:
     return [o.name for o in orders if not o.line_items]
 
 
-@dg.asset(
-    key=RAW_SHOPIFY_ORDERS,
-    group_name=GROUP_SHOPIFY,
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=POOL_SHOPIFY,
-    kinds={"shopify", "postgres"},
-    retry_policy=SOURCE_RETRY_POLICY,
+@raw_asset(
+    RAW_SHOPIFY_ORDERS, source=GROUP_SHOPIFY,
     check_specs=[dg.AssetCheckSpec(CHECK_LINE_ITEMS, asset=RAW_SHOPIFY_ORDERS,
                                    description="Every Shopify order fetched for the window has line items.")],
     description="""Shopify orders changed in the partition's days (Admin GraphQL, by `updatedAt`, one hour of
@@ -65,31 +46,20 @@ where a web order's personalisation is exact (ShipStation may drop or garble it)
 )
 def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResource,
                        database: DatabaseResource) -> dg.MaterializeResult:
-    tz = load_settings().timezone
-    time_window = context.partition_time_window
     if not shopify.configured:
-        return _not_configured(context, check_results=[dg.AssetCheckResult(
-            check_name=CHECK_LINE_ITEMS, passed=True, metadata={"note": NOT_CONFIGURED_NOTE})])
+        return not_configured(context, shopify, check_names=[CHECK_LINE_ITEMS])
     started = time.monotonic()
-    now = dt.datetime.now(dt.UTC)
-    window = sync_window(time_window.start, time_window.end, now=now,
-                         overlap=dt.timedelta(minutes=shopify.overlap_minutes))
+    now, window = partition_sync_window(context, overlap_minutes=shopify.overlap_minutes)
     orders: list[ShopifyOrder] = []
     with shopify.client() as client:
         if not window.is_empty:
             orders = client.fetch_orders(window.start, window.end,
                                          progress=ProgressLog("Shopify orders", unit="orders", log=context.log.info))
         stats = client.stats
-    rows = [{"shopify_order_id": o.legacy_resource_id, "order_name": o.name, "source_modified_at": o.updated_at,
-             "payload": o.payload} for o in orders]
-    label = partition_label(context)
     with database.engine.begin() as conn:
-        counts = upsert_raw_records(conn, RawShopifyOrder.__table__, rows, fetched_at=now)
-        unusable = [*client.invalid, *counts.refused]
-        quarantined = quarantine(conn, SHOPIFY, [(record, label) for record in unusable])
-    if unusable:  # ids only: the reasons are in normalization_failures
-        context.log.warning(f"Shopify: {quarantined} order(s) quarantined in normalization_failures: "
-                            + ", ".join(r.source_id for r in unusable[:20]))
+        counts = store.store_orders(conn, orders, client.invalid, fetched_at=now,
+                                    partition_key=partition_label(context))
+    warn_quarantined(context, "Shopify orders", counts.quarantined_ids)
     line_items = sum(len(o.line_items) for o in orders)
     without_items = _orders_without_items(orders)
     context.log.info("Shopify %s: %d orders, %d line items, %d pages, %.0f query points, %d throttle waits",
@@ -103,7 +73,6 @@ def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResour
             "line_items": line_items,
             "line_items_with_properties": sum(1 for o in orders for i in o.line_items if i.custom_attributes),
             "cancelled_orders": sum(1 for o in orders if o.cancelled_at is not None),
-            "quarantined": quarantined,
             **counts.as_metadata(),
             **stats.as_metadata(),
             "orders_page_size": client.orders_page_size,
@@ -111,7 +80,7 @@ def raw_shopify_orders(context: dg.AssetExecutionContext, shopify: ShopifyResour
             **({"extended_fields_note": client.extended_fields_note} if client.extended_fields_note else {}),
             "api_version": shopify.api_version,
             "api_version_served": client.served_api_version or "-",
-            **window.describe(tz),
+            **window.describe(SHOP_TIMEZONE),
             **_scope_note(window.start, now),
             "duration_seconds": round(time.monotonic() - started, 2),
         },
@@ -139,32 +108,28 @@ def _previous_cursor(context: dg.AssetExecutionContext) -> dt.datetime | None:
         return None
 
 
-@dg.asset(
-    key=RAW_SHOPIFY_PRODUCTS,
-    group_name=GROUP_SHOPIFY,
-    pool=POOL_SHOPIFY,
-    kinds={"shopify", "postgres"},
-    retry_policy=SOURCE_RETRY_POLICY,
-    description="""Shopify's product catalogue into `products` (one row per Shopify product) and
-`product_variants` (SKU, title, price per variant). Incremental by `updatedAt`: each run asks only for
+@raw_asset(
+    RAW_SHOPIFY_PRODUCTS, source=GROUP_SHOPIFY, daily=False,
+    description="""Shopify's product catalogue, written to the curated `products` (one row per Shopify product)
+and `product_variants` (SKU, title, price per variant), the table normalized/products also writes. Incremental by `updatedAt`: each run asks only for
 products changed since the newest one the previous run saw (the first run, or a database without Shopify
 products, fetches everything). Curated product names are never overwritten; single-variant products are
-linked to an existing row with the same SKU (see `catalog.py`).""",
+linked to an existing row with the same SKU (see `y3d_pipeline/sources/shopify/store.py`).""",
 )
 def raw_shopify_products(context: dg.AssetExecutionContext, config: ShopifyProductsConfig,
                          shopify: ShopifyResource, database: DatabaseResource) -> dg.MaterializeResult:
     if not shopify.configured:
-        return _not_configured(context)
+        return not_configured(context, shopify)
     started = time.monotonic()
     with database.engine.connect() as conn:
-        have_products = stored_shopify_products(conn) > 0
+        have_products = store.stored_shopify_products(conn) > 0
     previous = _previous_cursor(context)
     cursor = previous if (have_products and not config.full_refresh) else None
     with shopify.client() as client:
         fetched = client.fetch_products(cursor)
         stats = client.stats
     with database.engine.begin() as conn:
-        counts = upsert_catalog(conn, fetched)
+        counts = store.upsert_catalog(conn, fetched)
     newest = max((p.updated_at for p in fetched), default=None)
     next_cursor = max(filter(None, (newest, cursor)), default=None)
     context.log.info("Shopify products since %s: %d fetched; %s", cursor, len(fetched), counts.as_metadata())

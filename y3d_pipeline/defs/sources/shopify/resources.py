@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import dagster as dg
 from pydantic import Field
 
-from y3d_pipeline.clients.http import RetryPolicy
-from y3d_pipeline.clients.shopify import DEFAULT_COST_BUDGET, ShopifyClient
-from y3d_pipeline.defs.resources import EnvironmentBound, env_var_if_set
+from y3d_pipeline.defs.resources import EnvironmentBound, SourceResource, env_var_if_set
 from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import DEFAULT_SHOPIFY_API_VERSION, load_settings
-
-NOT_CONFIGURED_NOTE = "Shopify not configured: set SHOPIFY_STORE and SHOPIFY_ACCESS_TOKEN"
+from y3d_pipeline.sources.shopify.client import DEFAULT_COST_BUDGET, ShopifyClient
 
 
 class ShopifyConnection(EnvironmentBound):
@@ -29,7 +28,7 @@ class ShopifyConnection(EnvironmentBound):
                    api_version=load_settings().SHOPIFY_API_VERSION)  # validated YYYY-01/04/07/10
 
 
-class ShopifyResource(dg.ConfigurableResource):
+class ShopifyResource(SourceResource):
     """Shopify Admin GraphQL. Unset store or token means "not configured": assets report it and do nothing.
 
     ``extended_order_fields`` asks for the buyer (``customer``), ``shippingAddress`` and the subtotal/tax/
@@ -38,6 +37,8 @@ class ShopifyResource(dg.ConfigurableResource):
     (see ``defs/resources.py``).
     """
 
+    NOT_CONFIGURED_NOTE: ClassVar[str] = "Shopify not configured: set SHOPIFY_STORE and SHOPIFY_ACCESS_TOKEN"
+
     connection: ShopifyConnection
     extended_order_fields: bool = True
     overlap_minutes: int = Field(default=60, ge=0, le=24 * 60)
@@ -45,9 +46,6 @@ class ShopifyResource(dg.ConfigurableResource):
     orders_page_size: int | None = Field(default=None, ge=1, le=250)  # None: as many as fit the cost budget
     line_items_page_size: int = Field(default=5, ge=1, le=250)
     products_page_size: int | None = Field(default=None, ge=1, le=250)
-    timeout_seconds: float = Field(default=30.0, gt=0, le=300)
-    max_retry_seconds: float = Field(default=600.0, ge=0, le=3600)
-    max_attempts: int = Field(default=6, ge=1, le=20)
 
     @property
     def configured(self) -> bool:
@@ -63,8 +61,7 @@ class ShopifyResource(dg.ConfigurableResource):
 
     def client(self) -> ShopifyClient:
         """A new plain client (close it, or use it as a context manager)."""
-        if not self.configured:
-            raise RuntimeError(NOT_CONFIGURED_NOTE)
+        self.require_configured()
         register_secret(self.connection.access_token)
         return ShopifyClient(
             base_url=self.endpoint_base,
@@ -76,7 +73,7 @@ class ShopifyResource(dg.ConfigurableResource):
             line_items_page_size=self.line_items_page_size,
             products_page_size=self.products_page_size,
             timeout=self.timeout_seconds,
-            policy=RetryPolicy(max_attempts=self.max_attempts, max_total_seconds=self.max_retry_seconds),
+            retry_policy=self.retry_policy(),
         )
 
 
