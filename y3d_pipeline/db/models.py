@@ -535,7 +535,8 @@ class InventoryLocation(Base):
 
 class InventoryLevel(Base):
     """Stock of one SKU at one inventory location (V2 GET /inventory), as last synced: ``available`` is what can
-    ship (on hand minus allocated to orders). ``inventory_location_id`` is '' when ShipStation names none."""
+    ship (on hand minus allocated to orders). ``inventory_location_id`` is '' when ShipStation names none;
+    ``synced_at`` is the sync that last wrote the quantities (a sync that finds them unchanged writes nothing)."""
 
     __tablename__ = "inventory_levels"
 
