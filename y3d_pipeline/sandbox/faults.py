@@ -61,7 +61,8 @@ class FaultRegistry:
             for rule in self._rules:
                 if rule.api != api or rule.kind not in kinds:
                     continue
-                if rule.match and not path.startswith(rule.match):
+                if rule.match and not (path == rule.match[:-1] if rule.match.endswith("$")
+                                       else path.startswith(rule.match)):
                     continue
                 if rule.rate is not None:
                     if self._random.random() < rule.rate:

@@ -15,7 +15,7 @@ class FaultSpec(BaseModel):
     kind: str
     count: int | None = 1
     rate: float | None = None
-    match: str | None = None  # path prefix below the API root, e.g. "/orders"
+    match: str | None = None  # path prefix below the API root, e.g. "/orders"; "/v2/inventory$": that path only
     delay_ms: int | None = None
 
 
