@@ -1,6 +1,6 @@
-"""The catalogue job as it runs in production: the project's definitions, the multiprocess executor (each step a
-process of its own), the repo's dagster.yaml on PostgreSQL (its pools: one step per pool at a time), the sandbox
-over real HTTP. Phase 2's two branches run at the same time (their steps' start/end events overlap: an ordering
+"""The catalogue job as it runs in production: its assets, job (the multiprocess executor: each step a process of
+its own) and resources built from the environment as the definitions build them, the repo's dagster.yaml on
+PostgreSQL (its pools: one step per pool at a time), the sandbox over real HTTP. Phase 2's two branches run at the same time (their steps' start/end events overlap: an ordering
 fact from the event log, not a timing), and a failed branch leaves the other's data written."""
 
 from __future__ import annotations
@@ -18,10 +18,20 @@ PHASE_1 = ["raw__shipstation_warehouses", "raw__shipstation_inventory_warehouses
 
 
 def catalogue_job() -> dg.JobDefinition:
-    """Rebuilt in every step's process from the environment (the sandbox's and the test database's)."""
-    from y3d_pipeline.definitions import defs
+    """Rebuilt in every step's process from the environment (the sandbox's and the test database's): the job, its
+    assets and the resources they use, without the rest of the code location (whose loading in each of the five
+    step processes would triple the test's time; test_definitions holds the job in the full definitions)."""
+    from y3d_pipeline.defs.automation.jobs import shipstation_catalogue
+    from y3d_pipeline.defs.resources import DatabaseConnection, DatabaseResource
+    from y3d_pipeline.defs.sources.shipstation.resources import shipstation_resource_from_env
+    from y3d_pipeline.defs.sources.shipstation_catalogue import assets
+    from y3d_pipeline.defs.sources.shipstation_catalogue.resources import shipstation_v2_resource_from_env
 
-    return defs().resolve_job_def("shipstation_catalogue")
+    return dg.Definitions(
+        assets=dg.load_assets_from_modules([assets]), jobs=[shipstation_catalogue],
+        resources={"shipstation": shipstation_resource_from_env(), "shipstation_v2": shipstation_v2_resource_from_env(),
+                   "database": DatabaseResource(connection=DatabaseConnection.from_env())},
+    ).resolve_job_def("shipstation_catalogue")
 
 
 @pytest.fixture(scope="module")
