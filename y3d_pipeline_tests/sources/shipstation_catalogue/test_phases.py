@@ -55,7 +55,7 @@ def run(instance) -> dg.DagsterRun:
 
 def count(engine, table: str) -> int:
     with engine.connect() as conn:
-        return conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+        return conn.execute(sa.select(sa.func.count()).select_from(sa.table(table))).scalar_one()
 
 
 def test_phase_2_runs_both_branches_at_once_after_phase_1_in_order(instance, env, fresh_sandbox, clean_db):
