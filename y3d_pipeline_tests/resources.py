@@ -17,7 +17,10 @@ from y3d_pipeline.defs.sources.amazon.resources import (
     AmazonResource,
 )
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationConnection, ShipStationResource
-from y3d_pipeline.defs.sources.shipstation_catalogue.resources import ShipStationV2Connection, ShipStationV2Resource
+from y3d_pipeline.defs.sources.shipstation_catalogue.resources import (
+    ShipStationV2Connection,
+    ShipStationV2Resource,
+)
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyConnection, ShopifyResource
 
 
