@@ -53,6 +53,7 @@ from y3d_pipeline.sources.http import (
     describe,
     parse_json,
     raise_for_status,
+    retry_after_seconds,
 )
 from y3d_pipeline.sources.probe import PROBE_RETRY_POLICY, ChangeProbe
 from y3d_pipeline.sources.shipstation.records import (
@@ -157,9 +158,26 @@ class HeaderRateLimit:
             log.warning("%s sent unreadable rate-limit headers; ignoring them", self.service)
         return reset
 
-    def rate_limited(self) -> None:
-        """A 429: the wait the caller makes covers the window."""
-        self._remaining = None
+    def call(self, send: Callable[[], httpx.Response], *, what: str, retry_policy: RetryPolicy) -> Any:
+        """One request through the window with retries: ``send()`` the request, a 429 waited out for its
+        ``Retry-After`` (V2), else the window's reset (v1), without counting as a failure; 5xx and transport
+        errors retried; the JSON body returned."""
+
+        def attempt() -> Any:
+            self.wait()
+            self.stats.requests += 1
+            response = send()
+            reset = self.note(response)
+            if response.status_code == 429:
+                self._remaining = None  # the wait below covers the window
+                hint = retry_after_seconds(response)
+                wait = hint if hint is not None else reset if reset is not None else 60.0
+                raise RetryableError(f"{what} returned HTTP 429 (rate limited; retrying in {wait:.0f}s)",
+                                     wait_seconds=max(1.0, wait), rate_limited=True)
+            raise_for_status(self.service, response)
+            return parse_json(self.service, response)
+
+        return call_with_retries(attempt, what=what, retry_policy=retry_policy, stats=self.stats, sleep=self._sleep)
 
 
 class ShipStationClient(Closing):
@@ -196,7 +214,6 @@ class ShipStationClient(Closing):
         self.stats = ShipStationStats()
         self._window = HeaderRateLimit(SERVICE, self.stats, reserve=rate_limit_reserve, sleep=sleep,
                                        monotonic=monotonic)
-        self._sleep = sleep
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=httpx.BasicAuth(api_key, api_secret),
@@ -221,22 +238,8 @@ class ShipStationClient(Closing):
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                  json: Any = None, retry_policy: RetryPolicy | None = None) -> Any:
         what = f"{SERVICE} {describe(self._http.build_request(method, path, params=params))}"
-
-        def attempt() -> Any:
-            self._window.wait()
-            self.stats.requests += 1
-            response = self._http.request(method, path, params=params, json=json)
-            reset = self._window.note(response)
-            if response.status_code == 429:
-                self._window.rate_limited()
-                wait = reset if reset is not None else 60.0
-                raise RetryableError(f"{what} returned HTTP 429 (rate limited; window resets in {wait:.0f}s)",
-                                     wait_seconds=max(1.0, wait), rate_limited=True)
-            raise_for_status(SERVICE, response)
-            return parse_json(SERVICE, response)
-
-        return call_with_retries(attempt, what=what, retry_policy=retry_policy or self.retry_policy,
-                                 stats=self.stats, sleep=self._sleep)
+        return self._window.call(lambda: self._http.request(method, path, params=params, json=json), what=what,
+                                 retry_policy=retry_policy or self.retry_policy)
 
     def _scan(self, path: str, params: dict[str, Any], collection: str, model: type[RecordModel], id_field: str,
               modified: Callable[[Any], dt.datetime | None] | None = None,

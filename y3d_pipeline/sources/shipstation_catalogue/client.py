@@ -32,13 +32,8 @@ from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.sources.http import (
     ApiError,
     Closing,
-    RetryableError,
     RetryPolicy,
-    call_with_retries,
     describe,
-    parse_json,
-    raise_for_status,
-    retry_after_seconds,
 )
 from y3d_pipeline.sources.shipstation.client import HeaderRateLimit, ShipStationStats
 from y3d_pipeline.sources.shipstation_catalogue.records import (
@@ -79,7 +74,6 @@ class ShipStationV2Client(Closing):
         self.stats = ShipStationStats()
         self._window = HeaderRateLimit(SERVICE, self.stats, reserve=rate_limit_reserve, sleep=sleep,
                                        monotonic=monotonic)
-        self._sleep = sleep
         origin = urlsplit(self.base_url)
         self._origin = (origin.scheme, origin.netloc)
         self._http = httpx.Client(
@@ -100,23 +94,8 @@ class ShipStationV2Client(Closing):
 
     def _get(self, url: str, params: dict[str, Any] | None = None) -> Any:
         what = f"{SERVICE} {describe(self._http.build_request('GET', url, params=params))}"
-
-        def attempt() -> Any:
-            self._window.wait()
-            self.stats.requests += 1
-            response = self._http.get(url, params=params)
-            reset = self._window.note(response)
-            if response.status_code == 429:
-                self._window.rate_limited()
-                wait = retry_after_seconds(response)
-                wait = wait if wait is not None else (reset if reset is not None else 60.0)
-                raise RetryableError(f"{what} returned HTTP 429 (rate limited; retry after {wait:.0f}s)",
-                                     wait_seconds=max(1.0, wait), rate_limited=True)
-            raise_for_status(SERVICE, response)
-            return parse_json(SERVICE, response)
-
-        return call_with_retries(attempt, what=what, retry_policy=self.retry_policy, stats=self.stats,
-                                 sleep=self._sleep)
+        return self._window.call(lambda: self._http.get(url, params=params), what=what,
+                                 retry_policy=self.retry_policy)
 
     def _next_url(self, body: dict[str, Any], seen: set[str]) -> str | None:
         link = ((body.get("links") or {}).get("next") or {}) if isinstance(body.get("links"), dict) else {}

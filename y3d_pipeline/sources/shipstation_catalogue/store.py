@@ -34,7 +34,7 @@ from y3d_pipeline.db.models import (
 )
 from y3d_pipeline.db.quarantine import QuarantinedRecord
 from y3d_pipeline.db.upsert import INSERTED, changed, inserted_and_updated, upsert_if_changed
-from y3d_pipeline.sources.raw_store import UpsertCounts, store_raw_records
+from y3d_pipeline.sources.raw_store import RefusedRecord, UpsertCounts, store_raw_records
 from y3d_pipeline.sources.shipstation.records import Fetched
 from y3d_pipeline.sources.shipstation_catalogue.records import UNVERSIONED, V2Fetched
 
@@ -52,16 +52,9 @@ def store_raw(conn: sa.Connection, kind: str, records: Iterable[tuple[str, dt.da
     """``(source id, modification time or None, payload)`` of one endpoint into ``raw_shipstation_catalogue``."""
     rows = [{"record_key": f"{kind}:{source_id}", "kind": kind, "source_modified_at": modified or UNVERSIONED,
              "payload": payload} for source_id, modified, payload in records]
-    rejected = [_Keyed(f"{kind}:{r.source_id}", r.reason, r.payload) for r in unreadable]
+    rejected = [RefusedRecord(f"{kind}:{r.source_id}", r.reason, r.payload) for r in unreadable]
     return store_raw_records(conn, RawShipstationCatalogue.__table__, rows, unreadable=rejected, source=SOURCE,
                              fetched_at=fetched_at, partition_key=None)
-
-
-@dataclass
-class _Keyed:
-    source_id: str
-    reason: str
-    payload: Any
 
 
 @dataclass

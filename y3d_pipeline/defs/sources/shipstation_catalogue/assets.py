@@ -6,11 +6,12 @@ the step's failure event): the legacy ``sync_logs`` row, per run."""
 
 import datetime as dt
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
+import sqlalchemy as sa
 
 from y3d_pipeline.defs.constants import (
     GROUP_SHIPSTATION_CATALOGUE,
@@ -30,6 +31,8 @@ from y3d_pipeline.progress import ProgressLog
 from y3d_pipeline.redaction import scrub
 from y3d_pipeline.sources.http import ApiError
 from y3d_pipeline.sources.shipstation_catalogue import store
+from y3d_pipeline.sources.shipstation_catalogue.client import ShipStationV2Client
+from y3d_pipeline.sources.shipstation_catalogue.records import V2Scan
 
 SOURCE = GROUP_SHIPSTATION_CATALOGUE
 STOCK_CHECK = "stock_levels_possible"
@@ -69,6 +72,22 @@ def _raw(records: list, modified: str | None = None) -> list[tuple[str, dt.datet
     return [(str(r.model.source_id), getattr(r.model, modified) if modified else None, r.payload) for r in records]
 
 
+def _v2_reference(context: dg.AssetExecutionContext, shipstation_v2: ShipStationV2Resource,
+                  database: DatabaseResource, name: str, kind: str, fetch: Callable[[ShipStationV2Client], V2Scan],
+                  upsert: Callable[[sa.Connection, list], store.Written]) -> dg.MaterializeResult:
+    """A V2 list of reference records (inventory warehouses, locations): raw payloads, then its curated table."""
+    with operation(name) as op:
+        with shipstation_v2.client() as client:
+            scan = fetch(client)
+        with database.engine.begin() as conn:
+            raw = store.store_raw(conn, kind, _raw(scan.records, "updated_at"), unreadable=scan.rejected,
+                                  fetched_at=op.now)
+            written = upsert(conn, scan.records)
+        warn_quarantined(context, f"ShipStation {name.replace('_', ' ')}", raw.quarantined_ids)
+        return dg.MaterializeResult(metadata=op.metadata(len(scan.records), pages=scan.pages, **raw.as_metadata(),
+                                                         **written.as_metadata(), **client.stats.as_metadata()))
+
+
 # ------------------------------------------------------------------------------------------ phase 1
 
 
@@ -102,16 +121,8 @@ def raw_shipstation_inventory_warehouses(context: dg.AssetExecutionContext, ship
                                          database: DatabaseResource) -> dg.MaterializeResult:
     if not shipstation_v2.configured:
         return not_configured(context, shipstation_v2)
-    with operation("inventory_warehouses") as op:
-        with shipstation_v2.client() as client:
-            scan = client.list_inventory_warehouses()
-        with database.engine.begin() as conn:
-            raw = store.store_raw(conn, "inventory_warehouse", _raw(scan.records, "updated_at"),
-                                  unreadable=scan.rejected, fetched_at=op.now)
-            written = store.upsert_inventory_warehouses(conn, scan.records)
-        warn_quarantined(context, "ShipStation inventory warehouses", raw.quarantined_ids)
-        return dg.MaterializeResult(metadata=op.metadata(len(scan.records), pages=scan.pages, **raw.as_metadata(),
-                                                         **written.as_metadata(), **client.stats.as_metadata()))
+    return _v2_reference(context, shipstation_v2, database, "inventory_warehouses", "inventory_warehouse",
+                         ShipStationV2Client.list_inventory_warehouses, store.upsert_inventory_warehouses)
 
 
 @raw_asset(
@@ -124,16 +135,8 @@ def raw_shipstation_inventory_locations(context: dg.AssetExecutionContext, ships
                                         database: DatabaseResource) -> dg.MaterializeResult:
     if not shipstation_v2.configured:
         return not_configured(context, shipstation_v2)
-    with operation("inventory_locations") as op:
-        with shipstation_v2.client() as client:
-            scan = client.list_inventory_locations()
-        with database.engine.begin() as conn:
-            raw = store.store_raw(conn, "inventory_location", _raw(scan.records, "updated_at"),
-                                  unreadable=scan.rejected, fetched_at=op.now)
-            written = store.upsert_inventory_locations(conn, scan.records)
-        warn_quarantined(context, "ShipStation inventory locations", raw.quarantined_ids)
-        return dg.MaterializeResult(metadata=op.metadata(len(scan.records), pages=scan.pages, **raw.as_metadata(),
-                                                         **written.as_metadata(), **client.stats.as_metadata()))
+    return _v2_reference(context, shipstation_v2, database, "inventory_locations", "inventory_location",
+                         ShipStationV2Client.list_inventory_locations, store.upsert_inventory_locations)
 
 
 # ------------------------------------------------------------------------------------------ phase 2
