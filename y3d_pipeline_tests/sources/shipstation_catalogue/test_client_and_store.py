@@ -122,9 +122,11 @@ def test_store_is_idempotent_and_records_each_change_once(fresh_sandbox, clean_d
     again = _sync(clean_db, fresh_sandbox, "run-2")
     assert (again.new, again.changed, again.unchanged, again.history_rows) == (0, 0, total, 0)
     assert snapshot() == before  # untouched, updated_at included
-    with clean_db.begin() as conn:  # the raw payloads too
-        raw = store.store_raw(conn, "inventory_level", [], fetched_at=NOW)
-    assert raw.new == 0
+    with v2(fresh_sandbox) as client:  # the raw payloads too: the same fetch again changes nothing
+        records = [(r.model.source_id, None, r.payload) for r in client.list_inventory_levels().records]
+    with clean_db.begin() as conn:
+        raw = store.store_raw(conn, "inventory_level", records, fetched_at=NOW + dt.timedelta(minutes=30))
+    assert (raw.new, raw.changed, raw.unchanged) == (0, 0, total)
 
     fresh_sandbox.state.catalogue.set_level("Y3D-KEY-NAME-S", "se-loc-1101", on_hand=0)
     fresh_sandbox.state.catalogue._levels.pop(("BLANK-KEYRING-50MM", "se-loc-1101"))
