@@ -14,7 +14,9 @@ checked against:
   started");
 * an item removed from its order → its pending tasks cancelled, started ones flagged;
 * a cancelled order → pending tasks cancelled, started ones flagged; a shipped order → tasks completed;
-* an order on hold → its tasks carry "Order is on hold" for review until it is released.
+* an order on hold → its tasks carry "Order is on hold" for review until it is released;
+* an item whose SKU ShipStation's inventory tracks with nothing available → its tasks carry "No blanks in stock"
+  for review until stock is back (a SKU the inventory does not track is never flagged).
 Each order is written in its own transaction; one failing order never stops the others.
 """
 
@@ -185,6 +187,8 @@ def item_input_hash(order: OrderRow, item: ItemRow) -> str:
         readers.input_options(order, item), order.status == "on_hold",
         None if custom is None else [custom.status, custom.custom_text, custom.color_1, custom.color_2, custom.font,
                                      custom.surfaces],
+        # Only when out of stock, so that every other item's hash stays what it was before stock was known.
+        *(["out_of_stock"] if item.out_of_stock else []),
     )
 
 
@@ -205,7 +209,8 @@ def _texts(values: list[str | None]) -> str:
     return " + ".join(dict.fromkeys(shown)) if shown else "(nothing)"
 
 
-def describe_change(order: OrderRow, old: list[ExistingTask], new: list[TaskDraft] | None, why_new: str | None) -> str:
+def describe_change(order: OrderRow, old: list[ExistingTask], new: list[TaskDraft] | None, why_new: str | None,
+                    item: ItemRow | None = None) -> str:
     """What changed for tasks a person owns, in words for the person at the printer."""
     old = [t for t in old if t.status != "cancelled"]
     parts = []
@@ -227,6 +232,8 @@ def describe_change(order: OrderRow, old: list[ExistingTask], new: list[TaskDraf
             parts.append(f"colour changed from {_colours(old_c)} to {_colours(new_c)}")
     if order.status == "on_hold":
         parts.append("order put on hold")
+    if item is not None and item.out_of_stock:
+        parts.append(f"no blanks of SKU {item.sku} in stock")
     if not parts:
         parts.append("the order's personalisation inputs changed")
     statuses = {t.status for t in old}
@@ -533,7 +540,7 @@ class PrintTaskRun:
             baseline = [writer.as_last_written(t) for t in item.existing_tasks]
             reason = describe_change(plan.order, baseline, drafts,
                                      item_plan.ai_reason or (plan.ai_skipped and plan.ai_skipped.value)
-                                     or plan.ai_error)
+                                     or plan.ai_error, item)
             for task in item.existing_tasks:
                 if task.status != "cancelled":
                     writer.flag(task, reason, checked_input_hash=item_plan.input_hash)

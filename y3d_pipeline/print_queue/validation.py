@@ -24,6 +24,11 @@ PLACEHOLDER_TEXT = None  # a placeholder has no text: the UI shows the review re
 # Bump when what the readers or checks accept changes: pending tasks written under other rules are re-read.
 RULES_VERSION = "readers-v2"
 ON_HOLD_REASON = "Order is on hold in ShipStation: check before printing"
+
+
+def out_of_stock_reason(item: ItemRow) -> str:
+    return (f"No blanks in stock: ShipStation inventory has {item.stock_available} available of SKU {item.sku}: "
+            "check stock before printing")
 MAX_TASK_QUANTITY = 10_000
 
 
@@ -108,6 +113,8 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
         shared.insert(0, f"QUANTITY_MISMATCH ordered={item.quantity} parsed={parsed_total:,}")
     if order.status == "on_hold":
         shared.append(ON_HOLD_REASON)
+    if item.out_of_stock:
+        shared.append(out_of_stock_reason(item))
 
     drafts: list[TaskDraft] = []
     for index, p in enumerate(personalizations):
