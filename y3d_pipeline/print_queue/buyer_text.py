@@ -63,7 +63,8 @@ INSTRUCTION_WORDS = {
 _OUTPUT_INSTRUCTIONS = re.compile(
     r"\b(please|pls|plz|thanks|thank you|thankyou|sorry|typo|font|fonts|colou?rs?|keyrings?|keychains?|"
     r"on the (front|back|other side|reverse)|front side|back side|both sides|each one|same as|"
-    r"should (say|read|be)|make it|can you|could you|would like|i want|i'd like|personali[sz]ation|qty|quantity)\b")
+    r"should (say|read|be)|make it|can you|could you|would like|i want|i'd like|personali[sz]ation|qty|quantity|"
+    r"(it'?s|it is|this is|these are|they'?re) for|for (my|our|his|her|their))\b")
 PLACEHOLDER_VALUES = {
     "n/a", "na", "n.a", "n a", "none", "no", "nil", "null", "nothing", "x", "xx", "xxx", "tbc", "tba", "tbd",
     "to be confirmed", "to follow", "not required", "not needed", "not applicable", "no personalisation",
@@ -79,12 +80,23 @@ _PLACEHOLDER_PATTERNS = (
     re.compile(r"^(i )?(will|i'll|ill|i will) (message|send|email|contact|confirm)\b"),
     re.compile(r"^(message|contact) (me|you|seller)\b"),
     re.compile(r"^no (name|names|text|wording|writing|words|personali[sz]ation)\b"),
+    # a pointer to text somewhere else, never the text: "as per message", "same as last order", "as discussed"
+    re.compile(r"^(as|like|same as|see|check|per|details?)( (per|in|on|the|my|your|our|last|previous|first|"
+               r"attached))* (messages?|msgs?|notes?|emails?|chat|conversation|photos?|pictures?|pics?|images?|"
+               r"screenshots?|listing|description|instructions?|orders?|times?|year|one|before|above|below)\b"),
+    re.compile(r"^(as|like) (discussed|agreed|requested|arranged|mentioned|before|previously|shown|pictured)\b"),
+    re.compile(r"\b(same as|repeat( of)?|like) (my |the |our )?(last|previous|prior|first|other) (order|one|time)\b"),
 )
 _MULTIPLIER = re.compile(
     r"(?<![a-z0-9])[x×]\s?\d+(?![0-9])|(?<![0-9.,])\d+\s?[x×](?![a-z0-9])|"
     r"\b\d+\s*(of|off|pcs|pieces|copies|keyrings?|keychains?|times)\b|"
     r"\b(one|two|three|four|five|six|seven|eight|nine|ten|both|all) (of|off)\b|\bx\s?(two|three|four|five)\b|"
     r"\b(on|for) (both|each|all)( of them)?\b|\bone each\b")
+# Kisses ("Sophie x", "love Nan xx") or a multiplier missing its number: never part of a name.
+_KISSES = re.compile(r"(?<![^\s])(x+|(xo)+x?)(?![^\s!.,])")
+# Lower-case words without a vowel (dj, bff, nhs) are acronyms whose capitals only the buyer knows; these
+# few abbreviations title-case the usual way.
+_TITLE_ABBREVIATIONS = {"mr", "mrs", "ms", "mx", "dr", "st", "jr", "sr", "mt", "nr"}
 _QUOTES = "\"“”„«»‹›"
 _APOSTROPHES = "'’ʼ‘`´"
 _BRACKETS = "()[]{}<>"
@@ -281,6 +293,27 @@ def _char_problem(line: str, *, allow_and: bool, regkey: bool) -> str | None:
     return None
 
 
+def kisses_in(text: str) -> str | None:
+    """A standalone "x", "xx", "xoxo" beside other words: kisses or a multiplier without its number."""
+    folded = fold(text)
+    if not re.search(r"[^\W\d_]", _KISSES.sub("", folded)):
+        return None  # the whole value is x's: a placeholder, said elsewhere
+    found = _KISSES.search(folded)
+    return found.group(0) if found else None
+
+
+def lowercase_acronym(text: str) -> str | None:
+    """A word typed in lower case that has no vowel (dj, bff): title-casing would guess its capitals."""
+    if text != text.lower():
+        return None
+    for token in tokens(text):
+        word = token.folded
+        if len(word) >= 2 and re.fullmatch(r"[a-z]+", word) and not re.search(r"[aeiouy]", word) \
+                and word not in _TITLE_ABBREVIATIONS and word not in PLACEHOLDER_VALUES:
+            return word
+    return None
+
+
 def plain_problem(line: str, *, allow_and: bool = True, regkey: bool = False,
                   context: frozenset[str] = frozenset()) -> str | None:
     """Why one line of buyer text is not a plain name or short text (None when it is)."""
@@ -289,9 +322,15 @@ def plain_problem(line: str, *, allow_and: bool = True, regkey: bool = False,
     folded = fold(line)
     if _MULTIPLIER.search(folded):
         return "a quantity in the text"
+    kisses = kisses_in(line)
+    if kisses:
+        return f"kisses or a count without its number ('{kisses}')"
     problem = _char_problem(line, allow_and=allow_and, regkey=regkey)
     if problem:
         return problem
+    acronym = None if regkey else lowercase_acronym(line)
+    if acronym:
+        return f"'{acronym}' typed in lower case may be an acronym (its capitals are a guess)"
     words = [t.folded for t in tokens(line)]
     if regkey and _PLATE.fullmatch(line):
         return None
@@ -328,6 +367,10 @@ def read_text(value: str | None, quantity: int, *, regkey: bool = False,
         return TextReading(problem="no text given")
     if len(lines) == 1:
         problem = plain_problem(lines[0], allow_and=quantity == 1, regkey=regkey, context=context)
+        words = tokens(lines[0])
+        if not problem and not regkey and quantity > 1 and len(words) == quantity:
+            # "Ava Leo Max" for 3 keyrings: one name per keyring, or one full name on each?
+            problem = f"{quantity} words for {quantity} items (one name per item, or one text on each?)"
         return TextReading(problem=problem) if problem else TextReading((lines[0],))
     if len(lines) != quantity:
         joined = " / ".join(lines)
@@ -354,6 +397,9 @@ def output_problems(text: str, quantity: int, context: frozenset[str] = frozense
         problems.append(f"it contains the number {quantity}, the ordered quantity")
     if re.search(r"(^|\s)\d{1,2}[.)]\s", text):
         problems.append("it contains a numbered list")
+    kisses = kisses_in(text)
+    if kisses:
+        problems.append(f"it contains kisses or a count without its number ('{kisses}')")
     symbols = sorted({ch for ch in text if ch in _SYMBOLS})
     if symbols:
         problems.append(f"it contains the symbol(s) {' '.join(symbols)}")

@@ -131,6 +131,49 @@ def _uncovered(fields: list[str], printed: list[str], quantities: set[int]) -> l
     return missing
 
 
+def _lowercase_acronym(fields: list[str], text: str) -> str | None:
+    """A vowel-less word the buyer typed in lower case ("dj") that the text prints: its capitals are a guess."""
+    printed = {t.folded for t in buyer_text.tokens(text)}
+    for field in fields:
+        for line in buyer_text.clean_lines(field):
+            acronym = buyer_text.lowercase_acronym(line)
+            if acronym and acronym in printed:
+                return acronym
+    return None
+
+
+def _unsplit_names(fields: list[str], checked: list[Personalization], quantity: int) -> str | None:
+    """One text kept whole where its words or lines may be one name per item: "Ava Leo Max" for three
+    keyrings, or "Ava" and "Leo" on two lines of one keyring's box."""
+    for p in checked:
+        lines = buyer_text.clean_lines(p.custom_text or "")
+        if len(lines) > 1 and any(len(buyer_text.clean_lines(f)) == len(lines) and
+                                  [buyer_text.fold(x) for x in buyer_text.clean_lines(f)] ==
+                                  [buyer_text.fold(x) for x in lines] for f in fields):
+            return (f"AI kept the {len(lines)} lines '{' / '.join(lines)}' as one text: check they are not "
+                    "one text for each item")
+    if len(checked) == 1 and quantity > 1 and checked[0].quantity == quantity and checked[0].custom_text:
+        words = buyer_text.tokens(checked[0].custom_text)
+        if len(words) == quantity and len(buyer_text.clean_lines(checked[0].custom_text)) == 1:
+            return (f"AI kept '{checked[0].custom_text}' as one text on all {quantity} items: check it is not "
+                    "one name for each item")
+    return None
+
+
+def _colours_in_text_not_printed(fields: list[str], checked: list[Personalization], palette: Palette) -> list[str]:
+    """Palette colours the buyer named inside the text fields ("Sophie (pink)") that no task uses: the text
+    and the colour option disagree, or a per-name colour was lost."""
+    used = {palette.normalize(c)[0] for p in checked for c in (p.color_1, p.color_2)}
+    context = buyer_text.colour_context(*[c for p in checked for c in (p.color_1, p.color_2)])
+    named: list[str] = []
+    for field in fields:
+        for phrase in buyer_text.colour_words(field, context):
+            colour, _ = palette.normalize(phrase)
+            if colour and colour not in used and colour not in named:
+                named.append(colour)
+    return named
+
+
 def _stated_counts(fields: list[str]) -> set[int]:
     """Numbers the buyer wrote as counts ("x2", "2 of", "3x")."""
     counts = set()
@@ -158,6 +201,9 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
                 text = "\n".join(s for s in spans if s)
             else:
                 reasons.append(f"AI text '{text}' not found in the order")
+            acronym = None if readers._regkey(item) else _lowercase_acronym(fields, text)
+            if acronym:  # "dj mike": whether the buyer means DJ or Dj is a guess, the model's too
+                reasons.append(f"the buyer typed '{acronym}' in lower case: its capitals are a guess")
             # whether the text is printable as it stands is checked for every source in validation
         colours: list[str | None] = []
         for value in (p.color_1, p.color_2):
@@ -181,6 +227,13 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
     missing = _uncovered(fields, printed, {item.quantity} | {p.quantity for p in checked})
     if missing:
         shared.append("the order also says " + ", ".join(f"'{m}'" for m in missing[:5]) + ", which no task prints")
+    unsplit = _unsplit_names(fields, checked, item.quantity)
+    if unsplit:
+        shared.append(unsplit)
+    ignored = _colours_in_text_not_printed(fields, checked, palette)
+    if ignored:
+        shared.append("the buyer's text names " + ", ".join(ignored) + " but no task is in that colour: check "
+                      "which colour the buyer wants")
     counts = _stated_counts(fields)
     quantities = [p.quantity for p in checked]
     if counts - set(quantities) - {item.quantity}:
