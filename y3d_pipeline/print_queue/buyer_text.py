@@ -308,7 +308,7 @@ def lowercase_acronym(text: str) -> str | None:
         return None
     for token in tokens(text):
         word = token.folded
-        if len(word) >= 2 and re.fullmatch(r"[a-z]+", word) and not re.search(r"[aeiouy]", word) \
+        if 2 <= len(word) <= 5 and re.fullmatch(r"[a-z]+", word) and not re.search(r"[aeiouy]", word) \
                 and word not in _TITLE_ABBREVIATIONS and word not in PLACEHOLDER_VALUES:
             return word
     return None
