@@ -76,8 +76,20 @@ def text_fields(order: OrderRow, item: ItemRow) -> list[str]:
                 or readers._line_number(key) is not None or option["name"].startswith("Amazon Custom ") \
                 and "colour" not in key and "font" not in key:
             fields.append(option["value"])
+        elif readers._TEXTISH_KEY.search(key) and not readers._COLOURISH_KEY.search(key) and "font" not in key:
+            fields.append(option["value"])  # a text field the readers do not know ("Surname", "Back text")
     fields += _listing_blocks(order, item)
     return [f for f in fields if f.strip()]
+
+
+def colour_mentions(order: OrderRow, item: ItemRow) -> list[str]:
+    """What in the order names a colour for this item besides the text: colour fields (known or not),
+    note-like fields ("Note to seller") and the buyer's notes."""
+    mentions = [o["value"] for o in readers.ai_input_options(order, item)
+                if readers._COLOURISH_KEY.search(readers.option_key(o["name"]))
+                or readers._NOTEISH_KEY.search(readers.option_key(o["name"]))]
+    notes = readers.notes_outside_blocks(order.customer_notes)
+    return [m for m in [*mentions, notes] if m and m.strip()]
 
 
 def colours_asked_for(texts: Iterable[str], palette: Palette) -> set[str]:
@@ -234,6 +246,11 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
     if ignored:
         shared.append("the buyer's text names " + ", ".join(ignored) + " but no task is in that colour: check "
                       "which colour the buyer wants")
+    unused = [c for c in _colours_in_text_not_printed(colour_mentions(order, item), checked, palette)
+              if c not in ignored]
+    if unused:
+        shared.append("the order names " + ", ".join(unused) + " (a colour field or a note) but no task is in "
+                      "that colour: check which colour the buyer wants")
     counts = _stated_counts(fields)
     quantities = [p.quantity for p in checked]
     if counts - set(quantities) - {item.quantity}:
