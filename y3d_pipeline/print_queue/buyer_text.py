@@ -85,18 +85,34 @@ _PLACEHOLDER_PATTERNS = (
                r"attached))* (messages?|msgs?|notes?|emails?|chat|conversation|photos?|pictures?|pics?|images?|"
                r"screenshots?|listing|description|instructions?|orders?|times?|year|one|before|above|below)\b"),
     re.compile(r"^(as|like) (discussed|agreed|requested|arranged|mentioned|before|previously|shown|pictured)\b"),
+    # "no text" said other ways: "Plain", "Leave it blank", "No need", "Surprise me", "Any name is fine"
+    re.compile(r"^(just |keep it |leave it |left |totally |completely )?(plain|blank|empty|nope|nah)"
+               r"( please| thanks| thank you| is fine| ok)?$"),
+    re.compile(r"^(leave|keep) (it |this |them )?(blank|empty|plain|as is|clear)\b"),
+    re.compile(r"^no (need|thanks|thank you|preference|pref)\b"),
+    re.compile(r"^not (personali[sz]ed|bothered|fussed|sure)\b"),
+    re.compile(r"^(as is|surprise me|your choice|(dealer|maker|seller)'?s choice|up to you|dealers choice|"
+               r"any (name|names|text|words?|colou?r))\b"),
+    re.compile(r"^(without|with no|w/o) (a |any )?(names?|text|personali[sz]ation|writing|words?)\b"),
+    re.compile(r"^(i )?(don'?t|do not) (need|want|mind)\b"),
+    re.compile(r"^same (again|as (before|last|previous|usual))\b"),
     re.compile(r"\b(same as|repeat( of)?|like) (my |the |our )?(last|previous|prior|first|other) (order|one|time)\b"),
 )
 _MULTIPLIER = re.compile(
     r"(?<![a-z0-9])[x×]\s?\d+(?![0-9])|(?<![0-9.,])\d+\s?[x×](?![a-z0-9])|"
     r"\b\d+\s*(of|off|pcs|pieces|copies|keyrings?|keychains?|times)\b|"
     r"\b(one|two|three|four|five|six|seven|eight|nine|ten|both|all) (of|off)\b|\bx\s?(two|three|four|five)\b|"
-    r"\b(on|for) (both|each|all)( of them)?\b|\bone each\b")
+    r"\b(on|for) (both|each|all)( of them)?\b|\bone each\b|\b(twice|thrice)\b")
 # Kisses ("Sophie x", "love Nan xx") or a multiplier missing its number: never part of a name.
 _KISSES = re.compile(r"(?<![^\s])(x+|(xo)+x?)(?![^\s!.,])")
 # Lower-case words without a vowel (dj, bff, nhs) are acronyms whose capitals only the buyer knows; these
 # few abbreviations title-case the usual way.
 _TITLE_ABBREVIATIONS = {"mr", "mrs", "ms", "mx", "dr", "st", "jr", "sr", "mt", "nr"}
+# Short words a full stop ends as an abbreviation ("St. Ives", "Est. 2024", "Mrs."); after any other short
+# word ("Ava.") the full stop is punctuation, not text.
+_ABBREVIATIONS = _TITLE_ABBREVIATIONS | {"co", "ltd", "inc", "est", "no", "ft", "rd", "ave", "jnr", "snr", "bros",
+                                         "vs", "mme", "mlle", "sra", "sta", "sto", "hr", "fr", "rev", "capt", "sgt",
+                                         "col", "gen", "lt", "prof", "sir"}
 _QUOTES = "\"“”„«»‹›"
 _APOSTROPHES = "'’ʼ‘`´"
 _BRACKETS = "()[]{}<>"
@@ -276,7 +292,8 @@ def _char_problem(line: str, *, allow_and: bool, regkey: bool) -> str | None:
             return "numbers in the text"
         if ch == ".":
             word = re.findall(r"[^\W\d_]+$", line[:index])
-            if word and len(word[0]) <= 3 and (not after or after == " " or after.isalpha()):
+            if word and (len(word[0]) == 1 or fold(word[0]) in _ABBREVIATIONS) \
+                    and (not after or after == " " or after.isalpha()):
                 continue  # initials and abbreviations: J.R., St. John, Mrs.
             return "a full stop: reads like a sentence"
         if ch == "&" and before == " " and after == " ":
@@ -302,14 +319,16 @@ def kisses_in(text: str) -> str | None:
     return found.group(0) if found else None
 
 
-def lowercase_acronym(text: str) -> str | None:
-    """A word typed in lower case that has no vowel (dj, bff): title-casing would guess its capitals."""
+def lowercase_guess(text: str) -> str | None:
+    """A word typed in lower case whose capitals title-casing would guess: no vowel (dj, bff: an acronym)
+    or a Mc name (mckenzie: McKenzie or Mckenzie)."""
     if text != text.lower():
         return None
     for token in tokens(text):
         word = token.folded
-        if 2 <= len(word) <= 5 and re.fullmatch(r"[a-z]+", word) and not re.search(r"[aeiouy]", word) \
-                and word not in _TITLE_ABBREVIATIONS and word not in PLACEHOLDER_VALUES:
+        if not re.fullmatch(r"[a-z]+", word) or word in _TITLE_ABBREVIATIONS or word in PLACEHOLDER_VALUES:
+            continue
+        if 2 <= len(word) <= 5 and not re.search(r"[aeiouy]", word) or len(word) > 3 and word.startswith("mc"):
             return word
     return None
 
@@ -328,9 +347,9 @@ def plain_problem(line: str, *, allow_and: bool = True, regkey: bool = False,
     problem = _char_problem(line, allow_and=allow_and, regkey=regkey)
     if problem:
         return problem
-    acronym = None if regkey else lowercase_acronym(line)
-    if acronym:
-        return f"'{acronym}' typed in lower case may be an acronym (its capitals are a guess)"
+    guess = None if regkey else lowercase_guess(line)
+    if guess:
+        return f"'{guess}' typed in lower case: its capitals would be a guess"
     words = [t.folded for t in tokens(line)]
     if regkey and _PLATE.fullmatch(line):
         return None

@@ -143,12 +143,12 @@ def _uncovered(fields: list[str], printed: list[str], quantities: set[int]) -> l
     return missing
 
 
-def _lowercase_acronym(fields: list[str], text: str) -> str | None:
-    """A vowel-less word the buyer typed in lower case ("dj") that the text prints: its capitals are a guess."""
+def _lowercase_guess(fields: list[str], text: str) -> str | None:
+    """A word the buyer typed in lower case ("dj", "mckenzie") that the text prints: its capitals are a guess."""
     printed = {t.folded for t in buyer_text.tokens(text)}
     for field in fields:
         for line in buyer_text.clean_lines(field):
-            acronym = buyer_text.lowercase_acronym(line)
+            acronym = buyer_text.lowercase_guess(line)
             if acronym and acronym in printed:
                 return acronym
     return None
@@ -213,7 +213,7 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
                 text = "\n".join(s for s in spans if s)
             else:
                 reasons.append(f"AI text '{text}' not found in the order")
-            acronym = None if readers._regkey(item) else _lowercase_acronym(fields, text)
+            acronym = None if readers._regkey(item) else _lowercase_guess(fields, text)
             if acronym:  # "dj mike": whether the buyer means DJ or Dj is a guess, the model's too
                 reasons.append(f"the buyer typed '{acronym}' in lower case: its capitals are a guess")
             # whether the text is printable as it stands is checked for every source in validation

@@ -12,7 +12,7 @@ from y3d_pipeline.print_queue.buyer_text import (
     colour_context,
     emoji_in,
     invisible_in,
-    lowercase_acronym,
+    lowercase_guess,
     output_problems,
     strip_invisible,
 )
@@ -124,10 +124,9 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
         if source != "placeholder":
             reasons.extend(text_problems(text, rules.max_text_length, item.quantity,
                                          colour_context(p.color_1, p.color_2), as_given=p.custom_text))
-            acronym = None if regkey or text == p.custom_text else lowercase_acronym(p.custom_text or "")
-            if acronym:  # title-casing "dj mike" would print "Dj Mike"
-                reasons.append(f"Text '{p.custom_text}': '{acronym}' typed in lower case may be an acronym, "
-                               "its capitals are a guess")
+            guess = None if regkey or text == p.custom_text else lowercase_guess(p.custom_text or "")
+            if guess:  # title-casing "dj mike" would print "Dj Mike", "mckenzie" "Mckenzie"
+                reasons.append(f"Text '{p.custom_text}': '{guess}' typed in lower case, its capitals are a guess")
         colours = []
         for value in (p.color_1, p.color_2):
             colour, problem = rules.palette.normalize(value)
