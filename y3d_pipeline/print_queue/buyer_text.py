@@ -58,13 +58,15 @@ INSTRUCTION_WORDS = {
     "i'd", "my", "me", "you", "your", "it", "is", "are", "this", "that", "these", "those", "if", "not", "with",
     "without", "or", "on", "in", "for", "personalisation", "personalization", "personalised", "personalized",
     "optional", "custom", "wording", "surname", "firstname", "first", "second", "third", "last", "other",
+    "regards", "sincerely", "ta",  # sign-offs on the line after the text
 }
 # The narrow list for text about to be printed (the AI's included): these never belong on a keyring.
 _OUTPUT_INSTRUCTIONS = re.compile(
     r"\b(please|pls|plz|thanks|thank you|thankyou|sorry|typo|font|fonts|colou?rs?|keyrings?|keychains?|"
     r"on the (front|back|other side|reverse)|front side|back side|both sides|each one|same as|"
     r"should (say|read|be)|make it|can you|could you|would like|i want|i'd like|personali[sz]ation|qty|quantity|"
-    r"(it'?s|it is|this is|these are|they'?re) for|for (my|our|his|her|their))\b")
+    r"(it'?s|it is|this is|these are|they'?re) for|for (my|our|his|her|their)|(kind |best |warm )?regards|"
+    r"sincerely)\b")
 PLACEHOLDER_VALUES = {
     "n/a", "na", "n.a", "n a", "none", "no", "nil", "null", "nothing", "x", "xx", "xxx", "tbc", "tba", "tbd",
     "to be confirmed", "to follow", "not required", "not needed", "not applicable", "no personalisation",
