@@ -186,6 +186,50 @@ def _colours_in_text_not_printed(fields: list[str], checked: list[Personalizatio
     return named
 
 
+def _span(words: list[str], wanted: list[str]) -> tuple[int, int] | None:
+    for start in range(len(words) - len(wanted) + 1):
+        if wanted and words[start:start + len(wanted)] == wanted:
+            return start, start + len(wanted) - 1
+    return None
+
+
+def _colour_pairing(fields: list[str], checked: list[Personalization], palette: Palette) -> list[str]:
+    """Where one text field gives each name its colour ("Ava in pink and Leo in blue", "pink Ava, blue
+    Leo"), each task must have the colour written beside its own name, not a neighbour's."""
+    problems: list[str] = []
+    context = buyer_text.colour_context(*[c for p in checked for c in (p.color_1, p.color_2)])
+    for field in fields:
+        found = buyer_text.tokens(field)
+        words = [t.folded for t in found]
+        spans = {i: _span(words, [t.folded for t in buyer_text.tokens(p.custom_text or "")])
+                 for i, p in enumerate(checked)}
+        inside = {k for span in spans.values() if span for k in range(span[0], span[1] + 1)}
+        colours: list[tuple[int, str]] = []  # (token index, palette colour), outside the names
+        phrases = set(buyer_text.colour_words(field, context))
+        for size in (3, 2, 1):
+            for start in range(len(words) - size + 1):
+                phrase = " ".join(words[start:start + size])
+                taken = any(start <= k < start + size for k, _ in colours)
+                if phrase in phrases and not taken and not inside & set(range(start, start + size)):
+                    colour, _ = palette.normalize(phrase)
+                    if colour:
+                        colours.append((start, colour))
+        colours.sort()
+        named = [span for span in spans.values() if span]
+        if len({c for _, c in colours}) < 2 or len(named) < 2:
+            continue
+        after = colours[0][0] > min(span[0] for span in named)  # "name colour" or "colour name"
+        for i, p in enumerate(checked):
+            span, task_colour = spans[i], palette.normalize(p.color_1)[0]
+            if not span or not task_colour:
+                continue
+            near = [c for k, c in colours if k > span[1]] if after else [c for k, c in colours if k < span[0]]
+            beside = (near[0] if after else near[-1]) if near else None
+            if beside and beside != task_colour:
+                problems.append(f"the buyer wrote {beside} beside '{p.custom_text}' but its task is {task_colour}")
+    return problems
+
+
 def _stated_counts(fields: list[str]) -> set[int]:
     """Numbers the buyer wrote as counts ("x2", "2 of", "3x")."""
     counts = set()
@@ -246,6 +290,7 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
     if ignored:
         shared.append("the buyer's text names " + ", ".join(ignored) + " but no task is in that colour: check "
                       "which colour the buyer wants")
+    shared.extend(_colour_pairing(fields, checked, palette))
     unused = [c for c in _colours_in_text_not_printed(colour_mentions(order, item), checked, palette)
               if c not in ignored]
     if unused:
