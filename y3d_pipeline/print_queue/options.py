@@ -400,8 +400,7 @@ def item_text_words(order: OrderRow, item: ItemRow) -> set[str]:
               if (key := option_key(o["name"]).removeprefix("amazon custom ")) in TEXT_KEYS
               or _unit_number(key) is not None or _line_number(key) is not None
               or (o["name"].startswith("Amazon Custom ") and "colour" not in key and "font" not in key)]
-    listing = (item.line_item_key or "").split("-")[0]
-    values += [b["text"] for b in ebay_blocks(order.customer_notes) if listing and b["item"] == listing]
+    values += _listing_texts(order, item)
     return {t.folded for v in values for t in buyer_text.tokens(v)
             if len(t.folded) > 1 and t.folded not in _COMMON_WORDS and not t.folded.isdigit()}
 
@@ -417,9 +416,41 @@ def notes_need_reading(order: OrderRow, item: ItemRow | None = None) -> str | No
     return None
 
 
+def has_own_text(order: OrderRow, item: ItemRow) -> bool:
+    """Whether the item carries a text of its own (not empty, not "N/A" or "see above")."""
+    custom = item.amazon_custom
+    if custom is not None and custom.status != "processed" or has_customized_url(order, item) and custom is None:
+        return True  # its own Amazon Custom file: not downloaded or not parsed yet, but its own
+    if custom is not None and _amazon_fields(custom):
+        return True
+    values = [o["value"] for o in input_options(order, item)
+              if (key := option_key(o["name"])) in TEXT_KEYS or _unit_number(key) is not None
+              or _line_number(key) is not None]
+    values += _listing_texts(order, item)
+    return any(v.strip() and not buyer_text.placeholder_word(v) for v in values)
+
+
+def _listing_texts(order: OrderRow, item: ItemRow) -> list[str]:
+    listing = (item.line_item_key or "").split("-")[0]
+    return [b["text"] for b in ebay_blocks(order.customer_notes) if listing and b["item"] == listing]
+
+
+def sibling_without_text(order: OrderRow, item: ItemRow) -> str | None:
+    """Another line of the order to personalise that has no text of its own: the buyer may have typed
+    both items' texts into this one ("Ava & Leo" for two different keyrings)."""
+    for other in order.items or []:
+        if other.id != item.id and has_personalization_signal(order, other) and not has_own_text(order, other):
+            return f"another item of the order ({other.name or other.sku or other.id}) has no text of its own: " \
+                   "this item's text may be for both"
+    return None
+
+
 def read_item(order: OrderRow, item: ItemRow) -> Reading:
     """Resolution order: Amazon Custom file → item options → eBay note blocks → the AI."""
     reading = _read_item(order, item)
+    shared = sibling_without_text(order, item) if isinstance(reading, Resolution) else None
+    if shared:
+        return NeedsAi(shared, review="the order's texts may be shared between its items: check each item's")
     notes_reason = notes_need_reading(order, item)
     if notes_reason and isinstance(reading, Resolution | NeedsAi):
         reason = notes_reason if isinstance(reading, Resolution) else f"{reading.reason}; {notes_reason}"

@@ -214,3 +214,16 @@ def test_field_labels_lose_their_decorations():
 def test_numbered_colours_beside_a_name_per_item_are_handed_on():
     options = opts(**{"Name 1": "Ava", "Name 2": "Leo", "Colour 1": "Pink", "Colour 2": "Blue"})
     assert isinstance(readers.from_item_options(order(), item(options=options, quantity=2)), readers.NeedsAi)
+
+
+def test_a_text_is_not_trusted_when_another_item_of_the_order_has_none():
+    """'Multiple items, one text field': "Ava & Leo" on the first keyring, nothing on the second."""
+    first = item(options=opts(Personalization="Ava & Leo", Color="Pink"))
+    second = ItemRow(id=8, order_id=1, product_id=None, sku="Y3D-KEY-NAME-S", name="Keyring", quantity=1,
+                     options=opts(Personalization="see above", Color="Blue"), line_item_key=None)
+    both = order()
+    both.items = [first, second]
+    reading = readers.read_item(both, first)
+    assert isinstance(reading, readers.NeedsAi) and "has no text of its own" in reading.reason
+    second.options = opts(Personalization="Max", Color="Blue")
+    assert resolved(readers.read_item(both, first)) == [("Ava & Leo", "Pink", None, 1)]
