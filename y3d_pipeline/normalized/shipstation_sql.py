@@ -14,6 +14,7 @@ which :mod:`~y3d_pipeline.normalized.writer` merges into the normalized tables s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,62 +33,91 @@ ORDER_KEYS_OF_SHIP_TO = ("name", "company", "street1", "street2", "street3", "ci
 # ------------------------------------------------------------------------------------------ expressions
 
 
-def _typeok(j: str, *types: str) -> str:
-    return f"coalesce(jsonb_typeof({j}), 'null') IN ({', '.join(repr(t) for t in (*types, 'null'))})"
+class Layers:
+    """Column expressions evaluated once each, in layers of ``LATERAL (SELECT ... OFFSET 0)`` subqueries (an
+    expression referenced ten times would otherwise be evaluated ten times)."""
+
+    _REF = re.compile(r"\b([a-z])(\d+)\.c\d+\b")
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.layers: list[dict[str, str]] = []
+        self.names: dict[str, str] = {}
+
+    def __call__(self, expr: str) -> str:
+        if expr in self.names:
+            return self.names[expr]
+        level = 1 + max((int(m.group(2)) for m in self._REF.finditer(expr) if m.group(1) == self.prefix),
+                        default=-1)
+        while len(self.layers) <= level:
+            self.layers.append({})
+        name = f"{self.prefix}{level}.c{len(self.names)}"
+        self.layers[level][name.split(".")[1]] = expr
+        self.names[expr] = name
+        return name
+
+    def sql(self) -> str:
+        return "".join(f"\nCROSS JOIN LATERAL (SELECT {', '.join(f'{e} AS {n}' for n, e in layer.items())} "
+                       f"OFFSET 0) {self.prefix}{level}" for level, layer in enumerate(self.layers))
 
 
-def _text(j: str, limit: int, *, ascii_only: bool = False) -> tuple[str, str]:
+def _typeok(L: Layers, j: str, *types: str) -> str:
+    ty = L(f"coalesce(jsonb_typeof({L(j)}), 'null')")
+    return L(f"{ty} IN ({', '.join(repr(t) for t in (*types, 'null'))})")
+
+
+def _text(L: Layers, j: str, limit: int, *, ascii_only: bool = False) -> tuple[str, str]:
     """(value, plainly valid) of a text field at jsonb expression ``j``: ``_text`` of shipstation.py."""
-    s = f"({j} #>> '{{}}')"
-    t = f"btrim({s}, ' ')"
-    ok = (f"({_typeok(j, 'string')} AND ({s} IS NULL OR (char_length({s}) <= {limit} AND ({t} = '' OR "
-          f"(strpos({WS}, left({t}, 1)) = 0 AND strpos({WS}, right({t}, 1)) = 0))"
-          + (f" AND octet_length({s}) = char_length({s})" if ascii_only else "") + ")))")
-    return f"nullif({t}, '')", ok
+    s = L(f"{L(j)} #>> '{{}}'")
+    t = L(f"btrim({s}, ' ')")
+    ok = L(f"({_typeok(L, j, 'string')} AND ({s} IS NULL OR (char_length({s}) <= {limit} AND ({t} = '' OR "
+           f"(strpos({WS}, left({t}, 1)) = 0 AND strpos({WS}, right({t}, 1)) = 0))"
+           + (f" AND octet_length({s}) = char_length({s})" if ascii_only else "") + ")))")
+    return L(f"nullif({t}, '')"), ok
 
 
-def _str_ok(j: str) -> str:
-    return _typeok(j, "string")
+def _bool(L: Layers, j: str) -> tuple[str, str]:
+    x = L(j)
+    return L(f"CASE WHEN jsonb_typeof({x}) = 'boolean' THEN ({x})::boolean END"), _typeok(L, j, "boolean")
 
 
-def _bool(j: str) -> tuple[str, str]:
-    return f"(CASE WHEN jsonb_typeof({j}) = 'boolean' THEN ({j})::boolean END)", _typeok(j, "boolean")
+def _number(L: Layers, j: str) -> str:
+    x = L(j)
+    return L(f"CASE WHEN jsonb_typeof({x}) = 'number' THEN ({x})::numeric END")
 
 
-def _int(j: str, digits: int = 18) -> tuple[str, str]:
-    n = f"(CASE WHEN jsonb_typeof({j}) = 'number' THEN ({j})::numeric END)"
-    ok = f"({_typeok(j, 'number')} AND ({n} IS NULL OR (scale({n}) = 0 AND abs({n}) < 1e{digits})))"
-    value = (f"(CASE WHEN jsonb_typeof({j}) = 'number' AND scale(({j})::numeric) = 0 "
-             f"AND abs(({j})::numeric) < 1e{digits} THEN ({j})::numeric::bigint END)")
-    return value, ok
+def _int(L: Layers, j: str, digits: int = 18) -> tuple[str, str]:
+    n = _number(L, j)
+    fits = L(f"scale({n}) = 0 AND abs({n}) < 1e{digits}")
+    ok = L(f"({_typeok(L, j, 'number')} AND ({n} IS NULL OR {fits}))")
+    return L(f"CASE WHEN {fits} THEN {n}::bigint END"), ok
 
 
-def _decimal(j: str, places: int, maximum: Any) -> tuple[str, str]:
-    n = f"(CASE WHEN jsonb_typeof({j}) = 'number' THEN ({j})::numeric END)"
-    ok = f"({_typeok(j, 'number')} AND ({n} IS NULL OR ({n} = round({n}, {places}) AND abs({n}) <= {maximum})))"
-    return f"round({n}, {places})", ok
+def _decimal(L: Layers, j: str, places: int, maximum: Any) -> tuple[str, str]:
+    n = _number(L, j)
+    ok = L(f"({_typeok(L, j, 'number')} AND ({n} IS NULL OR ({n} = round({n}, {places}) AND abs({n}) <= {maximum})))")
+    return L(f"round({n}, {places})"), ok
 
 
-def _date_ok(j: str) -> str:
-    s = f"({j} #>> '{{}}')"
-    month = f"substr({s}, 6, 2)"
-    return (f"({_typeok(j, 'string')} AND ({s} IS NULL OR {s} = '' OR ("
-            f"translate({s}, '0123456789', '0000000000') = '0000-00-00T00:00:00.0000000' "
-            f"AND left({s}, 4) BETWEEN '2001' AND '2098' AND {month} BETWEEN '01' AND '12' "
-            f"AND substr({s}, 9, 2) >= '01' AND substr({s}, 9, 2) <= CASE {month} WHEN '02' THEN '28' "
-            f"WHEN '04' THEN '30' WHEN '06' THEN '30' WHEN '09' THEN '30' WHEN '11' THEN '30' ELSE '31' END "
-            f"AND substr({s}, 12, 2) < '24' AND substr({s}, 15, 2) < '60' AND substr({s}, 18, 2) < '60')))")
+def _date_ok(L: Layers, j: str) -> str:
+    s = L(f"{L(j)} #>> '{{}}'")
+    month = L(f"substr({s}, 6, 2)")
+    return L(f"({_typeok(L, j, 'string')} AND ({s} IS NULL OR {s} = '' OR ("
+             f"translate({s}, '0123456789', '0000000000') = '0000-00-00T00:00:00.0000000' "
+             f"AND left({s}, 4) BETWEEN '2001' AND '2098' AND {month} BETWEEN '01' AND '12' "
+             f"AND substr({s}, 9, 2) >= '01' AND substr({s}, 9, 2) <= CASE {month} WHEN '02' THEN '28' "
+             f"WHEN '04' THEN '30' WHEN '06' THEN '30' WHEN '09' THEN '30' WHEN '11' THEN '30' ELSE '31' END "
+             f"AND substr({s}, 12, 2) < '24' AND substr({s}, 15, 2) < '60' AND substr({s}, 18, 2) < '60')))")
 
 
-def _date(j: str) -> str:
+def _date(L: Layers, j: str) -> str:
     """A plainly valid ShipStation date (Pacific wall clock) as UTC; an ambiguous fall-back time is read as its
     first occurrence (PDT), like ``parse_pacific`` (PostgreSQL alone would take the second)."""
-    s = f"({j} #>> '{{}}')"
-    local = f"left({s}, 26)::timestamp"
-    first = f"({local} AT TIME ZONE {TZ})"
-    return (f"(CASE WHEN {s} IS NULL OR {s} = '' OR NOT {_date_ok(j)} THEN NULL "
-            f"WHEN (({first} - interval '1 hour') AT TIME ZONE {TZ}) = {local} THEN {first} - interval '1 hour' "
-            f"ELSE {first} END)")
+    s = L(f"{L(j)} #>> '{{}}'")
+    local = L(f"CASE WHEN {s} <> '' AND {_date_ok(L, j)} THEN left({s}, 26)::timestamp END")
+    first = L(f"{local} AT TIME ZONE {TZ}")
+    return L(f"CASE WHEN (({first} - interval '1 hour') AT TIME ZONE {TZ}) = {local} "
+             f"THEN {first} - interval '1 hour' ELSE {first} END")
 
 
 def _all(*conditions: str) -> str:
@@ -104,97 +134,98 @@ _ADDRESS_TEXT = ("name", "company", "street1", "street2", "street3", "city", "st
                  "phone", "addressVerified")
 
 
-def _order_select() -> str:
+def _order_select() -> tuple[str, str]:
+    L = Layers("o")
     f: dict[str, tuple[str, str]] = {}
-    f["order_number"] = _text(f"{_P}->'orderNumber'", LIMITS["orderNumber"])
-    f["order_key"] = _text(f"{_P}->'orderKey'", LIMITS["orderKey"])
-    f["status"] = _text(f"{_P}->'orderStatus'", LIMITS["orderStatus"])
-    f["username"] = _text(f"{_P}->'customerUsername'", 500)
-    f["email"] = _text(f"{_P}->'customerEmail'", LIMITS["customerEmail"], ascii_only=True)
-    f["carrier_code"] = _text(f"{_P}->'carrierCode'", 100)
-    f["service_code"] = _text(f"{_P}->'serviceCode'", 100)
-    f["requested_shipping_service"] = _text(f"{_P}->'requestedShippingService'", 500)
-    f["customer_notes"] = _text(f"{_P}->'customerNotes'", MAX_TEXT)
-    f["internal_notes"] = _text(f"{_P}->'internalNotes'", MAX_TEXT)
-    f["gift_message"] = _text(f"{_P}->'giftMessage'", MAX_TEXT)
+    f["order_number"] = _text(L, f"{_P}->'orderNumber'", LIMITS["orderNumber"])
+    f["order_key"] = _text(L, f"{_P}->'orderKey'", LIMITS["orderKey"])
+    f["status"] = _text(L, f"{_P}->'orderStatus'", LIMITS["orderStatus"])
+    f["username"] = _text(L, f"{_P}->'customerUsername'", 500)
+    f["email"] = _text(L, f"{_P}->'customerEmail'", LIMITS["customerEmail"], ascii_only=True)
+    f["carrier_code"] = _text(L, f"{_P}->'carrierCode'", 100)
+    f["service_code"] = _text(L, f"{_P}->'serviceCode'", 100)
+    f["requested_shipping_service"] = _text(L, f"{_P}->'requestedShippingService'", 500)
+    f["customer_notes"] = _text(L, f"{_P}->'customerNotes'", MAX_TEXT)
+    f["internal_notes"] = _text(L, f"{_P}->'internalNotes'", MAX_TEXT)
+    f["gift_message"] = _text(L, f"{_P}->'giftMessage'", MAX_TEXT)
     ship_limits = {"postalCode": 50, "phone": 100, "country": LIMITS["country"]}
     for key in _ADDRESS_TEXT:
-        f[f"st_{key}"] = _text(f"{_ST}->'{key}'", ship_limits.get(key, 500),
-                               ascii_only=key == "country")
-    f["bt_name"] = _text(f"{_BT}->'name'", 500)
-    f["st_residential"] = _bool(f"{_ST}->'residential'")
-    f["gift"] = _bool(f"{_P}->'gift'")
-    f["merged_or_split"] = _bool(f"{_AO}->'mergedOrSplit'")
-    f["order_id"] = _int(f"{_P}->'orderId'")
-    f["customer_id"] = _int(f"{_P}->'customerId'")
-    f["store_id"] = _int(f"{_AO}->'storeId'")
-    f["parent_id"] = _int(f"{_AO}->'parentId'")
-    f["warehouse_id"] = _int(f"{_AO}->'warehouseId'")
+        f[f"st_{key}"] = _text(L, f"{_ST}->'{key}'", ship_limits.get(key, 500), ascii_only=key == "country")
+    f["bt_name"] = _text(L, f"{_BT}->'name'", 500)
+    f["st_residential"] = _bool(L, f"{_ST}->'residential'")
+    f["gift"] = _bool(L, f"{_P}->'gift'")
+    f["merged_or_split"] = _bool(L, f"{_AO}->'mergedOrSplit'")
+    f["order_id"] = _int(L, f"{_P}->'orderId'")
+    f["customer_id"] = _int(L, f"{_P}->'customerId'")
+    f["store_id"] = _int(L, f"{_AO}->'storeId'")
+    f["parent_id"] = _int(L, f"{_AO}->'parentId'")
+    f["warehouse_id"] = _int(L, f"{_AO}->'warehouseId'")
     for name in ("orderTotal", "amountPaid", "taxAmount", "shippingAmount"):
-        f[name] = _decimal(f"{_P}->'{name}'", 2, MAX_MONEY)
-    source = f"({_AO}->'source')"
-    f["source"] = _text(source, 10**9, ascii_only=True)
+        f[name] = _decimal(L, f"{_P}->'{name}'", 2, MAX_MONEY)
+    f["source"] = _text(L, f"{_AO}->'source'", 10**9, ascii_only=True)
     dates = ("orderDate", "createDate", "modifyDate", "paymentDate", "shipByDate", "shipDate", "holdUntilDate")
+    tag_ids, merged = L(f"{_P}->'tagIds'"), L(f"{_AO}->'mergedIds'")
     checks = [
         "jsonb_typeof(j.p) = 'object'",
-        _typeok(_ST, "object"), _typeok(_BT, "object"), _typeok(_AO, "object"),
-        _typeok(f"{_P}->'items'", "array"), _typeok(f"{_P}->'tagIds'", "array"),
-        _typeok(f"{_AO}->'mergedIds'", "array"),
-        f"(CASE WHEN jsonb_typeof({_ST}) = 'object' THEN ({_ST} - ARRAY[{', '.join(repr(k) for k in ORDER_KEYS_OF_SHIP_TO)}]) = '{{}}' "
-        f"ELSE true END)",
-        *[_str_ok(f"{_BT}->'{k}'") for k in _ADDRESS_TEXT if k != "name"], _typeok(f"{_BT}->'residential'", "boolean"),
-        *[_str_ok(f"{_AO}->'customField{n}'") for n in (1, 2, 3)],
-        *[_date_ok(f"{_P}->'{d}'") for d in dates],
+        _typeok(L, _ST, "object"), _typeok(L, _BT, "object"), _typeok(L, _AO, "object"),
+        _typeok(L, f"{_P}->'items'", "array"), _typeok(L, f"{_P}->'tagIds'", "array"),
+        _typeok(L, f"{_AO}->'mergedIds'", "array"),
+        L(f"CASE WHEN jsonb_typeof({_ST}) = 'object' THEN "
+          f"({_ST} - ARRAY[{', '.join(repr(k) for k in ORDER_KEYS_OF_SHIP_TO)}]) = '{{}}' ELSE true END"),
+        *[_typeok(L, f"{_BT}->'{k}'", "string") for k in _ADDRESS_TEXT if k != "name"],
+        _typeok(L, f"{_BT}->'residential'", "boolean"),
+        *[_typeok(L, f"{_AO}->'customField{n}'", "string") for n in (1, 2, 3)],
+        *[_date_ok(L, f"{_P}->'{d}'") for d in dates],
         *[ok for _, ok in f.values()],
         # what map_order rejects goes the Python way, which says why
-        f"{f['order_id'][0]} = src.raw_id AND src.raw_id > 0",
-        f"{f['order_number'][0]} IS NOT NULL",
-        f"nullif({_P}->>'modifyDate', '') IS NOT NULL",
+        L(f"{f['order_id'][0]} = src.raw_id AND src.raw_id > 0"),
+        L(f"{f['order_number'][0]} IS NOT NULL"),
+        L(f"nullif({_P}->>'modifyDate', '') IS NOT NULL"),
         # id lists: integers only
-        f"""NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof({_P}->'tagIds') WHEN 'array'
-             THEN {_P}->'tagIds' ELSE '[]' END || CASE jsonb_typeof({_AO}->'mergedIds') WHEN 'array'
-             THEN {_AO}->'mergedIds' ELSE '[]' END) e(v)
+        L(f"""NOT EXISTS (SELECT 1 FROM jsonb_array_elements(CASE jsonb_typeof({tag_ids}) WHEN 'array'
+             THEN {tag_ids} ELSE '[]' END || CASE jsonb_typeof({merged}) WHEN 'array'
+             THEN {merged} ELSE '[]' END) e(v)
              WHERE NOT CASE WHEN jsonb_typeof(e.v) = 'number'
-                            THEN scale(e.v::numeric) = 0 AND abs(e.v::numeric) < 1e18 ELSE false END)""",
+                            THEN scale(e.v::numeric) = 0 AND abs(e.v::numeric) < 1e18 ELSE false END)"""),
     ]
     v = {k: val for k, (val, _) in f.items()}
-    name = (f"(CASE WHEN coalesce({_ST}->>'name', '') <> '' THEN {v['st_name']} "
-            f"ELSE {v['bt_name']} END)")
+    name = L(f"CASE WHEN coalesce({_ST}->>'name', '') <> '' THEN {v['st_name']} ELSE {v['bt_name']} END")
     postal = v["st_postalCode"]
-    key = (f"(CASE WHEN {v['customer_id']} > 0 THEN 'shipstation:' || {v['customer_id']} "
-           f"WHEN lower({v['email']}) IS NOT NULL THEN 'email:' || lower({v['email']}) "
-           f"WHEN {name} IS NOT NULL THEN 'name:' || lower({name}) || '|' || "
-           f"upper(replace(coalesce({postal}, ''), ' ', '')) END)")
+    email = L(f"lower({v['email']})")
+    key = L(f"CASE WHEN {v['customer_id']} > 0 THEN 'shipstation:' || {v['customer_id']} "
+            f"WHEN {email} IS NOT NULL THEN 'email:' || {email} "
+            f"WHEN {name} IS NOT NULL THEN 'name:' || lower({name}) || '|' || "
+            f"upper(replace(coalesce({postal}, ''), ' ', '')) END")
     # lower()/upper() of PostgreSQL and Python agree on ASCII: a name key of other text goes the Python way
-    checks.append(f"({key} IS NULL OR {key} NOT LIKE 'name:%' OR octet_length({key}) = char_length({key}))")
-    lowered = f"lower({v['source']})"
+    checks.append(L(f"({key} IS NULL OR {key} NOT LIKE 'name:%' OR octet_length({key}) = char_length({key}))"))
+    lowered = L(f"lower({v['source']})")
+    raw_source = L(f"{L(_AO + chr(45) + chr(62) + chr(39) + 'source' + chr(39))} #>> '{{}}'")
     source_marketplace = (
-        f"(CASE WHEN {source} #>> '{{}}' IS NULL OR {source} #>> '{{}}' = '' THEN NULL "
+        f"CASE WHEN {raw_source} IS NULL OR {raw_source} = '' THEN NULL "
         + "".join(f"WHEN strpos({lowered}, '{needle}') > 0 THEN '{market}' " for needle, market in (
             ("amazon", "amazon"), ("etsy", "etsy"), ("ebay", "ebay"), ("shopify", "web"), ("tiktok", "tiktok"),
             ("woocommerce", "web")))
         + f"WHEN {lowered} IN ('web', 'website') THEN 'web' "
-        f"WHEN {lowered} IN ('shipstation', 'manual', 'manual orders') THEN 'manual' ELSE {lowered} END)")
-    ship_to = (f"(CASE WHEN jsonb_typeof({_ST}) = 'object' THEN "
-               f"jsonb_build_object({', '.join(f'{k!r}, NULL' for k in ORDER_KEYS_OF_SHIP_TO)}) || {_ST} END)")
-    merged_ids = (f"(CASE WHEN jsonb_typeof({_AO}->'mergedIds') = 'array' "
-                  f"AND jsonb_array_length({_AO}->'mergedIds') > 0 THEN {_AO}->'mergedIds' END)")
-    customer_name = f"coalesce({name}, {v['username']})"
+        f"WHEN {lowered} IN ('shipstation', 'manual', 'manual orders') THEN 'manual' ELSE {lowered} END")
+    ship_to = (f"CASE WHEN jsonb_typeof({_ST}) = 'object' THEN "
+               f"jsonb_build_object({', '.join(f'{k!r}, NULL' for k in ORDER_KEYS_OF_SHIP_TO)}) || {_ST} END")
+    merged_ids = f"CASE WHEN jsonb_typeof({merged}) = 'array' AND jsonb_array_length({merged}) > 0 THEN {merged} END"
+    customer_name = L(f"coalesce({name}, {v['username']})")
     columns = {
         "ok": _all(*checks),
-        "modified_at": _date(f"{_P}->'modifyDate'"),
+        "modified_at": _date(L, f"{_P}->'modifyDate'"),
         "order_number": v["order_number"],
         "order_key": v["order_key"],
         "shipstation_store_id": v["store_id"],
         "status": v["status"],
-        "order_date": _date(f"{_P}->'orderDate'"),
-        "payment_date": _date(f"{_P}->'paymentDate'"),
-        "ship_by_date": _date(f"{_P}->'shipByDate'"),
+        "order_date": _date(L, f"{_P}->'orderDate'"),
+        "payment_date": _date(L, f"{_P}->'paymentDate'"),
+        "ship_by_date": _date(L, f"{_P}->'shipByDate'"),
         "carrier_code": v["carrier_code"],
         "service_code": v["service_code"],
         "requested_shipping_service": v["requested_shipping_service"],
         "customer_name": customer_name,
-        "customer_email": f"lower({v['email']})",
+        "customer_email": email,
         "customer_notes": v["customer_notes"],
         "internal_notes": v["internal_notes"],
         "gift": v["gift"],
@@ -209,8 +240,8 @@ def _order_select() -> str:
         "merged_shipstation_order_ids": merged_ids,
         "source_marketplace": source_marketplace,
         "customer_key": key,
-        "c_shipstation_customer_id": f"(CASE WHEN {v['customer_id']} > 0 THEN {v['customer_id']} END)",
-        "c_email": f"lower({v['email']})",
+        "c_shipstation_customer_id": f"CASE WHEN {v['customer_id']} > 0 THEN {v['customer_id']} END",
+        "c_email": email,
         "c_name": customer_name,
         "c_username": v["username"],
         "c_phone": v["st_phone"],
@@ -225,46 +256,48 @@ def _order_select() -> str:
         "c_is_residential": v["st_residential"],
         "c_address_verified": v["st_addressVerified"],
     }
-    return ",\n".join(f"{expr} AS {name}" for name, expr in columns.items())
+    return L.sql(), ",\n".join(f"{expr} AS {name}" for name, expr in columns.items())
 
 
-def _item_select() -> str:
+def _item_select() -> tuple[str, str]:
+    L = Layers("i")
     i = "it.v"
     f: dict[str, tuple[str, str]] = {
-        "source_item_id": _int(f"{i}->'orderItemId'"),
-        "quantity": _int(f"{i}->'quantity'", 9),
-        "product_id": _int(f"{i}->'productId'"),
-        "line_item_key": _text(f"{i}->'lineItemKey'", LIMITS["lineItemKey"]),
-        "sku": _text(f"{i}->'sku'", LIMITS["sku"]),
-        "name": _text(f"{i}->'name'", 2000),
-        "image_url": _text(f"{i}->'imageUrl'", 2000),
-        "weight_units": _text(f"{i}->'weight'->'units'", 50),
-        "fulfillment_sku": _text(f"{i}->'fulfillmentSku'", 255),
-        "upc": _text(f"{i}->'upc'", 100),
-        "warehouse_location": _text(f"{i}->'warehouseLocation'", 255),
-        "unit_price": _decimal(f"{i}->'unitPrice'", 2, MAX_MONEY),
-        "weight_value": _decimal(f"{i}->'weight'->'value'", 4, MAX_WEIGHT),
-        "adjustment": _bool(f"{i}->'adjustment'"),
+        "source_item_id": _int(L, f"{i}->'orderItemId'"),
+        "quantity": _int(L, f"{i}->'quantity'", 9),
+        "product_id": _int(L, f"{i}->'productId'"),
+        "line_item_key": _text(L, f"{i}->'lineItemKey'", LIMITS["lineItemKey"]),
+        "sku": _text(L, f"{i}->'sku'", LIMITS["sku"]),
+        "name": _text(L, f"{i}->'name'", 2000),
+        "image_url": _text(L, f"{i}->'imageUrl'", 2000),
+        "weight_units": _text(L, f"{i}->'weight'->'units'", 50),
+        "fulfillment_sku": _text(L, f"{i}->'fulfillmentSku'", 255),
+        "upc": _text(L, f"{i}->'upc'", 100),
+        "warehouse_location": _text(L, f"{i}->'warehouseLocation'", 255),
+        "unit_price": _decimal(L, f"{i}->'unitPrice'", 2, MAX_MONEY),
+        "weight_value": _decimal(L, f"{i}->'weight'->'value'", 4, MAX_WEIGHT),
+        "adjustment": _bool(L, f"{i}->'adjustment'"),
     }
     v = {k: val for k, (val, _) in f.items()}
-    options = f"({i}->'options')"
+    options = L(f"{i}->'options'")
+    weight = L(f"{i}->'weight'")
     checks = [
         f"jsonb_typeof({i}) = 'object'",
-        _typeok(f"{i}->'weight'", "object"),
-        _typeok(options, "array"),
-        _date_ok(f"{i}->'createDate'"), _date_ok(f"{i}->'modifyDate'"),
+        _typeok(L, f"{i}->'weight'", "object"),
+        _typeok(L, f"{i}->'options'", "array"),
+        _date_ok(L, f"{i}->'createDate'"), _date_ok(L, f"{i}->'modifyDate'"),
         *[ok for _, ok in f.values()],
         # what _items rejects goes the Python way, which says why
-        f"(coalesce({v['adjustment']}, false) OR ({v['source_item_id']} > 0 AND {v['quantity']} > 0 "
-        f"AND {v['quantity']} <= {MAX_QUANTITY}))",
-        f"""(jsonb_typeof({options}) IS DISTINCT FROM 'array' OR NOT EXISTS (
+        L(f"(coalesce({v['adjustment']}, false) OR ({v['source_item_id']} > 0 AND {v['quantity']} > 0 "
+          f"AND {v['quantity']} <= {MAX_QUANTITY}))"),
+        L(f"""(jsonb_typeof({options}) IS DISTINCT FROM 'array' OR NOT EXISTS (
               SELECT 1 FROM jsonb_array_elements({options}) o(v)
               WHERE NOT CASE WHEN jsonb_typeof(o.v) = 'object' THEN (o.v - 'name' - 'value') = '{{}}'
-                         AND o.v ? 'name' AND o.v ? 'value' AND {_typeok("o.v->'name'", 'string')}
-                         AND {_typeok("o.v->'value'", 'string')}
-                         AND coalesce(char_length(o.v->>'value'), 0) <= {MAX_TEXT} ELSE false END))""",
+                         AND o.v ? 'name' AND o.v ? 'value'
+                         AND coalesce(jsonb_typeof(o.v->'name'), 'null') IN ('string', 'null')
+                         AND coalesce(jsonb_typeof(o.v->'value'), 'null') IN ('string', 'null')
+                         AND coalesce(char_length(o.v->>'value'), 0) <= {MAX_TEXT} ELSE false END))"""),
     ]
-    modified = _date(f"{i}->'modifyDate'")
     columns = {
         "ok": _all(*checks),
         "adjustment": f"coalesce({v['adjustment']}, false)",
@@ -274,31 +307,32 @@ def _item_select() -> str:
         "name": v["name"],
         "quantity": v["quantity"],
         "unit_price": v["unit_price"],
-        "options": f"(CASE WHEN jsonb_array_length(CASE jsonb_typeof({options}) WHEN 'array' THEN {options} "
-                   f"ELSE '[]' END) > 0 THEN {options} END)",
+        "options": f"CASE WHEN jsonb_typeof({options}) = 'array' AND jsonb_array_length({options}) > 0 "
+                   f"THEN {options} END",
         "image_url": v["image_url"],
         "has_product": f"({v['sku']} IS NOT NULL OR {v['product_id']} > 0)",
         "p_sku": v["sku"],
-        "p_pid": f"(CASE WHEN {v['product_id']} > 0 THEN {v['product_id']} END)",
+        "p_pid": f"CASE WHEN {v['product_id']} > 0 THEN {v['product_id']} END",
         "p_name": v["name"],
         "p_image_url": v["image_url"],
-        "p_weight_value": f"(CASE WHEN jsonb_typeof({i}->'weight') = 'object' THEN {v['weight_value']} END)",
-        "p_weight_units": f"(CASE WHEN jsonb_typeof({i}->'weight') = 'object' THEN {v['weight_units']} END)",
+        "p_weight_value": f"CASE WHEN jsonb_typeof({weight}) = 'object' THEN {v['weight_value']} END",
+        "p_weight_units": f"CASE WHEN jsonb_typeof({weight}) = 'object' THEN {v['weight_units']} END",
         "p_fulfillment_sku": v["fulfillment_sku"],
         "p_upc": v["upc"],
         "p_warehouse_location": v["warehouse_location"],
-        "p_item_modified_at": modified,
+        "p_item_modified_at": _date(L, f"{i}->'modifyDate'"),
     }
-    return ",\n".join(f"{expr} AS {name}" for name, expr in columns.items())
+    return L.sql(), ",\n".join(f"{expr} AS {name}" for name, expr in columns.items())
 
 
-ORDER_SELECT = _order_select()
-ITEM_SELECT = _item_select()
+(ORDER_LAYERS, ORDER_SELECT), (ITEM_LAYERS, ITEM_SELECT) = _order_select(), _item_select()
 
 
 def map_batch(conn: sa.Connection, source: str, stores: Mapping[int, str | None]) -> list[int]:
     """Map the rows of ``source`` (SQL relation with ``seq, raw_id, raw_modified_at, payload``) into the staging
     tables; returns the ``seq`` of the rows left for the Python mapping."""
+    # Memoize would hash every payload to cache the lateral layers of rows that never repeat
+    conn.execute(sa.text("SET LOCAL enable_memoize = off"))
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE s_map ON COMMIT DROP AS
         SELECT src.seq, src.raw_id, m.*,
@@ -312,7 +346,7 @@ def map_batch(conn: sa.Connection, source: str, stores: Mapping[int, str | None]
                                    CASE jsonb_typeof(j0.p) WHEN 'object' THEN j0.p->'shipTo' END AS st,
                                    CASE jsonb_typeof(j0.p) WHEN 'object' THEN j0.p->'billTo' END AS bt,
                                    CASE jsonb_typeof(j0.p) WHEN 'object' THEN j0.p->'advancedOptions' END AS ao
-                            OFFSET 0) j
+                            OFFSET 0) j {ORDER_LAYERS}
         CROSS JOIN LATERAL (SELECT {ORDER_SELECT}) m"""))
     conn.execute(sa.text(f"""
         CREATE TEMP TABLE s_imap ON COMMIT DROP AS
@@ -320,7 +354,7 @@ def map_batch(conn: sa.Connection, source: str, stores: Mapping[int, str | None]
         FROM s_map m
         CROSS JOIN LATERAL jsonb_array_elements(
             CASE WHEN m.ok AND jsonb_typeof(m.items_json) = 'array' THEN m.items_json
-                 ELSE '[]' END) WITH ORDINALITY it(v, n)
+                 ELSE '[]' END) WITH ORDINALITY it(v, n) {ITEM_LAYERS}
         CROSS JOIN LATERAL (SELECT {ITEM_SELECT}) im"""))
     conn.execute(sa.text("""
         UPDATE s_map m SET ok = false
