@@ -12,6 +12,7 @@ Both paths fill the same staging tables (``s_orders``, ``s_items``, ``s_tags``: 
 which :mod:`~y3d_pipeline.normalized.writer` merges into the normalized tables set-based.
 """
 
+# ruff: noqa: S608 -- the SQL is assembled from this module's own constants; every value is a bound parameter
 from __future__ import annotations
 
 import re
@@ -102,8 +103,12 @@ def _decimal(L: Layers, j: str, places: int, maximum: Any) -> tuple[str, str]:
 def _date_ok(L: Layers, j: str) -> str:
     s = L(f"{L(j)} #>> '{{}}'")
     month = L(f"substr({s}, 6, 2)")
+    shape = L(f"translate({s}, '0123456789', '0000000000')")
+    # "2026-03-08" or "2026-03-08T04:00:00", optionally with a fraction of any length (ShipStation sends 7 digits on orders,
+    # 3 on items); parse_pacific keeps microseconds, as left(…, 26) does
     return L(f"({_typeok(L, j, 'string')} AND ({s} IS NULL OR {s} = '' OR ("
-             f"translate({s}, '0123456789', '0000000000') = '0000-00-00T00:00:00.0000000' "
+             f"({shape} IN ('0000-00-00T00:00:00', '0000-00-00') OR (left({shape}, 20) = '0000-00-00T00:00:00.' "
+             f"AND length({shape}) > 20 AND ltrim(substr({shape}, 21), '0') = '')) "
              f"AND left({s}, 4) BETWEEN '2001' AND '2098' AND {month} BETWEEN '01' AND '12' "
              f"AND substr({s}, 9, 2) >= '01' AND substr({s}, 9, 2) <= CASE {month} WHEN '02' THEN '28' "
              f"WHEN '04' THEN '30' WHEN '06' THEN '30' WHEN '09' THEN '30' WHEN '11' THEN '30' ELSE '31' END "
@@ -256,6 +261,7 @@ def _order_select() -> tuple[str, str]:
         "c_is_residential": v["st_residential"],
         "c_address_verified": v["st_addressVerified"],
     }
+    ORDER_CHECKS[:] = checks
     return L.sql(), ",\n".join(f"{expr} AS {name}" for name, expr in columns.items())
 
 
@@ -322,9 +328,12 @@ def _item_select() -> tuple[str, str]:
         "p_warehouse_location": v["warehouse_location"],
         "p_item_modified_at": _date(L, f"{i}->'modifyDate'"),
     }
+    ITEM_CHECKS[:] = checks
     return L.sql(), ",\n".join(f"{expr} AS {name}" for name, expr in columns.items())
 
 
+ORDER_CHECKS: list[str] = []  # the conditions of "plainly valid", for diagnostics
+ITEM_CHECKS: list[str] = []
 (ORDER_LAYERS, ORDER_SELECT), (ITEM_LAYERS, ITEM_SELECT) = _order_select(), _item_select()
 
 
@@ -379,7 +388,7 @@ def map_batch(conn: sa.Connection, source: str, stores: Mapping[int, str | None]
                CASE WHEN i.has_product THEN coalesce(i.p_item_modified_at, m.modified_at) END
         FROM s_imap i JOIN s_map m ON m.seq = i.seq
         WHERE m.ok AND NOT i.adjustment"""))
-    conn.execute(sa.text(f"""
+    conn.execute(sa.text("""
         INSERT INTO s_tags (seq, tag_id)
         SELECT DISTINCT m.seq, e.v::numeric::bigint
         FROM s_map m
