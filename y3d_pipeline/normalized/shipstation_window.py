@@ -259,13 +259,13 @@ def _resolve(conn: sa.Connection, source_ids: list[str]) -> int:
 
 
 def _record_versions(conn: sa.Connection, context: str, order_ids: list[int]) -> None:
-    """Remember the payload version each written raw row was normalized at (see the module docstring)."""
+    """Remember the payload version each written raw row was normalized at (see the module docstring), and when:
+    reconciliation reconciles the marketplace records of orders normalized since it last looked at them."""
     if not order_ids:
         return
     conn.execute(sa.text("""
         INSERT INTO normalized_versions (source, source_id, fingerprint)
         SELECT :source, s.raw_id::text, md5(s.payload_sha256 || :context)
         FROM s_src s WHERE s.payload_sha256 IS NOT NULL AND s.raw_id = ANY(CAST(:ids AS bigint[]))
-        ON CONFLICT (source, source_id) DO UPDATE SET fingerprint = excluded.fingerprint, normalized_at = now()
-        WHERE normalized_versions.fingerprint IS DISTINCT FROM excluded.fingerprint"""),
+        ON CONFLICT (source, source_id) DO UPDATE SET fingerprint = excluded.fingerprint, normalized_at = now()"""),
         {"source": SOURCE, "context": context, "ids": order_ids})
