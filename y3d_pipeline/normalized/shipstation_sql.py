@@ -296,13 +296,13 @@ def _item_select() -> tuple[str, str]:
         # what _items rejects goes the Python way, which says why
         L(f"(coalesce({v['adjustment']}, false) OR ({v['source_item_id']} > 0 AND {v['quantity']} > 0 "
           f"AND {v['quantity']} <= {MAX_QUANTITY}))"),
-        L(f"""(jsonb_typeof({options}) IS DISTINCT FROM 'array' OR NOT EXISTS (
-              SELECT 1 FROM jsonb_array_elements({options}) o(v)
-              WHERE NOT CASE WHEN jsonb_typeof(o.v) = 'object' THEN (o.v - 'name' - 'value') = '{{}}'
-                         AND o.v ? 'name' AND o.v ? 'value'
-                         AND coalesce(jsonb_typeof(o.v->'name'), 'null') IN ('string', 'null')
-                         AND coalesce(jsonb_typeof(o.v->'value'), 'null') IN ('string', 'null')
-                         AND coalesce(char_length(o.v->>'value'), 0) <= {MAX_TEXT} ELSE false END))"""),
+        # options: objects of exactly a string/null name and value, none longer than any text may be (checked
+        # on the whole array's JSON text: no value is longer than that)
+        L(f"(jsonb_typeof({options}) IS DISTINCT FROM 'array' OR (octet_length({options}::text) <= {MAX_TEXT} "
+          f"AND NOT jsonb_path_exists({options}, '$[*] ? (@.type() != \"object\" || !exists(@.name) "
+          f"|| !exists(@.value))') "
+          f"AND NOT jsonb_path_exists({options}, '$[*].keyvalue() ? ((@.key != \"name\" && @.key != \"value\") "
+          f"|| (@.value.type() != \"string\" && @.value.type() != \"null\"))')))"),
     ]
     columns = {
         "ok": _all(*checks),

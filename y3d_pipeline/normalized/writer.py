@@ -138,7 +138,6 @@ CREATE TEMP TABLE mi ON COMMIT DROP AS
 SELECT mo.ord, mo.source_order_id, i.* FROM s_items i JOIN mo ON mo.seq = i.seq;
 CREATE TEMP TABLE mt ON COMMIT DROP AS
 SELECT DISTINCT mo.source_order_id, t.tag_id FROM s_tags t JOIN mo ON mo.seq = t.seq;
-ANALYZE mo; ANALYZE mi;
 """
 
 _LAST = "(array_agg({c} ORDER BY ord DESC, position DESC) FILTER (WHERE {c} IS NOT NULL))[1] AS {a}"
