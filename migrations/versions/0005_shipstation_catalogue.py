@@ -1,7 +1,7 @@
 """ShipStation catalogue and stock: raw_shipstation_catalogue, warehouses, inventory_locations, inventory_levels,
 inventory_level_history, and the catalogue's columns on products
 
-Revision ID: 0005_shipstation_catalogue
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06 05:00:00
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0005_shipstation_catalogue"
+revision: str = "0005"
 down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

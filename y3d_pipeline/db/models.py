@@ -178,6 +178,18 @@ class NormalizationFailure(Base):
     )
 
 
+class NormalizedVersion(Base):
+    """The version of a raw record the normalized tables were last written from: a run skips the raw rows whose
+    fingerprint (their payload hash combined with what else the mapping depends on) is unchanged."""
+
+    __tablename__ = "normalized_versions"
+
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    source_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(Text)
+    normalized_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
 # ------------------------------------------------------------------------------------ normalized layer
 
 

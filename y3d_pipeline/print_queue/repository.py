@@ -393,13 +393,18 @@ class TaskWriter:
     def mark_order_checked(self) -> None:
         """Every task of the order whose order, item or Amazon Custom file changed since its last check has
         now been checked (so it is not selected again); tasks with nothing new are not touched at all."""
-        self.conn.execute(sa.text(_MARK_CHECKED_SQL), {"order_id": self.order.id})
+        mark_orders_checked(self.conn, [self.order.id])
+
+
+def mark_orders_checked(conn: sa.Connection, order_ids: list[int]) -> None:
+    """:meth:`TaskWriter.mark_order_checked` for several orders in one statement."""
+    conn.execute(sa.text(_MARK_CHECKED_SQL), {"order_ids": order_ids})
 
 
 _MARK_CHECKED_SQL = """
 UPDATE print_tasks t SET checked_at = now()
 FROM orders o
-WHERE t.order_id = :order_id AND o.id = t.order_id AND (
+WHERE t.order_id = ANY(CAST(:order_ids AS bigint[])) AND o.id = t.order_id AND (
     t.checked_at IS NULL OR o.updated_at > t.checked_at
     OR EXISTS (SELECT 1 FROM order_items i WHERE i.id = t.order_item_id AND i.updated_at > t.checked_at)
     OR EXISTS (SELECT 1 FROM amazon_customizations c WHERE c.order_item_id = t.order_item_id

@@ -170,6 +170,12 @@ class OrderPlan:
         return bool(self.items or self.closing or self.orphans or self.outside_edits)
 
     @property
+    def idle(self) -> bool:
+        """Nothing to write but the tasks' check marks (an unchanged order on a re-run)."""
+        return not (self.has_work or self.first_sightings or self.ai_input is not None
+                    or self.ai_call_id is not None)
+
+    @property
     def ai_held_for_dry_run(self) -> bool:
         return self.ai_skipped is AiSkipped.DRY_RUN
 
@@ -612,10 +618,26 @@ class PrintTaskRun:
         if plan.has_work:
             self.report.orders_processed += 1
 
+    def write_idle(self, plans: list[OrderPlan]) -> None:
+        """The orders with nothing to write in one transaction (their tasks' check marks only): a re-run over
+        unchanged orders costs one statement, not one transaction per order."""
+        try:
+            with self.engine.begin() as conn:
+                repo.mark_orders_checked(conn, [p.order.id for p in plans])
+        except Exception as exc:
+            log.exception("marking %d unchanged orders checked failed", len(plans))
+            for plan in plans:
+                self._fail(plan.order, f"{type(exc).__name__}: {str(exc).splitlines()[0][:400]}")
+
     def execute(self, window: tuple[dt.datetime, dt.datetime] | None) -> RunReport:
         plans = self.plan(window)
         self.run_ai(plans)
+        idle = [] if self.options.dry_run else [p for p in plans if p.idle]
+        if idle:
+            self.write_idle(idle)
         for plan in plans:
+            if idle and plan.idle:
+                continue
             try:
                 self.write(plan)
             except Exception as exc:
