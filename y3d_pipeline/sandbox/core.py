@@ -89,6 +89,9 @@ class SandboxState:
             "throttled": {api: c.get("429", 0) for api, c in self.statuses.items()},
             "statuses": {api: dict(c) for api, c in self.statuses.items()},
             "faults": self.faults.rules(),
+            # Index entries and orders the list endpoints looked at: a page should cost its window, not the shop.
+            "examined": {"shipstation": self.data.ss_index.examined, "amazon": self.data.amazon_index.examined,
+                         "shopify": self.data.shopify_index.examined},
         }
 
     def config(self) -> dict:
