@@ -17,7 +17,7 @@ from y3d_pipeline.sandbox.clock import SimClock
 from y3d_pipeline.sandbox.data import ShopData
 from y3d_pipeline.sandbox.faults import RESPONSE_KINDS, FaultRegistry
 from y3d_pipeline.sandbox.options import FaultSpec, SandboxOptions
-from y3d_pipeline.sandbox.ratelimit import FixedWindowLimiter, LeakyCostBucket, TokenBucket
+from y3d_pipeline.sandbox.ratelimit import FixedWindowLimiter, LeakyCostBucket, OpenAILimiter, TokenBucket
 
 Handler = Callable[[Request], Awaitable[Response]]
 JOURNAL_SIZE = 500
@@ -42,6 +42,7 @@ class SandboxState:
             "getOrder (2026-01-01)": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
         }
         self.shopify_bucket = LeakyCostBucket(50.0, self.clock.monotonic, lambda: self.rate_limit_scale)
+        self.openai_limiter = OpenAILimiter(options.openai_rpm, options.openai_tpm, self.clock.monotonic)
         self.reset(regenerate=False)
 
     @staticmethod
@@ -66,6 +67,8 @@ class SandboxState:
             self.faults.add(spec.model_copy())
         self.rate_limit_scale = options.rate_limit_scale
         self.openai_latency_ms = options.openai_latency_ms
+        self.openai_rpm, self.openai_tpm = options.openai_rpm, options.openai_tpm
+        self.openai_limiter.configure(self.openai_rpm, self.openai_tpm)
         self.openai_wrong_quantity_rate = options.openai_wrong_quantity_rate
         self.openai_malformed_rate = options.openai_malformed_rate
         self.amazon_token_expires_in = options.amazon_token_expires_in
@@ -98,6 +101,8 @@ class SandboxState:
         return {
             "rate_limit_scale": self.rate_limit_scale,
             "openai_latency_ms": self.openai_latency_ms,
+            "openai_rpm": self.openai_rpm,
+            "openai_tpm": self.openai_tpm,
             "openai_wrong_quantity_rate": self.openai_wrong_quantity_rate,
             "openai_malformed_rate": self.openai_malformed_rate,
             "amazon_token_expires_in": self.amazon_token_expires_in,
