@@ -13,6 +13,7 @@ import httpx
 @dataclass
 class Exchange:
     sent: float  # the client's clock when the request left
+    path: str
     status: int
     headers: httpx.Headers
     body: bytes
@@ -32,7 +33,7 @@ class Recording(httpx.HTTPTransport):
         sent = self.clock()
         response = super().handle_request(request)
         body = response.read()
-        self.exchanges.append(Exchange(sent, response.status_code, response.headers, body))
+        self.exchanges.append(Exchange(sent, request.url.path, response.status_code, response.headers, body))
         return response
 
 

@@ -137,7 +137,8 @@ class RateLimitPacer:
 
     ``acquire(tokens)`` blocks until one request and ``tokens`` fit in what the headers last said was left
     (refilled since at the rate the reset headers imply) and fewer than ``max_in_flight`` calls run; until the
-    first headers arrive, one call at a time. ``release(ticket, headers)`` re-bases the mirror on the server's
+    first reply arrives, one call at a time (a server that sends no such headers is then paced by the pool
+    and its 429s alone). ``release(ticket, headers)`` re-bases the mirror on the server's
     figures: the remaining values it reported when it admitted that call, less what the client has started
     since, plus the refill since. ``throttled(wait)`` (a 429 anyway) empties it and holds every call back."""
 
@@ -149,6 +150,7 @@ class RateLimitPacer:
         self._tokens: _Limit | None = None
         self._refilled_at = clock()
         self._hold_until = 0.0
+        self._answered = False  # a first reply arrived (with its headers, if the server sends them)
         self._in_flight = 0
         self._taken_requests = 0
         self._taken_tokens = 0.0
@@ -162,7 +164,7 @@ class RateLimitPacer:
 
     def _wait(self, tokens: float, now: float) -> float | None:
         """Seconds until this call may start; None: wait for a running call to finish."""
-        if self._in_flight >= (self.max_in_flight if self._requests is not None else 1):
+        if self._in_flight >= (self.max_in_flight if self._answered else 1):
             return None
         self._refill(now)
         wait = max(0.0, self._hold_until - now)
@@ -202,6 +204,7 @@ class RateLimitPacer:
         with self._cond:
             self._in_flight -= 1
             if headers is not None:
+                self._answered = True
                 now = self._clock()
                 self._refill(now)
                 since = now - ticket.sent_at
