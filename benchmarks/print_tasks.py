@@ -10,7 +10,7 @@ headers, not the pool, decide). Reports AI calls per second over the AI phase (f
 call's end), its speedup over one call at a time, the 429s the sandbox answered, and items/s of the whole run.
 Prints the figures and, with --write, appends them under "Print tasks" in benchmarks/RESULTS.md.
 
-    uv run python benchmarks/print_tasks.py [--day 2026-03-19] [--limited-rpm 30] [--write]
+    uv run python benchmarks/print_tasks.py [--day 2026-03-19] [--orders-per-day 600] [--limited-rpm 120] [--write]
 """
 
 from __future__ import annotations
@@ -178,13 +178,15 @@ def run_once(engine: sa.Engine, sandbox: SandboxServer, day: dt.date, concurrenc
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2026, 3, 19))
-    parser.add_argument("--limited-rpm", type=int, default=30,
+    parser.add_argument("--orders-per-day", type=int, default=600,
+                        help="sandbox volume (more orders: more AI calls, so the concurrency figures settle)")
+    parser.add_argument("--limited-rpm", type=int, default=120,
                         help="the sandbox OpenAI's requests/minute for the rate-limited row")
     parser.add_argument("--write", action="store_true", help="append the figures to benchmarks/RESULTS.md")
     args = parser.parse_args()
 
     options = SandboxOptions(seed=7, days=21, end_date=dt.date(2026, 3, 20), rate_limit_scale=1000.0,
-                             openai_latency_ms=LATENCY_MS)  # default orders_per_day (150)
+                             orders_per_day=args.orders_per_day, openai_latency_ms=LATENCY_MS)
     factory = DatabaseFactory(_admin_url())
     try:
         url = factory.create("y3d_bench")
@@ -223,7 +225,8 @@ def main() -> None:
         machine = f"{os.cpu_count()} cores visible ({platform.machine()}, Python {platform.python_version()})"
         lines = [
             "", "## Print tasks", "",
-            f"`uv run python benchmarks/print_tasks.py --day {args.day} --limited-rpm {args.limited_rpm} --write` on "
+            f"`uv run python benchmarks/print_tasks.py --day {args.day} --orders-per-day {args.orders_per_day} "
+            f"--limited-rpm {args.limited_rpm} --write` on "
             f"{dt.date.today()}; "
             f"machine: 2 cores shared with other work ({machine}); sandbox OpenAI latency {LATENCY_MS} ms; "
             f"{orders} ShipStation orders / {items} items modified that day ({mix['items']} items of "

@@ -103,7 +103,7 @@ class _Limit:
     """One of OpenAI's per-minute limits as the client last understood it."""
 
     limit: float
-    level: float  # what is left now (may go below 0 while replies are counted)
+    level: float  # what is left now (below 0 when more was started than the server had left)
     rate: float  # refill per second
 
     def refill(self, seconds: float) -> None:
@@ -135,12 +135,12 @@ class PacerStats:
 class RateLimitPacer:
     """Client-side mirror of OpenAI's request and token limits, shared by every thread of a run.
 
-    ``acquire(tokens)`` blocks until one request and ``tokens`` fit in what the headers last said was left
-    (refilled since at the rate the reset headers imply) and fewer than ``max_in_flight`` calls run; until the
-    first reply arrives, one call at a time (a server that sends no such headers is then paced by the pool
-    and its 429s alone). ``release(ticket, headers)`` re-bases the mirror on the server's
-    figures: the remaining values it reported when it admitted that call, less what the client has started
-    since, plus the refill since. ``throttled(wait)`` (a 429 anyway) empties it and holds every call back."""
+    ``acquire(tokens)`` blocks until one request and ``tokens`` fit in what is left (the client's count of the
+    limit, refilled at the rate the reset headers imply, less every call it started) and fewer than
+    ``max_in_flight`` calls run; until the first reply arrives, one call at a time (a server that sends no such
+    headers is then paced by the pool and its 429s alone). ``release(ticket, headers)`` checks the count
+    against the server's figures (see ``_rebase``). ``throttled(wait)`` (a 429 anyway) empties it and holds
+    every call back for ``wait``."""
 
     def __init__(self, max_in_flight: int = 32, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_in_flight = max(1, max_in_flight)
@@ -217,6 +217,11 @@ class RateLimitPacer:
     @staticmethod
     def _rebase(current: _Limit | None, headers: Mapping[str, str], kind: str, since: float,
                 started_after: float) -> _Limit | None:
+        """The limit as this reply's headers tell it: what was left when the server admitted the call, plus the
+        refill since, less what the client started after it. Concurrent calls reach the server in any order,
+        so that figure can be too high as well as too low: it only ever lowers the client's own count (which
+        already follows every call it started), so another user of the key is noticed and a reordering never
+        lets more through."""
         try:
             limit = float(headers[f"x-ratelimit-limit-{kind}"])
             remaining = float(headers[f"x-ratelimit-remaining-{kind}"])
@@ -228,6 +233,8 @@ class RateLimitPacer:
         else:
             rate = current.rate if current is not None else limit / 60  # limits are per minute
         level = min(limit, remaining + since * rate) - started_after
+        if current is not None and current.limit == limit:
+            level = min(level, current.level)
         return _Limit(limit, level, rate)
 
     def throttled(self, wait: float) -> None:
