@@ -217,11 +217,12 @@ class RateLimitPacer:
     @staticmethod
     def _rebase(current: _Limit | None, headers: Mapping[str, str], kind: str, since: float,
                 started_after: float) -> _Limit | None:
-        """The limit as this reply's headers tell it: what was left when the server admitted the call, plus the
-        refill since, less what the client started after it. Concurrent calls reach the server in any order,
-        so that figure can be too high as well as too low: it only ever lowers the client's own count (which
-        already follows every call it started), so another user of the key is noticed and a reordering never
-        lets more through."""
+        """The client's count of one limit, checked against a reply's headers: what was left when the server
+        admitted that call plus the refill since is the most that can be left now. Concurrent calls reach the
+        server in any order, so how many of those the client started after it were admitted before it is not
+        known: the count (which already follows every call the client started) is lowered to that bound when
+        it is above it (another user of the key spends from the same limits), never raised. The first reply
+        sets the count, assuming every call started after it was admitted after it."""
         try:
             limit = float(headers[f"x-ratelimit-limit-{kind}"])
             remaining = float(headers[f"x-ratelimit-remaining-{kind}"])
@@ -232,10 +233,10 @@ class RateLimitPacer:
             rate = (limit - remaining) / reset
         else:
             rate = current.rate if current is not None else limit / 60  # limits are per minute
-        level = min(limit, remaining + since * rate) - started_after
-        if current is not None and current.limit == limit:
-            level = min(level, current.level)
-        return _Limit(limit, level, rate)
+        at_most = min(limit, remaining + since * rate)
+        if current is None or current.limit != limit:
+            return _Limit(limit, at_most - started_after, rate)
+        return _Limit(limit, min(current.level, at_most), rate)
 
     def throttled(self, wait: float) -> None:
         """A 429 despite the mirror: nothing is left, and no call starts for ``wait`` seconds."""
