@@ -115,9 +115,8 @@ class _Limit:
 
 @dataclass(slots=True)
 class Ticket:
-    """One admitted call: when it left and what the client had taken, itself included, at that point."""
+    """One admitted call: what the client had taken, itself included, when it started."""
 
-    sent_at: float
     tokens: float
     taken_requests: int
     taken_tokens: float
@@ -197,7 +196,7 @@ class RateLimitPacer:
             if waited:
                 self.stats.waits += 1
                 self.stats.wait_seconds += waited
-            return Ticket(now, tokens, self._taken_requests, self._taken_tokens)
+            return Ticket(tokens, self._taken_requests, self._taken_tokens)
 
     def release(self, ticket: Ticket, headers: Mapping[str, str] | None) -> None:
         """The call is over; ``headers`` are its response's, if it had one."""
@@ -205,35 +204,36 @@ class RateLimitPacer:
             self._in_flight -= 1
             if headers is not None:
                 self._answered = True
-                now = self._clock()
-                self._refill(now)
-                since = now - ticket.sent_at
-                self._requests = self._rebase(self._requests, headers, "requests", since,
+                self._refill(self._clock())
+                self._requests = self._rebase(self._requests, headers, "requests",
                                               self._taken_requests - ticket.taken_requests)
-                self._tokens = self._rebase(self._tokens, headers, "tokens", since,
+                self._tokens = self._rebase(self._tokens, headers, "tokens",
                                             self._taken_tokens - ticket.taken_tokens)
             self._cond.notify_all()
 
     @staticmethod
-    def _rebase(current: _Limit | None, headers: Mapping[str, str], kind: str, since: float,
+    def _rebase(current: _Limit | None, headers: Mapping[str, str], kind: str,
                 started_after: float) -> _Limit | None:
-        """The client's count of one limit, checked against a reply's headers: what was left when the server
-        admitted that call plus the refill since is the most that can be left now. Concurrent calls reach the
-        server in any order, so how many of those the client started after it were admitted before it is not
-        known: the count (which already follows every call the client started) is lowered to that bound when
-        it is above it (another user of the key spends from the same limits), never raised. The first reply
-        sets the count, assuming every call started after it was admitted after it."""
+        """The client's count of one limit, checked against a reply's headers (what was left when the server
+        admitted that call). The count already follows every call the client started and the refill since;
+        the headers only ever lower it, to what they say was left (another user of the key spends from the
+        same limits). Neither the refill between the admission and the reply (the client does not know when the
+        server admitted the call) nor the calls the client started after it (concurrent calls reach the server
+        in any order) are counted in that bound: both would make it too high. The first reply sets the count,
+        less every call started since, as if they had all been admitted after it."""
         try:
             limit = float(headers[f"x-ratelimit-limit-{kind}"])
             remaining = float(headers[f"x-ratelimit-remaining-{kind}"])
         except (KeyError, TypeError, ValueError):
             return current
+        # Per-minute limits refill at limit/60 a second. The reset header (time until the limit is whole again)
+        # implies a rate too, slower if the limit is not per minute; it is read from a remaining figure rounded
+        # down, so it can only come out faster than the truth: the slower of the two is taken.
+        rate = limit / 60
         reset = parse_duration(headers.get(f"x-ratelimit-reset-{kind}"))
         if reset and limit > remaining:
-            rate = (limit - remaining) / reset
-        else:
-            rate = current.rate if current is not None else limit / 60  # limits are per minute
-        at_most = min(limit, remaining + since * rate)
+            rate = min(rate, (limit - remaining) / reset)
+        at_most = min(limit, remaining)
         if current is None or current.limit != limit:
             return _Limit(limit, at_most - started_after, rate)
         return _Limit(limit, min(current.level, at_most), rate)
