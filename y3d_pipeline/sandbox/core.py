@@ -59,6 +59,7 @@ class SandboxState:
 
     def reset(self, regenerate: bool = True) -> None:
         options = self.options
+        self.resets = getattr(self, "resets", 0) + 1
         self.clock.reset()
         if regenerate:
             self.data.reset()
@@ -166,10 +167,12 @@ async def with_faults(state: SandboxState, api: str, path: str, request: Request
     if fault is not None:
         if fault.kind in ("429", "500", "502", "503"):
             return error_response(int(fault.kind))
-        if fault.kind == "slow":
-            await asyncio.sleep((fault.delay_ms if fault.delay_ms is not None else 1500) / 1000)
-        elif fault.kind == "timeout":
-            await asyncio.sleep((fault.delay_ms if fault.delay_ms is not None else 30000) / 1000)
+        if fault.kind in ("slow", "timeout"):
+            resets = state.resets
+            await asyncio.sleep((fault.delay_ms if fault.delay_ms is not None else
+                                 1500 if fault.kind == "slow" else 30000) / 1000)
+            if state.resets != resets:  # its client gave up long ago: it must not act on the next test's state
+                return error_response(503)
     response = await handler(request)
     if fault is not None and fault.kind == "truncate":
         return truncated(response)
