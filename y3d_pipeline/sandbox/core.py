@@ -43,6 +43,7 @@ class SandboxState:
         }
         self.shopify_bucket = LeakyCostBucket(50.0, self.clock.monotonic, lambda: self.rate_limit_scale)
         self.openai_limiter = OpenAILimiter(options.openai_rpm, options.openai_tpm, self.clock.monotonic)
+        self.resets = 0  # requests held by a delay fault check it: a reset meanwhile means their test is over
         self.reset(regenerate=False)
 
     @staticmethod
@@ -59,7 +60,7 @@ class SandboxState:
 
     def reset(self, regenerate: bool = True) -> None:
         options = self.options
-        self.resets = getattr(self, "resets", 0) + 1
+        self.resets += 1
         self.clock.reset()
         if regenerate:
             self.data.reset()
