@@ -135,7 +135,8 @@ class RateLimitPacer:
     """Client-side mirror of OpenAI's request and token limits, shared by every thread of a run.
 
     ``acquire(tokens)`` blocks until one request and ``tokens`` fit in what is left (the client's count of the
-    limit, refilled at the rate the reset headers imply, less every call it started) and fewer than
+    limit: set by the first reply's headers, refilled at limit/60 a second, less every call it started) and
+    fewer than
     ``max_in_flight`` calls run; until the first reply arrives, one call at a time (a server that sends no such
     headers is then paced by the pool and its 429s alone). ``release(ticket, headers)`` checks the count
     against the server's figures (see ``_rebase``). ``throttled(wait)`` (a 429 anyway) empties it and holds
