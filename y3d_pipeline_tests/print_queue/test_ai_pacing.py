@@ -1,10 +1,13 @@
 """AI extraction paced by OpenAI's rate-limit headers (issue 15): against the sandbox configured with a low
 per-minute limit, many calls run at once while the limits allow, then at the limit's pace, and none gets a 429.
-No wall-clock asserts: what is checked is what the sandbox answered and what the pacer did."""
+No wall-clock asserts: what is checked is what the sandbox answered and what the pacer did. The sandbox is this
+module's own, so that no other test's leftover traffic (a run still going in another process) spends from the
+same limits: the pacer can only promise no 429 when it is the key's only user."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date
 
 import httpx
 import openai
@@ -17,8 +20,23 @@ from y3d_pipeline.print_queue.ai import (
     retry_after_seconds,
 )
 from y3d_pipeline.print_queue.models import AiInputItem, AiOption, AiOrderInput
+from y3d_pipeline.sandbox.options import SandboxOptions
+from y3d_pipeline.sandbox.server import SandboxServer
 
 PALETTE = ("Black", "Red", "Dark Blue")
+
+
+@pytest.fixture(scope="module")
+def own_sandbox():
+    with SandboxServer(SandboxOptions(seed=7, days=2, orders_per_day=10, end_date=date(2026, 3, 20))) as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_sandbox(own_sandbox):
+    own_sandbox.reset()
+    yield own_sandbox
+    own_sandbox.reset()
 
 
 def _input(n: int) -> AiOrderInput:
