@@ -3,11 +3,14 @@
 Not a test. Starts the local sandbox (its ShipStation, Amazon Custom zips and rule-based OpenAI, with
 300 ms simulated model latency), copies one day of its ShipStation orders into a throwaway PostgreSQL
 database (as the normalization assets would), parses the day's Amazon Custom zips with the project's
-client (as raw/amazon_customizations would), then runs the print-task service twice from empty tables:
-at the default AI concurrency and one call at a time. Prints the figures and, with --write, appends
-them under "Print tasks" in benchmarks/RESULTS.md.
+client (as raw/amazon_customizations would), then runs the print-task service from empty tables: at the
+default AI concurrency (calls paced by OpenAI's x-ratelimit-* headers), at the old default of 4, one call at
+a time, and at the default against a sandbox OpenAI limited to ``--limited-rpm`` requests per minute (so the
+headers, not the pool, decide). Reports AI calls per second over the AI phase (first call's start to the last
+call's end), its speedup over one call at a time, the 429s the sandbox answered, and items/s of the whole run.
+Prints the figures and, with --write, appends them under "Print tasks" in benchmarks/RESULTS.md.
 
-    uv run python benchmarks/print_tasks.py [--day 2026-03-19] [--write]
+    uv run python benchmarks/print_tasks.py [--day 2026-03-19] [--orders-per-day 600] [--limited-rpm 120] [--write]
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import datetime as dt
 import os
 import platform
+import threading
 import time
 from pathlib import Path
 
@@ -25,7 +29,8 @@ import sqlalchemy as sa
 from y3d_pipeline.db.engine import make_engine
 from y3d_pipeline.db.migrate import upgrade
 from y3d_pipeline.db.models import AiCall, AmazonCustomization, Order, OrderItem, PrintTask
-from y3d_pipeline.print_queue.ai import PersonalizationExtractor
+from y3d_pipeline.print_queue.ai import AiCallResult, PersonalizationExtractor, RateLimitPacer
+from y3d_pipeline.print_queue.models import AiOrderInput
 from y3d_pipeline.print_queue.service import DEFAULT_AI_CONCURRENCY, RunOptions, run_print_tasks
 from y3d_pipeline.sandbox.options import SandboxOptions
 from y3d_pipeline.sandbox.server import SandboxServer
@@ -121,23 +126,53 @@ def accuracy(engine: sa.Engine, truth: list[dict]) -> dict[str, int]:
     return counts
 
 
-def run_once(engine: sa.Engine, env: dict[str, str], day: dt.date, concurrency: int, *, fresh: bool = True) -> dict:
+class TimedExtractor(PersonalizationExtractor):
+    """Notes when the AI phase starts and ends (the first call's start, the last call's end)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = threading.Lock()
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def extract(self, order_input: AiOrderInput, palette: tuple[str, ...]) -> AiCallResult:
+        started = time.perf_counter()
+        with self._lock:
+            self.first = started if self.first is None else min(self.first, started)
+        try:
+            return super().extract(order_input, palette)
+        finally:
+            with self._lock:
+                ended = time.perf_counter()
+                self.last = ended if self.last is None else max(self.last, ended)
+
+
+def run_once(engine: sa.Engine, sandbox: SandboxServer, day: dt.date, concurrency: int,
+             rpm: int | None = None, *, fresh: bool = True) -> dict:
     """One print-task run over the day: from empty tasks (``fresh``), or over what the last run left (a re-run:
     the inputs are unchanged, so it should cost a fraction of the first)."""
+    env = sandbox.env()
     if fresh:
         with engine.begin() as conn:
             conn.execute(sa.delete(PrintTask.__table__))
             conn.execute(sa.delete(AiCall.__table__))
+    sandbox.config(openai_rpm=rpm or SandboxOptions().openai_rpm)
+    throttled = sandbox.stats()["throttled"].get("openai", 0)
     client = openai.OpenAI(api_key=env["OPENAI_API_KEY"], base_url=env["OPENAI_BASE_URL"], max_retries=0)
-    extractor = PersonalizationExtractor(client, "gpt-4.1-mini")
+    extractor = TimedExtractor(client, "gpt-4.1-mini", pacer=RateLimitPacer(max_in_flight=concurrency))
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     began = time.perf_counter()
     report = run_print_tasks(engine, RunOptions(ai_concurrency=concurrency), extractor=extractor,
                              window=(start, start + dt.timedelta(days=1)))
     seconds = time.perf_counter() - began
     items = sum(report.items_by_source.values())
-    return {"concurrency": concurrency, "seconds": seconds, "items": items, "items_per_s": items / seconds,
-            "ai_calls": report.ai_calls, "by_source": dict(report.items_by_source),
+    ai_seconds = (extractor.last - extractor.first) if extractor.first is not None else 0.0
+    return {"concurrency": concurrency, "rpm": rpm, "seconds": seconds, "items": items,
+            "items_per_s": items / seconds, "ai_calls": report.ai_calls, "ai_seconds": ai_seconds,
+            "ai_per_s": report.ai_calls / ai_seconds if ai_seconds else 0.0,
+            "max_in_flight": extractor.pacer.stats.max_in_flight, "pacer_waits": extractor.pacer.stats.waits,
+            "http_429": sandbox.stats()["throttled"].get("openai", 0) - throttled,
+            "by_source": dict(report.items_by_source),
             "deferred": report.items_deferred, "orders": report.orders_with_work,
             "flagged": report.items_flagged_for_review, "reasons": dict(report.review_reasons),
             "outcome": report.outcome}
@@ -146,11 +181,15 @@ def run_once(engine: sa.Engine, env: dict[str, str], day: dt.date, concurrency: 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2026, 3, 19))
+    parser.add_argument("--orders-per-day", type=int, default=600,
+                        help="sandbox volume (more orders: more AI calls, so the concurrency figures settle)")
+    parser.add_argument("--limited-rpm", type=int, default=120,
+                        help="the sandbox OpenAI's requests/minute for the rate-limited row")
     parser.add_argument("--write", action="store_true", help="append the figures to benchmarks/RESULTS.md")
     args = parser.parse_args()
 
     options = SandboxOptions(seed=7, days=21, end_date=dt.date(2026, 3, 20), rate_limit_scale=1000.0,
-                             openai_latency_ms=LATENCY_MS)  # default orders_per_day (150)
+                             orders_per_day=args.orders_per_day, openai_latency_ms=LATENCY_MS)
     factory = DatabaseFactory(_admin_url())
     try:
         url = factory.create("y3d_bench")
@@ -160,11 +199,13 @@ def main() -> None:
             env = sandbox.env()
             orders, items = load_day(engine, env, args.day)
             print(f"day {args.day}: {orders} ShipStation orders, {items} items loaded")
-            mix = run_once(engine, env, args.day, DEFAULT_AI_CONCURRENCY)
+            mix = run_once(engine, sandbox, args.day, DEFAULT_AI_CONCURRENCY)
             judged = accuracy(engine, sandbox.truth())
-            rerun = run_once(engine, env, args.day, DEFAULT_AI_CONCURRENCY, fresh=False)
+            rerun = run_once(engine, sandbox, args.day, DEFAULT_AI_CONCURRENCY, fresh=False)
             load_day(engine, env, args.day, legacy_text=True)
-            runs = [run_once(engine, env, args.day, DEFAULT_AI_CONCURRENCY), run_once(engine, env, args.day, 1)]
+            runs = [run_once(engine, sandbox, args.day, DEFAULT_AI_CONCURRENCY), run_once(engine, sandbox, args.day, 4),
+                    run_once(engine, sandbox, args.day, 1),
+                    run_once(engine, sandbox, args.day, DEFAULT_AI_CONCURRENCY, rpm=args.limited_rpm)]
         engine.dispose()
     finally:
         factory.drop_all()
@@ -177,17 +218,23 @@ def main() -> None:
     rerun_share = rerun["seconds"] / mix["seconds"]
     print(f"re-run over unchanged inputs: {rerun['seconds']:.2f} s = {rerun_share:.0%} of the first run "
           f"({rerun['ai_calls']} AI calls); load average {os.getloadavg()}")
+    single = next(r for r in runs if r["concurrency"] == 1)
     for r in runs:
-        print(f"concurrency {r['concurrency']}: {r['items']} items in {r['seconds']:.2f} s = "
-              f"{r['items_per_s']:.1f} items/s, {r['ai_calls']} AI calls, by source {r['by_source']}, "
-              f"deferred {r['deferred']}, flagged {r['flagged']}, outcome {r['outcome']}")
+        r["speedup"] = r["ai_per_s"] / single["ai_per_s"] if single["ai_per_s"] else 0.0
+        print(f"concurrency {r['concurrency']} (rpm {r['rpm'] or 'default'}): {r['items']} items in "
+              f"{r['seconds']:.2f} s = {r['items_per_s']:.1f} items/s, {r['ai_calls']} AI calls in "
+              f"{r['ai_seconds']:.2f} s = {r['ai_per_s']:.1f}/s ({r['speedup']:.1f}x one at a time), "
+              f"max in flight {r['max_in_flight']}, pacer waits {r['pacer_waits']}, 429s {r['http_429']}, "
+              f"by source {r['by_source']}, deferred {r['deferred']}, flagged {r['flagged']}, outcome {r['outcome']}")
     first = runs[0]
 
     if args.write:
         machine = f"{os.cpu_count()} cores visible ({platform.machine()}, Python {platform.python_version()})"
         lines = [
             "", "## Print tasks", "",
-            f"`uv run python benchmarks/print_tasks.py --day {args.day} --write` on {dt.date.today()}; "
+            f"`uv run python benchmarks/print_tasks.py --day {args.day} --orders-per-day {args.orders_per_day} "
+            f"--limited-rpm {args.limited_rpm} --write` on "
+            f"{dt.date.today()}; "
             f"machine: 2 cores shared with other work ({machine}); sandbox OpenAI latency {LATENCY_MS} ms; "
             f"{orders} ShipStation orders / {items} items modified that day ({mix['items']} items of "
             f"{mix['orders']} awaiting/on-hold orders to print), embedded PostgreSQL.", "",
@@ -201,9 +248,13 @@ def main() -> None:
             "* AI throughput: the same day with every text option rewritten as the legacy free-text "
             "\"Personalized Details\" option, so Etsy/Shopify items need the model (Amazon Custom and eBay "
             "note blocks still resolve without it):", "",
-            "| AI concurrency | items | AI calls | wall s | items/s |", "|---|---|---|---|---|",
-            *[f"| {r['concurrency']} | {r['items']} | {r['ai_calls']} | {r['seconds']:.2f} | {r['items_per_s']:.1f} |"
-              for r in runs],
+            "| AI concurrency (max) | sandbox OpenAI limit | items | AI calls | most in flight | AI phase s "
+            "| AI calls/s | vs one at a time | 429s | run wall s | items/s |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+            *[f"| {r['concurrency']}{' (paced by x-ratelimit-*)' if r['concurrency'] > 1 else ''} | "
+              f"{r['rpm'] or SandboxOptions().openai_rpm} RPM | {r['items']} | {r['ai_calls']} | {r['max_in_flight']} | "
+              f"{r['ai_seconds']:.2f} | {r['ai_per_s']:.1f} | {r['speedup']:.1f}x | {r['http_429']} | "
+              f"{r['seconds']:.2f} | {r['items_per_s']:.1f} |" for r in runs],
             "", f"Items by source at default concurrency: {first['by_source']}. A second run over the same day "
             "makes 0 AI calls (tested; input hashes unchanged).", "",
         ]

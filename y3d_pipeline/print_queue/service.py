@@ -65,7 +65,7 @@ from y3d_pipeline.runlog.tags import Outcome
 
 log = logging.getLogger(__name__)
 
-DEFAULT_AI_CONCURRENCY = 4
+DEFAULT_AI_CONCURRENCY = 32  # the most in flight; OpenAI's x-ratelimit-* headers pace them (ai.RateLimitPacer)
 CLOSED_STATUSES = ("shipped", "cancelled")
 RETRY_FIRST = dt.timedelta(minutes=15)
 RETRY_MAX = dt.timedelta(hours=12)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import json
 from datetime import datetime, timedelta
@@ -214,9 +215,20 @@ class AmazonApi:
             del body["OrderTotal"]
         return body
 
-    def _visible_orders(self, now: datetime) -> list[tuple[datetime, RealOrder, str]]:
+    def _visible_orders(self, now: datetime, updated: tuple[datetime, datetime] | None = None
+                        ) -> list[tuple[datetime, RealOrder, str]]:
+        """(last update to the second, order, status) of the orders visible at `now`; with `updated`, only
+        (at least) those last updated in that window, read from the index (the window's orders, not all)."""
+        data = self.state.data
+        if updated is None:
+            orders = list(data.by_amazon_id.values())
+        else:
+            after, before = updated
+            orders = [data.by_amazon_id[number] for _, number in data.amazon_index.window(
+                after, before + timedelta(microseconds=999_999), now)]
         rows = []
-        for order in self.state.data.by_amazon_id.values():
+        for order in orders:
+            data.amazon_index.examined += 1
             state = ShopData.mp_state(order, now)
             if state is not None:
                 rows.append((_seconds(state[0]), order, state[1]))
@@ -254,7 +266,8 @@ class AmazonApi:
         field = query["field"]
         wanted = self.state.options.amazon_marketplace_id in marketplace_ids
         rows = []
-        for last_update, order, status in self._visible_orders(now) if wanted else []:
+        visible = self._visible_orders(now, (after, before) if field == "updated" else None) if wanted else []
+        for last_update, order, status in visible:
             instant = last_update if field in ("updated", "ids") else _seconds(order.ordered_at)
             if field == "ids":
                 if order.order_number not in query["ids"]:
@@ -269,7 +282,7 @@ class AmazonApi:
         start = 0
         if "pos" in query:
             position = (parse_iso_utc(query["pos"][0]), query["pos"][1])
-            start = next((n for n, r in enumerate(rows) if (r[0], r[1]) > position), len(rows))
+            start = bisect.bisect_right(rows, position, key=lambda r: (r[0], r[1]))
             if self.state.faults.take("amazon", "/orders/v0/orders", {"duplicate_page"}) is not None:
                 start = max(0, start - max(1, max_results // 4))
         page = rows[start:start + max_results]
@@ -504,7 +517,8 @@ class AmazonApi:
         wanted = (not query["markets"] or self.state.options.amazon_marketplace_id in query["markets"]) and \
             (not query["by"] or "MERCHANT" in query["by"])
         rows = []
-        for last_update, order, status in self._visible_orders(now) if wanted else []:
+        window = (after, before) if query["field"] == "updated" else None
+        for last_update, order, status in self._visible_orders(now, window) if wanted else []:
             instant = last_update if query["field"] == "updated" else _seconds(order.ordered_at)
             if not after <= instant <= before:
                 continue
@@ -514,7 +528,7 @@ class AmazonApi:
         rows.sort(key=lambda r: (r[0], r[1]))
         start = 0
         if position is not None:
-            start = next((n for n, r in enumerate(rows) if (r[0], r[1]) > position), len(rows))
+            start = bisect.bisect_right(rows, position, key=lambda r: (r[0], r[1]))
             if self.state.faults.take("amazon", V2026, {"duplicate_page"}) is not None:
                 start = max(0, start - max(1, max_results // 4))
         page = rows[start:start + max_results]

@@ -23,7 +23,8 @@ from y3d_pipeline.sandbox.shipstation_v2 import ShipStationV2Api
 from y3d_pipeline.sandbox.shopify import ShopifyApi
 
 CONTROL = "/_sandbox"
-CONFIG_FIELDS = {"rate_limit_scale": float, "openai_latency_ms": int, "openai_wrong_quantity_rate": float,
+CONFIG_FIELDS = {"rate_limit_scale": float, "openai_latency_ms": int, "openai_rpm": int, "openai_tpm": int,
+                 "openai_wrong_quantity_rate": float,
                  "openai_malformed_rate": float, "amazon_token_expires_in": int,
                  "shopify_read_all_orders": bool, "shopify_protected_customer_data": bool}
 
@@ -91,6 +92,8 @@ class Controls:
                     if key not in CONFIG_FIELDS:
                         raise ValueError(f"unknown setting {key!r}; known: {', '.join(CONFIG_FIELDS)}")
                     setattr(self.state, key, CONFIG_FIELDS[key](value))
+                    if key in ("openai_rpm", "openai_tpm"):
+                        self.state.openai_limiter.configure(self.state.openai_rpm, self.state.openai_tpm)
             except (ValueError, TypeError) as exc:
                 return json_response({"error": str(exc)}, status=400)
         return json_response(self.state.config())

@@ -18,7 +18,7 @@ from y3d_pipeline.sandbox.clock import SimClock
 from y3d_pipeline.sandbox.data import ShopData
 from y3d_pipeline.sandbox.faults import RESPONSE_KINDS, FaultRegistry
 from y3d_pipeline.sandbox.options import FaultSpec, SandboxOptions
-from y3d_pipeline.sandbox.ratelimit import FixedWindowLimiter, LeakyCostBucket, TokenBucket
+from y3d_pipeline.sandbox.ratelimit import FixedWindowLimiter, LeakyCostBucket, OpenAILimiter, TokenBucket
 
 Handler = Callable[[Request], Awaitable[Response]]
 JOURNAL_SIZE = 500
@@ -45,6 +45,8 @@ class SandboxState:
             "getOrder (2026-01-01)": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
         }
         self.shopify_bucket = LeakyCostBucket(50.0, self.clock.monotonic, lambda: self.rate_limit_scale)
+        self.openai_limiter = OpenAILimiter(options.openai_rpm, options.openai_tpm, self.clock.monotonic)
+        self.resets = 0  # requests held by a delay fault check it: a reset meanwhile means their test is over
         self.reset(regenerate=False)
 
     @staticmethod
@@ -61,6 +63,7 @@ class SandboxState:
 
     def reset(self, regenerate: bool = True) -> None:
         options = self.options
+        self.resets += 1
         self.clock.reset()
         if regenerate:
             self.data.reset()
@@ -69,6 +72,8 @@ class SandboxState:
             self.faults.add(spec.model_copy())
         self.rate_limit_scale = options.rate_limit_scale
         self.openai_latency_ms = options.openai_latency_ms
+        self.openai_rpm, self.openai_tpm = options.openai_rpm, options.openai_tpm
+        self.openai_limiter.configure(self.openai_rpm, self.openai_tpm)
         self.openai_wrong_quantity_rate = options.openai_wrong_quantity_rate
         self.openai_malformed_rate = options.openai_malformed_rate
         self.amazon_token_expires_in = options.amazon_token_expires_in
@@ -95,12 +100,17 @@ class SandboxState:
             "throttled": {api: c.get("429", 0) for api, c in self.statuses.items()},
             "statuses": {api: dict(c) for api, c in self.statuses.items()},
             "faults": self.faults.rules(),
+            # Index entries and orders the list endpoints looked at: a page should cost its window, not the shop.
+            "examined": {"shipstation": self.data.ss_index.examined, "amazon": self.data.amazon_index.examined,
+                         "shopify": self.data.shopify_index.examined},
         }
 
     def config(self) -> dict:
         return {
             "rate_limit_scale": self.rate_limit_scale,
             "openai_latency_ms": self.openai_latency_ms,
+            "openai_rpm": self.openai_rpm,
+            "openai_tpm": self.openai_tpm,
             "openai_wrong_quantity_rate": self.openai_wrong_quantity_rate,
             "openai_malformed_rate": self.openai_malformed_rate,
             "amazon_token_expires_in": self.amazon_token_expires_in,
@@ -164,10 +174,12 @@ async def with_faults(state: SandboxState, api: str, path: str, request: Request
     if fault is not None:
         if fault.kind in ("403", "429", "500", "502", "503"):
             return error_response(int(fault.kind))
-        if fault.kind == "slow":
-            await asyncio.sleep((fault.delay_ms if fault.delay_ms is not None else 1500) / 1000)
-        elif fault.kind == "timeout":
-            await asyncio.sleep((fault.delay_ms if fault.delay_ms is not None else 30000) / 1000)
+        if fault.kind in ("slow", "timeout"):
+            resets = state.resets
+            await asyncio.sleep((fault.delay_ms if fault.delay_ms is not None else
+                                 1500 if fault.kind == "slow" else 30000) / 1000)
+            if state.resets != resets:  # its client gave up long ago: it must not act on the next test's state
+                return error_response(503)
     response = await handler(request)
     if fault is not None and fault.kind == "truncate":
         return truncated(response)

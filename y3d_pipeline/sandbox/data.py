@@ -23,8 +23,10 @@ import copy
 import random
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from y3d_pipeline.sandbox.clock import to_pacific_date, to_pacific_item_string, to_pacific_string
 
@@ -244,6 +246,16 @@ class ShopData:
 
     def __init__(self, seed: int, days: int, orders_per_day: int, end_date: date) -> None:
         self.seed, self.days, self.orders_per_day, self.end_date = seed, days, orders_per_day, end_date
+        # By modifyDate (ShipStation) and by marketplace update (Amazon, Shopify): what a window query reads.
+        self.ss_index = ChangeIndex(
+            lambda: ((v.ss_at, o.order_id) for o in self.ss_orders.values() for v in o.versions),
+            lambda order_id, now: _at(self.ss_orders[order_id].version_at(now)))
+        self.amazon_index = ChangeIndex(
+            lambda: ((at, number) for number, o in self.by_amazon_id.items() for at, _ in o.mp_events),
+            lambda number, now: _first(self.mp_state(self.by_amazon_id[number], now)))
+        self.shopify_index = ChangeIndex(
+            lambda: ((at, legacy) for legacy, o in self.by_shopify_id.items() for at, _ in o.mp_events),
+            lambda legacy, now: _first(self.mp_state(self.by_shopify_id[legacy], now)))
         self.generate()
 
     # ------------------------------------------------------------------ generation
@@ -276,6 +288,8 @@ class ShopData:
             self.orders.append(order)
         self.next_created_order_id = 195_000_001
         self.changed = False
+        for index in (self.ss_index, self.amazon_index, self.shopify_index):
+            index.clear()
 
     def _generate_products(self, rng: random.Random) -> list[dict]:
         products = []
@@ -595,9 +609,23 @@ class ShopData:
         ss_order.versions.append(version)
         ss_order.versions.sort(key=lambda v: v.ss_at)
         ss_order._times = None
+        self.ss_index.add(version.ss_at, ss_order.order_id)
         if marketplace_visible and version.mp_at is not None:
-            ss_order.real.mp_events.append((version.mp_at, version.status))
-            ss_order.real.mp_events.sort(key=lambda e: e[0])
+            real = ss_order.real
+            real.mp_events.append((version.mp_at, version.status))
+            real.mp_events.sort(key=lambda e: e[0])
+            if real.order_number in self.by_amazon_id:
+                self.amazon_index.add(version.mp_at, real.order_number)
+            if real.shopify_id is not None and real.shopify_id in self.by_shopify_id:
+                self.shopify_index.add(version.mp_at, real.shopify_id)
+
+    def add_ss_order(self, ss_order: ShipStationOrder) -> None:
+        """An order created through the API."""
+        self.changed = True
+        self.ss_orders[ss_order.order_id] = ss_order
+        ss_order._times = None
+        for version in ss_order.versions:
+            self.ss_index.add(version.ss_at, ss_order.order_id)
 
     def all_ss_orders(self) -> list[ShipStationOrder]:
         return list(self.ss_orders.values())
@@ -778,3 +806,113 @@ class ShopData:
                 } for item in order.items],
             })
         return result
+
+
+class ChangeIndex:
+    """Every instant at which a record changes, sorted, so that a time-window query costs what the window
+    holds, not what the whole shop holds.
+
+    `window(start, end, now)` answers "the records whose latest change at or before `now` lies in
+    [start, end]" as a list of (instant, key) in (instant, key) order. The answer is kept per window and
+    brought up to date as the clock moves on (only the changes since the last answer are looked at), so a
+    client paging through one window pays for its page, plus whatever changed meanwhile. `examined` counts
+    the index entries and records looked at: what the tests hold page costs to."""
+
+    CACHED_WINDOWS = 16
+
+    def __init__(self, events: Callable[[], Iterable[tuple[datetime, Any]]],
+                 latest: Callable[[Any, datetime], datetime | None]) -> None:
+        self._events_of, self._latest = events, latest
+        self._events: list[tuple[datetime, Any]] | None = None
+        self._windows: dict[tuple, _Window] = {}
+        self.examined = 0
+
+    def clear(self) -> None:
+        """The data was regenerated: build again on the next query."""
+        self._events = None
+        self._windows.clear()
+
+    def add(self, at: datetime, key: Any) -> None:
+        """A change made after generation (API write, mutation, fault)."""
+        if self._events is not None:
+            bisect.insort(self._events, (at, key))
+        self._windows.clear()
+
+    def _index(self) -> list[tuple[datetime, Any]]:
+        if self._events is None:
+            self._events = sorted(self._events_of())
+        return self._events
+
+    def _range(self, after: datetime | None, until: datetime, inclusive_start: bool) -> list[tuple[datetime, Any]]:
+        events = self._index()
+        if after is None:
+            lo = 0
+        else:
+            lo = bisect.bisect_left(events, (after,)) if inclusive_start else \
+                bisect.bisect_right(events, (after, _Top()))
+        hi = bisect.bisect_right(events, (until, _Top()))
+        return events[lo:hi]
+
+    def window(self, start: datetime | None, end: datetime | None, now: datetime) -> list[tuple[datetime, Any]]:
+        key = (start, end)
+        cached = self._windows.get(key)
+        if cached is None or now < cached.now:
+            cached = self._build(start, end, now)
+        elif now > cached.now:
+            self._move(cached, start, end, now)
+        return cached.rows
+
+    def _build(self, start: datetime | None, end: datetime | None, now: datetime) -> _Window:
+        until = now if end is None else min(end, now)
+        found: dict[Any, datetime] = {}
+        for at, key in self._range(start, until, True):
+            self.examined += 1
+            if key not in found and self._latest(key, now) == at:
+                found[key] = at
+        window = _Window(now, sorted((at, key) for key, at in found.items()), found)
+        if len(self._windows) >= self.CACHED_WINDOWS:
+            self._windows.pop(next(iter(self._windows)))
+        self._windows[(start, end)] = window
+        return window
+
+    def _move(self, window: _Window, start: datetime | None, end: datetime | None, now: datetime) -> None:
+        """Bring a window from `window.now` to `now`: only records that changed in between move."""
+        changed = {key for _, key in self._range(window.now, now, False)}
+        added = []
+        for key in changed:
+            self.examined += 1
+            old = window.at.pop(key, None)
+            if old is not None:
+                rows = window.rows
+                del rows[bisect.bisect_left(rows, (old, key))]
+            at = self._latest(key, now)
+            if at is not None and (start is None or at >= start) and (end is None or at <= end):
+                window.at[key] = at
+                added.append((at, key))
+        window.rows.extend(sorted(added))  # every one of them is later than anything already there
+        window.now = now
+
+
+@dataclass(slots=True)
+class _Window:
+    now: datetime
+    rows: list[tuple[datetime, Any]]
+    at: dict[Any, datetime]
+
+
+class _Top:
+    """Compares above every key: (instant, _Top()) sorts after every (instant, key)."""
+
+    def __lt__(self, other: object) -> bool:
+        return False
+
+    def __gt__(self, other: object) -> bool:
+        return True
+
+
+def _at(version: Version | None) -> datetime | None:
+    return None if version is None else version.ss_at
+
+
+def _first(state: tuple[datetime, str] | None) -> datetime | None:
+    return None if state is None else state[0]

@@ -26,6 +26,7 @@ from y3d_pipeline.sandbox.core import SandboxState, json_response, with_faults
 from y3d_pipeline.sandbox.data import COLOUR_VARIANTS, PALETTE
 from y3d_pipeline.sandbox.faults import WRONG_ANSWERS
 from y3d_pipeline.sandbox.openai_strict import request_refusal
+from y3d_pipeline.sandbox.ratelimit import go_duration
 
 PREFIX = "/openai/v1"
 
@@ -235,9 +236,40 @@ class OpenAIApi:
                                            "about that!", "server_error", None)
 
             path = request.url.path[len(PREFIX):]
-            return await with_faults(self.state, "openai", path, request, handler, fault_response)
+            if path == "/models":
+                return await with_faults(self.state, "openai", path, request, handler, fault_response)
+            decision = self.state.openai_limiter.take(await self._estimate(request))
+            if not decision.allowed:
+                return self._rate_limited(decision, await self._estimate(request))
+            response = await with_faults(self.state, "openai", path, request, handler, fault_response)
+            response.headers.update(decision.headers)
+            return response
 
         return endpoint
+
+    @staticmethod
+    async def _estimate(request: Request) -> int:
+        """Tokens a request counts against TPM (at admission, as OpenAI does): the estimate from its characters
+        or the completion it allows, whichever is more."""
+        raw = await request.body()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {}
+        allowed = body.get("max_completion_tokens") or body.get("max_tokens") or body.get("max_output_tokens") \
+            if isinstance(body, dict) else None
+        return max(_tokens(raw.decode("utf-8", "replace")), allowed if isinstance(allowed, int) else 0)
+
+    def _rate_limited(self, decision, requested: int) -> Response:
+        """OpenAI's 429 when a per-minute limit is exceeded: its error body and x-ratelimit-* headers."""
+        per = "requests per min (RPM)" if decision.kind == "requests" else "tokens per min (TPM)"
+        message = (f"Rate limit reached for gpt-4.1-mini in organization org-sandbox on {per}: Limit "
+                   f"{decision.limit}, Used {decision.used}, Requested {1 if decision.kind == 'requests' else requested}. "
+                   f"Please try again in {go_duration(decision.wait_seconds)}. Visit "
+                   "https://platform.openai.com/account/rate-limits to learn more.")
+        response = self._error(429, message, decision.kind, "rate_limit_exceeded")
+        response.headers.update(decision.headers)
+        return response
 
     async def models(self, request: Request) -> Response:
         return json_response({"object": "list", "data": [

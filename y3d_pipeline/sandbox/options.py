@@ -26,6 +26,9 @@ class SandboxOptions(BaseModel):
     end_date: date = Field(default_factory=lambda: datetime.now(UTC).date())
     rate_limit_scale: float = 1.0
     openai_latency_ms: int = 0
+    # OpenAI's per-minute limits (x-ratelimit-* headers; a 429 "rate_limit_exceeded" beyond them)
+    openai_rpm: int = 10_000
+    openai_tpm: int = 10_000_000
     openai_wrong_quantity_rate: float = 0.0
     openai_malformed_rate: float = 0.0
     amazon_token_expires_in: int = 3600

@@ -143,7 +143,12 @@ class ShipStationApi:
         return doc
 
     # ------------------------------------------------------------------ orders
-    def _select(self, request: Request, tag_id: int | None = None) -> list[tuple[ShipStationOrder, Version]]:
+    def _select(self, request: Request, tag_id: int | None = None) -> list[tuple[datetime | None, int]]:
+        """(modifyDate or None, orderId) of the orders a list request selects, in its sort order.
+
+        Candidates come from the modifyDate index (only orders whose current version lies in the window are
+        looked at); with no other filter and the ModifyDate sort, the window is the answer as it is, so a
+        page costs its own orders, not the shop's."""
         params = request.query_params
         status = params.get("orderStatus")
         if status and status not in STATUSES:
@@ -156,8 +161,18 @@ class ShipStationApi:
             "modifyDateStart", "modifyDateEnd", "createDateStart", "createDateEnd",
             "orderDateStart", "orderDateEnd", "paymentDateStart", "paymentDateEnd")}
         now = self.state.clock.now()
+        index = self.state.data.ss_index
+        window = index.window(bounds["modifyDateStart"], bounds["modifyDateEnd"], now)
+        sort_by = SORT_FIELDS.get((params.get("sortBy") or "").lower())
+        descending = (params.get("sortDir") or "ASC").upper() == "DESC"
+        filtered = (status or store_id or order_number or customer_name or keyword or tag_id is not None
+                    or any(value is not None for name, value in bounds.items() if not name.startswith("modify")))
+        if not filtered and sort_by == "modify":
+            return window[::-1] if descending else window
         selected = []
-        for ss_order in self.state.data.ss_orders.values():
+        for _, order_id in window:
+            index.examined += 1
+            ss_order = self.state.data.ss_orders[order_id]
             version = ss_order.version_at(now)
             if version is None:
                 continue
@@ -167,10 +182,10 @@ class ShipStationApi:
                 continue
             if order_number and not ss_order.real.order_number.startswith(order_number):
                 continue
-            instants = {"modify": version.ss_at, "create": ss_order.created_at,
-                        "order": ss_order.real.ordered_at, "payment": ss_order.real.ordered_at}
+            instants = {"create": ss_order.created_at, "order": ss_order.real.ordered_at,
+                        "payment": ss_order.real.ordered_at}
             if not all(self._within(instants[kind], bounds[f"{kind}DateStart"], bounds[f"{kind}DateEnd"])
-                       for kind in ("modify", "create", "order", "payment")):
+                       for kind in ("create", "order", "payment")):
                 continue
             if tag_id is not None and tag_id not in (self._render_tags(ss_order, now) or []):
                 continue
@@ -181,8 +196,6 @@ class ShipStationApi:
                     for item in ss_order.items):
                 continue
             selected.append((ss_order, version))
-        sort_by = SORT_FIELDS.get((params.get("sortBy") or "").lower())
-        descending = (params.get("sortDir") or "ASC").upper() == "DESC"
         if sort_by is None:
             selected.sort(key=lambda pair: pair[0].order_id, reverse=descending)
         else:
@@ -192,7 +205,7 @@ class ShipStationApi:
                            "order": ss_order.real.ordered_at}[sort_by]
                 return instant, ss_order.order_id
             selected.sort(key=key, reverse=descending)
-        return selected
+        return [(None, ss_order.order_id) for ss_order, _ in selected]
 
     @staticmethod
     def _within(instant: datetime, start: datetime | None, end: datetime | None) -> bool:
@@ -217,13 +230,14 @@ class ShipStationApi:
         selected = self._select(request, tag_id)
         total = len(selected)
         pages = math.ceil(total / page_size)
-        chunk = selected[(page - 1) * page_size: page * page_size]
+        now = self.state.clock.now()
+        chunk = [(ss_order, ss_order.version_at(now)) for ss_order in (
+            self.state.data.ss_orders[order_id] for _, order_id in selected[(page - 1) * page_size: page * page_size])]
         body = {"orders": [self._render(o, request) for o, _ in chunk], "total": total, "page": page,
                 "pages": pages}
         response = json_response(body)
         shift = self.state.faults.take("shipstation", "/orders", {"page_shift"})
         if shift is not None and chunk:
-            now = self.state.clock.now()
             for ss_order, version in chunk:
                 self.state.data.add_version(ss_order, Version(now, None, version.status, {}))
         return response
@@ -356,7 +370,7 @@ class ShipStationApi:
         if body.get("advancedOptions", {}).get("storeId"):
             doc["advancedOptions"]["storeId"] = body["advancedOptions"]["storeId"]
         ss_order.versions = [Version(now, None, doc["orderStatus"], {"replace": doc})]
-        data.ss_orders[order_id] = ss_order
+        data.add_ss_order(ss_order)
         return self._render(ss_order, request)
 
     async def _tag(self, request: Request, add: bool) -> Response:

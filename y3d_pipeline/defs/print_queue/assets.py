@@ -54,7 +54,7 @@ class PrintTasksConfig(dg.Config):
     """Items no source could read get one placeholder task needing review (else: no task, order fails).
     Default: CREATE_PLACEHOLDER_ON_AI_ERROR (true)."""
     ai_concurrency: int = DEFAULT_AI_CONCURRENCY
-    """Concurrent OpenAI calls within the run."""
+    """At most this many OpenAI calls in flight within the run; OpenAI's rate-limit headers pace them."""
     ai_call_delay_ms: int | None = None
     """At least this long between the starts of two OpenAI calls. Default: AI_CALL_DELAY_MS (0)."""
     max_text_length: int = DEFAULT_MAX_TEXT_LENGTH

@@ -12,9 +12,11 @@ Conventions of the v1 API this client hides from callers:
   the window is only ever widened: a start bound is sent as-is (the server's reading is never later
   than ours) and an end bound that the server would read an hour early is pushed forward an hour.
   Spring-forward strings that do not exist (02:xx) are read with the pre-transition offset (PST).
-* **Rate limit** (40 requests/minute per key): driven by ``X-Rate-Limit-Remaining`` / ``-Reset``. When
-  ``Remaining`` falls to ``rate_limit_reserve`` the client sleeps until the window resets *before*
-  sending; a 429 raises ``RetryableError(wait_seconds=Reset, rate_limited=True)`` which
+* **Rate limit** (40 requests/minute per key, a fixed window): driven by ``X-Rate-Limit-Remaining`` /
+  ``-Reset``. The client spends the whole window: it sends while ``Remaining`` is above
+  ``rate_limit_reserve`` (0 by default) and, when the window is used up, sleeps until it resets (``Reset``
+  seconds after that response) *before* sending, so pacing never costs a 429 nor waits early. A 429 (another
+  user of the same key) raises ``RetryableError(wait_seconds=Reset, rate_limited=True)`` which
   :func:`~y3d_pipeline.sources.http.call_with_retries` waits out without counting it as a failure.
 * **Retries.** 5xx, timeouts, dropped connections and truncated bodies are retried with exponential
   backoff and jitter up to a bounded number of attempts and total time; errors name the request
@@ -196,7 +198,7 @@ class ShipStationClient(Closing):
         timeout: float = 30.0,
         page_size: int = MAX_PAGE_SIZE,
         retry_policy: RetryPolicy | None = None,
-        rate_limit_reserve: int = 1,
+        rate_limit_reserve: int = 0,
         max_rescans: int = 3,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,

@@ -359,10 +359,14 @@ class ShopifyClient(Closing):
             self._last_requested = requested
             self._requested_by_operation[operation] = requested
 
-    def _wait_for_bucket(self, operation: str) -> None:
-        """Sleep until the bucket should cover this operation's last cost (else the last query's cost)."""
+    def _wait_for_bucket(self, operation: str, expected_cost: float | None = None) -> None:
+        """Sleep until the bucket should cover this operation's last cost (else what the caller expects it to
+        cost, or the last query's cost, whichever is more)."""
         elapsed = self._monotonic() - self._throttle_seen_at
-        needed = self._requested_by_operation.get(operation, self._last_requested)
+        needed = self._requested_by_operation.get(operation)
+        if needed is None:
+            known = [c for c in (expected_cost, self._last_requested) if c is not None]
+            needed = max(known) if known else None
         wait = wait_before_request(self._throttle, elapsed, needed)
         if wait > 0:
             log.info("Shopify %s: waiting %.2fs for the cost bucket to refill", operation, wait)
@@ -385,8 +389,9 @@ class ShopifyClient(Closing):
         return RetryableError(f"{SERVICE} {operation} throttled (HTTP {response.status_code})",
                               wait_seconds=wait, rate_limited=True)
 
-    def _post_once(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
-        self._wait_for_bucket(operation)
+    def _post_once(self, operation: str, query: str, variables: dict[str, Any],
+                   expected_cost: float | None = None) -> dict[str, Any]:
+        self._wait_for_bucket(operation, expected_cost)
         self.stats.requests += 1
         response = self._http.post(self.endpoint, json={"query": query, "variables": variables,
                                                         "operationName": operation})
@@ -440,18 +445,22 @@ class ShopifyClient(Closing):
         self.stats.actual_cost += float(cost.get("actualQueryCost") or 0)
         return data
 
-    def execute(self, operation: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    def execute(self, operation: str, query: str, variables: dict[str, Any],
+                expected_cost: float | None = None) -> dict[str, Any]:
         """Run one GraphQL operation with throttling and retries; returns ``data``."""
-        return call_with_retries(lambda: self._post_once(operation, query, variables),
+        return call_with_retries(lambda: self._post_once(operation, query, variables, expected_cost),
                                  what=f"{SERVICE} {operation}", retry_policy=self.retry_policy,
                                  stats=self.stats, sleep=self._sleep)
 
-    def _page(self, operation: str, query: str, variables: dict[str, Any], size_key: str) -> dict[str, Any]:
+    def _page(self, operation: str, query: str, variables: dict[str, Any], size_key: str,
+              node_cost: float | None = None) -> dict[str, Any]:
         """One page; if Shopify prices it above the limit, shrink ``first`` (in ``variables``, so later
-        pages keep the smaller size) in proportion and ask again."""
+        pages keep the smaller size) in proportion and ask again. ``node_cost``: what one node of the page
+        costs, so the first such query waits for what it will be charged."""
         while True:
+            expected = None if node_cost is None else 1 + connection_cost(variables[size_key], node_cost)
             try:
-                return self.execute(operation, query, variables)
+                return self.execute(operation, query, variables, expected)
             except QueryTooExpensive as exc:
                 first = variables[size_key]
                 if first <= 1:
@@ -513,10 +522,10 @@ class ShopifyClient(Closing):
 
     def _complete_line_items(self, node: dict[str, Any]) -> dict[str, Any]:
         return self._complete_nested(node, "lineItems", "OrderLineItems", ORDER_LINE_ITEMS_QUERY, "order",
-                                     self.line_items_follow_up_page_size)
+                                     self.line_items_follow_up_page_size, LINE_ITEM_NODE_COST)
 
     def _complete_nested(self, node: dict[str, Any], field: str, operation: str, query: str, parent: str,
-                         page_size: int) -> dict[str, Any]:
+                         page_size: int, node_cost: float) -> dict[str, Any]:
         """``node`` with every node of its connection ``field`` (an order's line items, a product's variants):
         what the first page left out is asked for on the ``parent`` by id, page by page."""
         connection = node.get(field) or {"nodes": [], "pageInfo": {"hasNextPage": False}}
@@ -524,7 +533,8 @@ class ShopifyClient(Closing):
         page_info = connection.get("pageInfo") or {}
         after = page_info.get("endCursor")
         while page_info.get("hasNextPage"):
-            data = self._page(operation, query, {"id": node["id"], "first": page_size, "after": after}, "first")
+            data = self._page(operation, query, {"id": node["id"], "first": page_size, "after": after}, "first",
+                              node_cost)
             self.stats.follow_up_pages += 1
             if data.get(parent) is None:
                 raise ApiError(f"{SERVICE} {operation}: {parent} {node['id']} vanished while paging")
@@ -565,7 +575,7 @@ class ShopifyClient(Closing):
 
     def _complete_variants(self, node: dict[str, Any]) -> dict[str, Any]:
         return self._complete_nested(node, "variants", "ProductVariants", PRODUCT_VARIANTS_QUERY, "product",
-                                     self.variants_follow_up_page_size)
+                                     self.variants_follow_up_page_size, VARIANT_NODE_COST)
 
     def fetch_products(self, updated_since: dt.datetime | None = None) -> list[ShopifyProduct]:
         newest: dict[int, ShopifyProduct] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 
 from y3d_pipeline.sources.http import ApiError, RetryPolicy
@@ -138,3 +139,30 @@ def test_get_order_and_full_resource_write_back(fresh_sandbox):
         assert client.get_order(order_id).payload["internalNotes"] == "printed: Mia / Pink"
         with pytest.raises(ValueError):
             client.create_or_update_order(dict(body, orderNumber="x" * 51))
+
+
+def test_spends_every_window_whole_and_never_gets_a_429(fresh_sandbox, baseline):
+    """Pacing at the ceiling: each rate-limit window but the last carries exactly the limit's requests (the
+    client waits only when X-Rate-Limit-Remaining says the window is spent), and the sandbox answers no 429."""
+    fresh_sandbox.set_rate_limit_scale(0.1)  # 4 requests per minute
+    fresh_sandbox.advance_clock(60)  # a window of its own (the baseline's requests opened the last one)
+    sent_in_window = [0]
+
+    class Counting(httpx.HTTPTransport):
+        def handle_request(self, request):
+            sent_in_window[-1] += 1
+            return super().handle_request(request)
+
+    def sleep(seconds: float) -> None:  # simulated time: the sandbox's rate window moves with its clock
+        sent_in_window.append(0)
+        fresh_sandbox.advance_clock(seconds)
+
+    with make_client(fresh_sandbox, page_size=15, sleep=sleep, transport=Counting()) as client:
+        result = client.list_orders(START, END)
+        stats = client.stats
+    assert ids(result) == baseline
+    assert stats.rate_limited == 0 and stats.retries == 0
+    assert "429" not in fresh_sandbox.stats()["statuses"]["shipstation"]
+    assert client.rate_limit == 4 and len(sent_in_window) >= 3
+    assert sent_in_window[:-1] == [4] * (len(sent_in_window) - 1)
+    assert 1 <= sent_in_window[-1] <= 4
