@@ -92,8 +92,8 @@ def split_run(instance, run_id: str, wall: float) -> dict:
 
 def run_backfill(days: int, orders_per_day: int) -> dict:
     import dagster as dg
-
     from backfill import Databases, pg_instance, table_counts
+
     from y3d_pipeline.sandbox.options import SandboxOptions
     from y3d_pipeline.sandbox.server import SandboxServer
 
