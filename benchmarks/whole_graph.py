@@ -167,7 +167,7 @@ def run_demo(days: int) -> dict:
     env = prepare_local_instance()
     phases["database and migrations"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    with demo._sandbox(env) as demo_env:
+    with demo._sandbox(env, days) as demo_env:
         phases["sandbox start (data generated)"] = time.perf_counter() - t1
         with demo._temporary_environ(demo_env):
             t2 = time.perf_counter()
