@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     started = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"## The whole graph: {args.days}-day single-run backfill and the demo ({started})", "",
-             f"`uv run python benchmarks/whole_graph.py --days {args.days} --orders-per-day {args.orders_per_day}`; "
+             f"`uv run python benchmarks/whole_graph.py {' '.join(sys.argv[1:])}` ({args.days} days x "
+             f"{args.orders_per_day} orders/day); "
              f"{os.cpu_count()} CPUs, load average at start {load}.", ""]
     ok = True
     if args.only in (None, "demo"):
