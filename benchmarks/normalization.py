@@ -6,8 +6,12 @@ options, tags, split pairs, repeat customers, ~300 SKUs) into raw_shipstation_or
 processes (so peak RSS is per phase):
 
 1. the pipeline's normalization (``normalize_shipstation_window``) over all of them, from empty tables;
-2. the same again over unchanged data (what a re-materialization costs);
-3. a naive baseline in the style of the legacy sync: per order one ORM transaction, a SELECT per
+2. the same again over unchanged data (what a re-materialization costs: the rows are skipped by their
+   ``normalized_versions`` fingerprint), and once more with ``full=True`` (every row mapped and merged again,
+   every ``IS DISTINCT FROM`` guard evaluated: the cost without the skip);
+3. reconciliation (``reconcile_window``) of synthetic Shopify records (every ShipStation order from a Shopify
+   store has its Shopify order, one option renamed and the prices in the shop's currency), first and re-run;
+4. a naive baseline in the style of the legacy sync: per order one ORM transaction, a SELECT per
    customer/product/order/item and an upsert each — on the first ``--naive-orders`` orders of the same
    data (it is too slow for all of them; its rate is extrapolated and said so).
 
@@ -95,16 +99,37 @@ def synthetic_orders(count: int, seed: int = 11):
         }
 
 
+def shopify_twin(payload: dict) -> dict | None:
+    """The Shopify Admin GraphQL order behind a synthetic ShipStation order from a Shopify store."""
+    if payload["advancedOptions"]["source"] != "shopify":
+        return None
+    nodes = [{"id": f"gid://shopify/LineItem/{i['lineItemKey']}", "sku": i["sku"], "name": i["name"],
+              "quantity": i["quantity"],
+              "customAttributes": [{"key": o["name"], "value": o["value"]} for o in i["options"]],
+              "originalUnitPriceSet": {"shopMoney": {"amount": str(i["unitPrice"]), "currencyCode": "GBP"}}}
+             for i in payload["items"] if not i.get("adjustment")]
+    return {"legacyResourceId": str(payload["orderId"] + 7_000_000_000), "name": f"#{payload['orderNumber']}",
+            "createdAt": payload["orderDate"][:19] + "Z", "updatedAt": payload["modifyDate"][:19] + "Z",
+            "displayFulfillmentStatus": "UNFULFILLED", "email": payload["customerEmail"], "currencyCode": "GBP",
+            "totalPriceSet": {"shopMoney": {"amount": "25.00", "currencyCode": "GBP"}},
+            "shippingAddress": {"name": payload["shipTo"]["name"]}, "customer": {"displayName": "Buyer"},
+            "lineItems": {"nodes": nodes}}
+
+
 def load_raw(url: str, count: int) -> tuple[int, int, float]:
     from y3d_pipeline.db.engine import make_engine
-    from y3d_pipeline.db.models import RawShipstationOrder
+    from y3d_pipeline.db.models import RawShipstationOrder, RawShopifyOrder
     from y3d_pipeline.sources.raw_store import upsert_raw_records
     from y3d_pipeline.sources.shipstation.records import parse_pacific
 
     engine = make_engine(url)
     started = time.perf_counter()
-    batch, orders, items = [], 0, 0
+    batch, shopify, orders, items = [], [], 0, 0
     for payload in synthetic_orders(count):
+        twin = shopify_twin(payload)
+        if twin is not None:
+            shopify.append({"shopify_order_id": int(twin["legacyResourceId"]), "order_name": twin["name"],
+                            "source_modified_at": parse_pacific(payload["modifyDate"]), "payload": twin})
         orders += 1
         items += sum(1 for i in payload["items"] if not i.get("adjustment"))
         batch.append({"shipstation_order_id": payload["orderId"], "order_number": payload["orderNumber"],
@@ -113,10 +138,12 @@ def load_raw(url: str, count: int) -> tuple[int, int, float]:
         if len(batch) == 5000:
             with engine.begin() as conn:
                 upsert_raw_records(conn, RawShipstationOrder.__table__, batch, fetched_at=dt.datetime.now(dt.UTC))
-            batch = []
+                upsert_raw_records(conn, RawShopifyOrder.__table__, shopify, fetched_at=dt.datetime.now(dt.UTC))
+            batch, shopify = [], []
     if batch:
         with engine.begin() as conn:
             upsert_raw_records(conn, RawShipstationOrder.__table__, batch, fetched_at=dt.datetime.now(dt.UTC))
+            upsert_raw_records(conn, RawShopifyOrder.__table__, shopify, fetched_at=dt.datetime.now(dt.UTC))
     with engine.begin() as conn:
         conn.execute(sa.text("ANALYZE"))
     engine.dispose()
@@ -126,16 +153,35 @@ def load_raw(url: str, count: int) -> tuple[int, int, float]:
 # ------------------------------------------------------------------------------------------ phases
 
 
-def phase_optimized(url: str) -> dict:
+def phase_optimized(url: str, full: bool = False) -> dict:
     from y3d_pipeline.db.engine import make_engine
     from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window
 
     engine = make_engine(url)
+    load_before = os.getloadavg()[0]
     started = time.perf_counter()
-    report = normalize_shipstation_window(engine, START - dt.timedelta(days=1), START + dt.timedelta(days=60))
+    report = normalize_shipstation_window(engine, START - dt.timedelta(days=1), START + dt.timedelta(days=60),
+                                          full=full)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "orders": report.raw_records, "orders_written": report.orders_written,
-            "items_written": report.items_written, "batches": report.batches}
+            "items_written": report.items_written, "batches": report.batches,
+            "skipped": report.raw_unchanged_skipped, "mapped_in_python": report.mapped_in_python,
+            "quarantined": report.quarantined, "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
+
+
+def phase_reconcile(url: str) -> dict:
+    from y3d_pipeline.db.engine import make_engine
+    from y3d_pipeline.normalized.reconcile.window import reconcile_window
+
+    engine = make_engine(url)
+    load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    report = reconcile_window(engine, START - dt.timedelta(days=1), START + dt.timedelta(days=60))
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "records": report.raw_records, "skipped": report.raw_unchanged_skipped,
+            "matched": report.matched, "unmatched": report.unmatched, "orders_written": report.orders_written,
+            "items_written": report.items_written, "quarantined": report.quarantined,
+            "load": [round(load_before, 1), round(os.getloadavg()[0], 1)]}
 
 
 def phase_naive(url: str, limit: int) -> dict:
@@ -213,7 +259,12 @@ def run_phase(name: str, url: str, *extra: str) -> dict:
 
 
 def child(args: argparse.Namespace) -> None:
-    result = phase_optimized(args.url) if args.phase == "optimized" else phase_naive(args.url, args.naive_orders)
+    if args.phase == "naive":
+        result = phase_naive(args.url, args.naive_orders)
+    elif args.phase == "reconcile":
+        result = phase_reconcile(args.url)
+    else:
+        result = phase_optimized(args.url, full=args.phase == "full")
     result["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(result))
 
@@ -223,7 +274,7 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=100_000)
     parser.add_argument("--naive-orders", type=int, default=5_000)
     parser.add_argument("--write", action="store_true", help="append the figures to benchmarks/RESULTS.md")
-    parser.add_argument("--phase", choices=("optimized", "naive"), help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=("optimized", "full", "reconcile", "naive"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -243,8 +294,14 @@ def main() -> None:
         load_raw(naive_url, args.naive_orders)
         first = run_phase("optimized", url)
         print("set-based, empty tables:", first, flush=True)
+        reconciled = run_phase("reconcile", url)
+        print("reconciliation:", reconciled, flush=True)
         second = run_phase("optimized", url)
         print("set-based, unchanged re-run:", second, flush=True)
+        reconciled_again = run_phase("reconcile", url)
+        print("reconciliation, unchanged re-run:", reconciled_again, flush=True)
+        forced = run_phase("full", url)
+        print("set-based, unchanged re-run with full=True (no skipping):", forced, flush=True)
         naive = run_phase("naive", naive_url, "--naive-orders", str(args.naive_orders))
         print("naive per-order ORM:", naive, flush=True)
     finally:
@@ -252,6 +309,22 @@ def main() -> None:
 
     rate = lambda r: r["orders"] / r["seconds"]  # noqa: E731
     naive_rate = rate(naive)
+    loads = [x for r in (first, reconciled, second, reconciled_again, forced, naive) for x in r.get("load", [])]
+    summary = [
+        f"first run: {rate(first):,.0f} orders/s ({first['orders']:,} orders in {first['seconds']:.1f} s, "
+        f"{first['mapped_in_python']} mapped in Python, peak RSS {first['peak_rss_mib']} MiB)",
+        f"re-run over unchanged data: {second['seconds']:.2f} s = {second['seconds'] / first['seconds']:.1%} of "
+        f"the first run ({second['skipped']:,} rows skipped, peak RSS {second['peak_rss_mib']} MiB)",
+        f"re-run with full=True (no skipping): {forced['seconds']:.1f} s = "
+        f"{forced['seconds'] / first['seconds']:.0%} of the first run ({rate(forced):,.0f} orders/s)",
+        f"reconciliation of {reconciled['records']:,} Shopify records: {reconciled['seconds']:.1f} s "
+        f"({reconciled['matched']:,} matched); re-run over unchanged data: {reconciled_again['seconds']:.2f} s = "
+        f"{reconciled_again['seconds'] / reconciled['seconds']:.1%} ({reconciled_again['skipped']:,} skipped)",
+        f"naive per-order ORM: {naive_rate:,.0f} orders/s on {naive['orders']:,} orders "
+        f"(peak RSS {naive['peak_rss_mib']} MiB); set-based / naive = {rate(first) / naive_rate:.0f}x",
+        f"load average (1 min) at phase starts/ends: {loads}",
+    ]
+    print("\n".join(summary), flush=True)
     lines = [
         "",
         "## ShipStation normalization",
@@ -261,15 +334,18 @@ def main() -> None:
         f"{platform.machine()}, 24 GiB RAM, Python {platform.python_version()}), embedded PostgreSQL on the same "
         f"machine. {orders:,} synthetic raw ShipStation orders with {items:,} items (1-4 per order, 5% with an "
         "adjustment line, 10% tagged, 1 in 40 a split child, ~50k customers, 300 SKUs) read from "
-        "raw_shipstation_orders; batches of 2,000 orders, one transaction each. Peak memory is the peak RSS (VmHWM) of "
+        "raw_shipstation_orders; batches of 5,000 orders, one transaction each. Peak memory is the peak RSS (VmHWM) of "
         "the child process running that phase (Python + SQLAlchemy + Dagster-free imports included).",
         "",
         "| phase | orders | wall s | orders/s | items/s | peak RSS MiB |",
         "|---|---|---|---|---|---|",
         f"| set-based writer, empty tables | {first['orders']:,} | {first['seconds']:.1f} | {rate(first):,.0f} | "
         f"{items / first['seconds']:,.0f} | {first['peak_rss_mib']} |",
-        f"| set-based writer, re-run (nothing changed) | {second['orders']:,} | {second['seconds']:.1f} | "
+        f"| set-based writer, re-run (nothing changed: skipped) | {second['orders']:,} | {second['seconds']:.2f} | "
         f"{rate(second):,.0f} | {items / second['seconds']:,.0f} | {second['peak_rss_mib']} |",
+        f"| set-based writer, re-run with full=True (nothing changed, nothing skipped) | {forced['orders']:,} | "
+        f"{forced['seconds']:.1f} | {rate(forced):,.0f} | {items / forced['seconds']:,.0f} | "
+        f"{forced['peak_rss_mib']} |",
         f"| naive per-order ORM upsert (first {naive['orders']:,} orders only) | {naive['orders']:,} | "
         f"{naive['seconds']:.1f} | {naive_rate:,.0f} | {naive['items'] / naive['seconds']:,.0f} | "
         f"{naive['peak_rss_mib']} |",
@@ -277,6 +353,8 @@ def main() -> None:
         f"Set-based is {rate(first) / naive_rate:.0f}x the naive rate. The naive baseline ran on a "
         f"{naive['orders']:,}-order subset of the same data (full run too slow); extrapolated to all "
         f"{orders:,} orders it would take ~{orders / naive_rate / 60:.0f} min vs {first['seconds'] / 60:.1f} min.",
+        "",
+        *[f"* {line}" for line in summary],
     ]
     text = "\n".join(lines) + "\n"
     print(text)

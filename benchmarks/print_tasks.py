@@ -121,10 +121,13 @@ def accuracy(engine: sa.Engine, truth: list[dict]) -> dict[str, int]:
     return counts
 
 
-def run_once(engine: sa.Engine, env: dict[str, str], day: dt.date, concurrency: int) -> dict:
-    with engine.begin() as conn:
-        conn.execute(sa.delete(PrintTask.__table__))
-        conn.execute(sa.delete(AiCall.__table__))
+def run_once(engine: sa.Engine, env: dict[str, str], day: dt.date, concurrency: int, *, fresh: bool = True) -> dict:
+    """One print-task run over the day: from empty tasks (``fresh``), or over what the last run left (a re-run:
+    the inputs are unchanged, so it should cost a fraction of the first)."""
+    if fresh:
+        with engine.begin() as conn:
+            conn.execute(sa.delete(PrintTask.__table__))
+            conn.execute(sa.delete(AiCall.__table__))
     client = openai.OpenAI(api_key=env["OPENAI_API_KEY"], base_url=env["OPENAI_BASE_URL"], max_retries=0)
     extractor = PersonalizationExtractor(client, "gpt-4.1-mini")
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
@@ -159,6 +162,7 @@ def main() -> None:
             print(f"day {args.day}: {orders} ShipStation orders, {items} items loaded")
             mix = run_once(engine, env, args.day, DEFAULT_AI_CONCURRENCY)
             judged = accuracy(engine, sandbox.truth())
+            rerun = run_once(engine, env, args.day, DEFAULT_AI_CONCURRENCY, fresh=False)
             load_day(engine, env, args.day, legacy_text=True)
             runs = [run_once(engine, env, args.day, DEFAULT_AI_CONCURRENCY), run_once(engine, env, args.day, 1)]
         engine.dispose()
@@ -170,6 +174,9 @@ def main() -> None:
     print(f"sandbox mix: {mix['items']} items in {mix['seconds']:.2f} s, by source {mix['by_source']}, "
           f"{mix['ai_calls']} AI calls; resolved without AI {without_ai}/{mix['items']} = {share:.0%}; "
           f"against the ground truth: {judged}")
+    rerun_share = rerun["seconds"] / mix["seconds"]
+    print(f"re-run over unchanged inputs: {rerun['seconds']:.2f} s = {rerun_share:.0%} of the first run "
+          f"({rerun['ai_calls']} AI calls); load average {os.getloadavg()}")
     for r in runs:
         print(f"concurrency {r['concurrency']}: {r['items']} items in {r['seconds']:.2f} s = "
               f"{r['items_per_s']:.1f} items/s, {r['ai_calls']} AI calls, by source {r['by_source']}, "
@@ -189,6 +196,8 @@ def main() -> None:
             f"({mix['items_per_s']:.0f} items/s); against the sandbox ground truth ({judged['items']} items): "
             f"{judged['correct_unflagged']} correct and unflagged, {judged['flagged']} flagged for a person, "
             f"{judged['silently_wrong']} silently wrong; review reasons {mix['reasons']}.",
+            f"* Re-run over the same day, inputs unchanged: {rerun['seconds']:.2f} s = {rerun_share:.0%} of the "
+            f"first run, {rerun['ai_calls']} AI calls.",
             "* AI throughput: the same day with every text option rewritten as the legacy free-text "
             "\"Personalized Details\" option, so Etsy/Shopify items need the model (Amazon Custom and eBay "
             "note blocks still resolve without it):", "",

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 import sqlalchemy as sa
@@ -18,9 +19,9 @@ from dagster._core.events import DagsterEventType
 from y3d_pipeline import alert_state, quality
 from y3d_pipeline.alert_state import Condition
 from y3d_pipeline.alerts import Alert, AlertEntry, CheckFailure, fingerprint, run_url, ui_url
+from y3d_pipeline.business_hours import BusinessHours
 from y3d_pipeline.redaction import scrub
 from y3d_pipeline.runlog.core import Attention
-from y3d_pipeline.settings import Settings
 
 MAX_OPEN_FAILURES_LISTED = 50
 
@@ -262,37 +263,48 @@ def source_recovered_alert(sources: Sequence[str], base_url: str | None = None) 
                  url=ui_url("runs", base_url), entries=[AlertEntry(label=s) for s in sources])
 
 
+@dataclass(frozen=True)
+class OperatorLimits:
+    """When a standing condition is worth a message (from the ``alerts`` and ``shop`` resources)."""
+
+    review_backlog: int = 25  # Y3D_ALERT_REVIEW_BACKLOG: tasks waiting for review
+    ship_by_hours: int = 24  # Y3D_ALERT_SHIP_BY_HOURS: Custom files missing this close to ship-by
+    max_sync_age_minutes: int = 30  # Y3D_MAX_SYNC_AGE_MINUTES, business hours only
+    business_hours: BusinessHours | None = None  # Y3D_BUSINESS_HOURS; None: always open
+    ui_base_url: str | None = None  # Y3D_UI_BASE_URL, for the links
+
+
 def evaluate_operator_conditions(conn: sa.Connection, latest_syncs: Mapping[str, dt.datetime | None],
-                                 settings: Settings, now: dt.datetime) -> tuple[list[tuple[Condition, Alert]], list[Alert]]:
+                                 limits: OperatorLimits, now: dt.datetime) -> tuple[list[tuple[Condition, Alert]], list[Alert]]:
     """(new or changed conditions with their alerts, "resolved" notes) for the backlog, Custom files and
     stale sources (``latest_syncs``: each configured source's last successful sync). Clears conditions that no
     longer hold."""
-    base_url = settings.Y3D_UI_BASE_URL
+    base_url = limits.ui_base_url
     found: list[tuple[Condition, Alert]] = []
     resolved: list[Alert] = []
 
     backlog = quality.review_backlog(conn)
-    condition = review_backlog_condition(backlog, settings.Y3D_ALERT_REVIEW_BACKLOG)
+    condition = review_backlog_condition(backlog, limits.review_backlog)
     if condition:
-        found.append((condition, review_backlog_alert(backlog, settings.Y3D_ALERT_REVIEW_BACKLOG, now, base_url)))
-    elif int(backlog.get("tasks") or 0) < settings.Y3D_ALERT_REVIEW_BACKLOG // 2 + 1:
+        found.append((condition, review_backlog_alert(backlog, limits.review_backlog, now, base_url)))
+    elif int(backlog.get("tasks") or 0) < limits.review_backlog // 2 + 1:
         alert_state.clear(conn, ["review_backlog"])  # hysteresis: a backlog hovering at the limit stays quiet
 
     rows = quality.customized_url_without_customization(
         conn, now=now, grace=CUSTOM_FILE_GRACE,
-        ship_by_before=now + dt.timedelta(hours=settings.Y3D_ALERT_SHIP_BY_HOURS))
+        ship_by_before=now + dt.timedelta(hours=limits.ship_by_hours))
     condition = custom_files_condition(rows)
     if condition:
-        found.append((condition, custom_files_alert(rows, settings.Y3D_ALERT_SHIP_BY_HOURS, base_url)))
+        found.append((condition, custom_files_alert(rows, limits.ship_by_hours, base_url)))
     else:
         alert_state.clear(conn, ["custom_files_due"])
 
-    stale = quality.stale_sources(latest_syncs, now=now, max_age=dt.timedelta(minutes=settings.Y3D_MAX_SYNC_AGE_MINUTES),
-                                  business_hours=settings.business_hours)
+    stale = quality.stale_sources(latest_syncs, now=now, max_age=dt.timedelta(minutes=limits.max_sync_age_minutes),
+                                  business_hours=limits.business_hours)
     for item in stale:
         found.append((Condition(f"stale_source:{item['source']}", "stale_source", "stale"),
-                      stale_source_alert(item, settings.Y3D_MAX_SYNC_AGE_MINUTES,
-                                         str(settings.business_hours) if settings.business_hours else None, base_url)))
+                      stale_source_alert(item, limits.max_sync_age_minutes,
+                                         str(limits.business_hours) if limits.business_hours else None, base_url)))
     recovered = alert_state.clear_absent(conn, "stale_source", [f"stale_source:{s['source']}" for s in stale])
     if recovered:
         resolved.append(source_recovered_alert([k.removeprefix("stale_source:") for k in recovered], base_url))

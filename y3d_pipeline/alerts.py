@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from y3d_pipeline.redaction import scrub
-from y3d_pipeline.settings import Settings, load_settings
+from y3d_pipeline.settings import load_settings
 
 log = logging.getLogger(__name__)
 
@@ -181,20 +181,29 @@ def slack_payload(alert: Alert, base_url: str | None = None) -> dict[str, Any]:
     return {"text": clip(text_of(alert, base_url), 3000), "blocks": blocks, "y3d": json_payload(alert, base_url)}
 
 
-def post_alert(alert: Alert, *, settings: Settings | None = None, timeout: float = DEFAULT_TIMEOUT_SECONDS,
+@dataclass(frozen=True)
+class AlertDestinations:
+    """Where alerts go: the Slack-compatible and the plain JSON webhook (either may be unset) and the UI the
+    links point at. The sensors get it from the ``alerts`` resource (``defs/resources.py``)."""
+
+    webhook_url: str | None = None  # Y3D_ALERT_WEBHOOK_URL
+    json_webhook_url: str | None = None  # Y3D_ALERT_JSON_WEBHOOK_URL
+    ui_base_url: str = "http://127.0.0.1:3000"  # Y3D_UI_BASE_URL
+
+
+def post_alert(alert: Alert, destinations: AlertDestinations, *, timeout: float = DEFAULT_TIMEOUT_SECONDS,
                logger: logging.Logger | logging.LoggerAdapter | None = None) -> bool:
     """Log the alert and POST it to every configured webhook. Never raises.
 
     Returns True when every configured webhook accepted it (or none is configured: logging was the
     delivery), False when one failed, so a de-duplicating caller tries again on its next tick."""
     logger = logger or log
-    settings = settings or load_settings()
     alert = alert.scrubbed()
-    base_url = settings.Y3D_UI_BASE_URL
+    base_url = destinations.ui_base_url
     logger.warning("ALERT: %s", text_of(alert, base_url))
     targets = [(name, url, render) for name, url, render in (
-        ("Y3D_ALERT_WEBHOOK_URL", settings.Y3D_ALERT_WEBHOOK_URL, slack_payload),
-        ("Y3D_ALERT_JSON_WEBHOOK_URL", settings.Y3D_ALERT_JSON_WEBHOOK_URL, json_payload)) if url]
+        ("Y3D_ALERT_WEBHOOK_URL", destinations.webhook_url, slack_payload),
+        ("Y3D_ALERT_JSON_WEBHOOK_URL", destinations.json_webhook_url, json_payload)) if url]
     if not targets:
         logger.info("alert not posted: neither Y3D_ALERT_WEBHOOK_URL nor Y3D_ALERT_JSON_WEBHOOK_URL is set")
         return True

@@ -56,6 +56,7 @@ REGISTERED_COMMANDS = (
     ("y3d_pipeline.runlog.status_cli", "status"),
     ("y3d_pipeline.backfill_cli", "backfill"),
     ("y3d_pipeline.print_queue.cli", "tasks"),
+    ("y3d_pipeline.sources.amazon.cli", "amazon"),
 )
 
 

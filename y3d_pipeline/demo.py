@@ -2,8 +2,10 @@
 
 1. start (or reuse) the embedded PostgreSQL and apply migrations;
 2. start the local API sandbox and point every source and OpenAI at it;
-3. materialize the non-partitioned reference assets, then the last N days of every partitioned asset in
-   one single run (the way a single-run backfill executes), recording both in the instance;
+3. materialize the non-partitioned reference assets, then the ShipStation catalogue job (its phase graph: phase 1
+   in order, then products and inventory at once, one process each, as in production), then the last N days of
+   every partitioned asset in one single run (the way a single-run backfill executes), recording all in the
+   instance;
 4. open the Dagster UI on 127.0.0.1 with those runs, materializations and the lineage visible.
 """
 
@@ -49,12 +51,44 @@ def _temporary_environ(env: dict[str, str]):
         os.environ.update(saved)
 
 
+def catalogue_job():
+    """The ``shipstation_catalogue`` job, rebuilt in each of its step processes (the multiprocess executor)."""
+    from y3d_pipeline.definitions import defs as load_defs
+
+    return load_defs().resolve_job_def("shipstation_catalogue")
+
+
+def run_catalogue(instance) -> str:
+    """The catalogue's phase graph as production runs it; prints each operation's result; returns the run id."""
+    import dagster as dg
+
+    from y3d_pipeline.inprocess import QUIET_CONSOLE
+    from y3d_pipeline.runlog.operations import operation_results
+
+    print("ShipStation catalogue: warehouses → inventory warehouses → inventory locations, then products and "
+          "inventory at once (one process each) ...", flush=True)
+    with dg.execute_job(dg.reconstructable(catalogue_job), instance=instance, run_config=QUIET_CONSOLE,
+                        tags={TAG_TRIGGER: "demo"}, raise_on_error=False) as result:
+        run_id = result.run_id
+    for op in operation_results(instance, run_id):
+        span = ""
+        if op.started_at and op.ended_at:
+            span = (f", step {op.started_at:%H:%M:%S}.{op.started_at.microsecond // 1000:03d}.."
+                    f"{op.ended_at:%H:%M:%S}.{op.ended_at.microsecond // 1000:03d} "
+                    f"({(op.ended_at - op.started_at).total_seconds():.2f} s)")
+        error = f": {op.error}" if op.error else ""
+        print(f"  {op.operation or op.step_key}: {op.status}, {op.records} records{span}{error}", flush=True)
+    return run_id
+
+
 def materialize_recent(days: int) -> list[str]:
-    """Run the reference assets, then the last ``days`` daily partitions in one run; returns run ids.
-    Each run shows a progress bar of its steps (plain lines when stderr is not a terminal)."""
+    """Run the reference assets, the ShipStation catalogue job, then the last ``days`` daily partitions in one run;
+    returns run ids. Each in-process run shows a progress bar of its steps (plain lines when stderr is not a
+    terminal); the catalogue's operations are printed."""
     import dagster as dg
 
     from y3d_pipeline.definitions import defs as load_defs
+    from y3d_pipeline.defs.automation.jobs import CATALOGUE_ASSETS
     from y3d_pipeline.defs.partitions import daily_partitions
     from y3d_pipeline.inprocess import execute_with_progress
 
@@ -62,7 +96,7 @@ def materialize_recent(days: int) -> list[str]:
     graph = definitions.resolve_asset_graph()
     materializable = sorted(graph.materializable_asset_keys)
     partitioned = [k for k in materializable if graph.get(k).partitions_def is not None]
-    unpartitioned = [k for k in materializable if graph.get(k).partitions_def is None]
+    unpartitioned = [k for k in materializable if graph.get(k).partitions_def is None and k not in CATALOGUE_ASSETS]
     job = definitions.resolve_implicit_global_asset_job_def()
     instance = dg.DagsterInstance.get()
     run_ids: list[str] = []
@@ -70,6 +104,7 @@ def materialize_recent(days: int) -> list[str]:
         result = execute_with_progress(job, instance=instance, what="reference and daily-report assets",
                                        asset_selection=unpartitioned, tags={TAG_TRIGGER: "demo"})
         run_ids.append(result.run_id)
+    run_ids.append(run_catalogue(instance))  # before the print tasks, which read the stock
     window = daily_partitions.get_partition_keys()[-days:]
     if partitioned and window:
         result = execute_with_progress(

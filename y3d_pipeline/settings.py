@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     SHIPSTATION_API_KEY: SecretStr | None = None
     SHIPSTATION_API_SECRET: SecretStr | None = None
     SHIPSTATION_BASE_URL: str = "https://ssapi.shipstation.com"
+    SHIPSTATION_V2_API_KEY: SecretStr | None = None  # the V2 inventory API (catalogue and stock source)
+    SHIPSTATION_V2_BASE_URL: str = "https://api.shipstation.com/v2"
 
     SHOPIFY_STORE: str | None = None
     SHOPIFY_ACCESS_TOKEN: SecretStr | None = None
@@ -177,6 +179,7 @@ class Settings(BaseSettings):
     @field_validator(
         "SHIPSTATION_API_KEY",
         "SHIPSTATION_API_SECRET",
+        "SHIPSTATION_V2_API_KEY",
         "SHOPIFY_ACCESS_TOKEN",
         "AMAZON_LWA_CLIENT_SECRET",
         "AMAZON_LWA_REFRESH_TOKEN",
@@ -207,6 +210,10 @@ class Settings(BaseSettings):
     @property
     def shipstation_configured(self) -> bool:
         return bool(self.SHIPSTATION_API_KEY and self.SHIPSTATION_API_SECRET)
+
+    @property
+    def shipstation_v2_configured(self) -> bool:
+        return bool(self.SHIPSTATION_V2_API_KEY)
 
     @property
     def shopify_configured(self) -> bool:

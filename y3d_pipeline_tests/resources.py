@@ -17,6 +17,10 @@ from y3d_pipeline.defs.sources.amazon.resources import (
     AmazonResource,
 )
 from y3d_pipeline.defs.sources.shipstation.resources import ShipStationConnection, ShipStationResource
+from y3d_pipeline.defs.sources.shipstation_catalogue.resources import (
+    ShipStationV2Connection,
+    ShipStationV2Resource,
+)
 from y3d_pipeline.defs.sources.shopify.resources import ShopifyConnection, ShopifyResource
 
 
@@ -30,6 +34,13 @@ def shipstation_connection(env: Mapping[str, str] | None) -> ShipStationConnecti
 def shipstation_resource(env: Mapping[str, str] | None, **knobs: Any) -> ShipStationResource:
     """``env=None``: not configured."""
     return ShipStationResource(connection=shipstation_connection(env), **knobs)
+
+
+def shipstation_v2_resource(env: Mapping[str, str] | None, **knobs: Any) -> ShipStationV2Resource:
+    """``env=None``: not configured."""
+    connection = ShipStationV2Connection() if env is None else ShipStationV2Connection(
+        api_key=env["SHIPSTATION_V2_API_KEY"], base_url=env["SHIPSTATION_V2_BASE_URL"])
+    return ShipStationV2Resource(connection=connection, **knobs)
 
 
 def shopify_resource(env: Mapping[str, str] | None, **knobs: Any) -> ShopifyResource:

@@ -35,7 +35,14 @@ CONTRACT: dict[str, tuple[str | None, set[str]]] = {
     "reports/ai_usage": (NONE, {"print_queue/print_tasks"}),
     # additions since the contract (README): the nightly retention, its sizes as metadata
     "maintenance/retention": (NONE, set()),
+    # the ShipStation catalogue and stock (issue 17): phase 1 in order, phase 2 downstream of all of phase 1
+    "raw/shipstation_warehouses": (NONE, set()),
+    "raw/shipstation_inventory_warehouses": (NONE, {"raw/shipstation_warehouses"}),
+    "raw/shipstation_inventory_locations": (NONE, {"raw/shipstation_inventory_warehouses"}),
+    "raw/shipstation_products": (NONE, {"raw/shipstation_inventory_locations"}),
+    "raw/shipstation_inventory": (NONE, {"raw/shipstation_inventory_locations"}),
 }
+PARALLEL_JOBS = {"shipstation_catalogue"}  # its phase 2 runs two steps at once
 
 
 @pytest.fixture(scope="module")
@@ -87,4 +94,17 @@ def test_partitioned_assets_backfill_in_one_run(asset_graph):
 
 def test_jobs_use_in_process_executor(definitions):
     for job in definitions.resolve_all_job_defs():
-        assert job.executor_def.name == dg.in_process_executor.name, job.name
+        if job.name not in PARALLEL_JOBS:
+            assert job.executor_def.name == dg.in_process_executor.name, job.name
+
+
+def test_the_catalogue_job_runs_phase_2_in_parallel_with_a_pool_per_api(definitions, asset_graph):
+    job = definitions.resolve_job_def("shipstation_catalogue")
+    assert job.executor_def.name == "catalogue_multiprocess"  # the multiprocess executor, max_concurrent 2
+    keys = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert keys == {k for k in CONTRACT if k.startswith("raw/shipstation_") and k.split("_", 1)[1] in (
+        "warehouses", "inventory_warehouses", "inventory_locations", "products", "inventory")}
+    products, inventory = (asset_graph.get(dg.AssetKey.from_user_string(f"raw/shipstation_{name}"))
+                           for name in ("products", "inventory"))
+    assert (set(products.pools), set(inventory.pools)) == ({"shipstation"}, {"shipstation_v2"})
+    assert products.key not in inventory.parent_keys and inventory.key not in products.parent_keys

@@ -16,7 +16,7 @@ def test_demo_runs_amazon_orders_and_custom_urls_through_v2026(app_db_url, clean
         env.pop("AMAZON_ORDERS_API_VERSION", None)  # the default
         with demo._temporary_environ(env):
             run_ids = demo.materialize_recent(1)
-    assert len(run_ids) == 2
+    assert len(run_ids) == 3  # reference assets, the catalogue's phase graph, the daily partitions
     with clean_db.connect() as conn:
         versions = dict(conn.execute(sa.text(
             "SELECT api_version, count(*) FROM raw_amazon_orders GROUP BY 1")).all())
@@ -27,6 +27,10 @@ def test_demo_runs_amazon_orders_and_custom_urls_through_v2026(app_db_url, clean
             WHERE i->'product'->'customization'->>'customizedUrl' IS NOT NULL""")).scalar()
         amazon_orders = conn.execute(sa.text(
             "SELECT count(*) FROM orders WHERE marketplace = 'amazon' AND amazon_order_id IS NOT NULL")).scalar()
+        stock = conn.execute(sa.text("SELECT count(*) FROM inventory_levels")).scalar()
+        sold_out_tasks = conn.execute(sa.text(
+            "SELECT count(*) FROM print_tasks WHERE review_reason LIKE '%No blanks in stock%'")).scalar()
     assert set(versions) == {"2026-01-01"} and versions["2026-01-01"] > 0
     assert from_sp_api > 0 and custom.get("processed", 0) >= from_sp_api and set(custom) == {"processed"}
     assert amazon_orders > 0
+    assert stock > 0 and sold_out_tasks >= 0  # the catalogue ran before the print tasks (which read the stock)

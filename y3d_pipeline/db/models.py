@@ -137,6 +137,23 @@ class RawShipstationShipment(Base):
     __table_args__ = (Index(None, "shipstation_order_id"), Index(None, "ship_date"))
 
 
+class RawShipstationCatalogue(Base):
+    """One record of ShipStation's catalogue and stock as last fetched: a v1 warehouse or product, a V2 inventory
+    warehouse, inventory location or inventory level. ``record_key`` is ``<kind>:<source id>`` (an inventory level's
+    id is ``<sku>@<inventory_location_id>``); a record without a modification time has ``source_modified_at`` =
+    2000-01-01 (a different payload then replaces it, the same one does not)."""
+
+    __tablename__ = "raw_shipstation_catalogue"
+
+    record_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, index=True)
+    source_modified_at: Mapped[dt.datetime]
+    payload: Mapped[dict[str, Any]]
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    fetched_at: Mapped[dt.datetime]
+    first_fetched_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
 class NormalizationFailure(Base):
     """A source record that failed validation: quarantined with its reason, never silently dropped."""
 
@@ -159,6 +176,18 @@ class NormalizationFailure(Base):
         UniqueConstraint("source", "source_id"),
         Index("ix_normalization_failures_open", "source", postgresql_where=text("resolved_at IS NULL")),
     )
+
+
+class NormalizedVersion(Base):
+    """The version of a raw record the normalized tables were last written from: a run skips the raw rows whose
+    fingerprint (their payload hash combined with what else the mapping depends on) is unchanged."""
+
+    __tablename__ = "normalized_versions"
+
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    source_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(Text)
+    normalized_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 # ------------------------------------------------------------------------------------ normalized layer
@@ -206,6 +235,13 @@ class Product(TimestampMixin, Base):
     upc: Mapped[str | None] = mapped_column(Text)
     warehouse_location: Mapped[str | None] = mapped_column(Text)
     source_modified_at: Mapped[dt.datetime | None]
+    # From ShipStation's product catalogue (GET /products, raw/shipstation_products), by SKU:
+    price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    default_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
+    active: Mapped[bool | None]
+    category: Mapped[str | None] = mapped_column(Text)
+    product_type: Mapped[str | None] = mapped_column(Text)
+    catalogue_modified_at: Mapped[dt.datetime | None]
 
     __table_args__ = (
         CheckConstraint(
@@ -472,6 +508,84 @@ class AiCall(Base):
     review_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     run_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), index=True)
+
+
+# ------------------------------------------------------------------------------------------ catalogue and stock
+
+
+class Warehouse(Base):
+    """A ShipStation warehouse: a v1 ship-from location (``kind`` ``ship_from``, ``source_id`` its warehouseId) or a
+    V2 inventory warehouse (``kind`` ``inventory``, ``source_id`` its inventory_warehouse_id)."""
+
+    __tablename__ = "warehouses"
+
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    source_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    is_default: Mapped[bool | None]
+    country: Mapped[str | None] = mapped_column(Text)
+    postal_code: Mapped[str | None] = mapped_column(Text)
+    source_created_at: Mapped[dt.datetime | None]
+    source_updated_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (CheckConstraint(_in("kind", ("ship_from", "inventory")), name="kind_known"),)
+
+
+class InventoryLocation(Base):
+    """A V2 inventory location (area - unit - shelf - bin) inside an inventory warehouse."""
+
+    __tablename__ = "inventory_locations"
+
+    inventory_location_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    inventory_warehouse_id: Mapped[str | None] = mapped_column(Text, index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    source_created_at: Mapped[dt.datetime | None]
+    source_updated_at: Mapped[dt.datetime | None]
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class InventoryLevel(Base):
+    """Stock of one SKU at one inventory location (V2 GET /inventory), as last synced: ``available`` is what can
+    ship (on hand minus allocated to orders). ``inventory_location_id`` is '' when ShipStation names none;
+    ``synced_at`` is the sync that last wrote the quantities (a sync that finds them unchanged writes nothing)."""
+
+    __tablename__ = "inventory_levels"
+
+    sku: Mapped[str] = mapped_column(Text, primary_key=True)
+    inventory_location_id: Mapped[str] = mapped_column(Text, primary_key=True)
+    inventory_warehouse_id: Mapped[str | None] = mapped_column(Text)
+    on_hand: Mapped[int] = mapped_column(Integer)
+    allocated: Mapped[int] = mapped_column(Integer)
+    available: Mapped[int] = mapped_column(Integer)
+    average_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 4))
+    average_cost_currency: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class InventoryLevelHistory(Base):
+    """Every change of a stock level the sync observed: a new SKU/location, changed quantities, or a level that
+    disappeared from ShipStation (``removed``, new quantities NULL). No foreign keys: it outlives the level."""
+
+    __tablename__ = "inventory_level_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sku: Mapped[str] = mapped_column(Text)
+    inventory_location_id: Mapped[str] = mapped_column(Text)
+    inventory_warehouse_id: Mapped[str | None] = mapped_column(Text)
+    change: Mapped[str] = mapped_column(Text)
+    old_on_hand: Mapped[int | None] = mapped_column(Integer)
+    new_on_hand: Mapped[int | None] = mapped_column(Integer)
+    old_allocated: Mapped[int | None] = mapped_column(Integer)
+    new_allocated: Mapped[int | None] = mapped_column(Integer)
+    old_available: Mapped[int | None] = mapped_column(Integer)
+    new_available: Mapped[int | None] = mapped_column(Integer)
+    observed_at: Mapped[dt.datetime]
+    run_id: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index(None, "sku", "observed_at"),
+                      CheckConstraint(_in("change", ("new", "changed", "removed")), name="change_known"))
 
 
 # ------------------------------------------------------------------------------------------ operations

@@ -6,6 +6,7 @@ import dagster as dg
 GROUP_SHIPSTATION = "shipstation"
 GROUP_SHOPIFY = "shopify"
 GROUP_AMAZON = "amazon"
+GROUP_SHIPSTATION_CATALOGUE = "shipstation_catalogue"
 GROUP_NORMALIZED = "normalized"
 GROUP_PRINT_QUEUE = "print_queue"
 GROUP_REPORTS = "reports"
@@ -15,6 +16,7 @@ POOL_SHIPSTATION = "shipstation"
 POOL_SHOPIFY = "shopify"
 POOL_AMAZON = "amazon"
 POOL_OPENAI = "openai"
+POOL_SHIPSTATION_V2 = "shipstation_v2"  # ShipStation's V2 API: its own key and rate limit (200 a minute)
 
 # Step retries of the API-calling assets, on top of the clients' own request retries: a whole step is
 # re-tried only when a source stayed down past the client's retry budget.
@@ -30,6 +32,12 @@ RAW_SHIPSTATION_TAGS = dg.AssetKey(["raw", "shipstation_tags"])
 RAW_SHIPSTATION_STORES = dg.AssetKey(["raw", "shipstation_stores"])
 RAW_SHOPIFY_ORDERS = dg.AssetKey(["raw", "shopify_orders"])
 RAW_SHOPIFY_PRODUCTS = dg.AssetKey(["raw", "shopify_products"])
+# The ShipStation catalogue and stock (additions to the contract): phase 1 in order, then phase 2 in parallel.
+RAW_SHIPSTATION_WAREHOUSES = dg.AssetKey(["raw", "shipstation_warehouses"])
+RAW_SHIPSTATION_INVENTORY_WAREHOUSES = dg.AssetKey(["raw", "shipstation_inventory_warehouses"])
+RAW_SHIPSTATION_INVENTORY_LOCATIONS = dg.AssetKey(["raw", "shipstation_inventory_locations"])
+RAW_SHIPSTATION_PRODUCTS = dg.AssetKey(["raw", "shipstation_products"])
+RAW_SHIPSTATION_INVENTORY = dg.AssetKey(["raw", "shipstation_inventory"])
 RAW_AMAZON_ORDERS = dg.AssetKey(["raw", "amazon_orders"])
 RAW_AMAZON_CUSTOMIZATIONS = dg.AssetKey(["raw", "amazon_customizations"])
 NORMALIZED_CUSTOMERS = dg.AssetKey(["normalized", "customers"])

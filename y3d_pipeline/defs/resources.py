@@ -1,4 +1,4 @@
-"""Shared resources: the application database, the shop's own settings, and how every resource keeps endpoints,
+"""Shared resources: the application database, the shop's own settings, the alert webhooks, and how every resource keeps endpoints,
 secrets and safety switches out of run config. Source and OpenAI resources live with their assets.
 
 Run config (the Launchpad's ``resources.<key>.config``, ``dg launch --config-json``) may override any config
@@ -20,9 +20,12 @@ import sqlalchemy as sa
 from pydantic import Field, PrivateAttr
 from sqlalchemy.orm import Session
 
+from y3d_pipeline.alert_conditions import OperatorLimits
+from y3d_pipeline.alerts import Alert, AlertDestinations, post_alert
 from y3d_pipeline.business_hours import BusinessHours
 from y3d_pipeline.db.engine import make_engine
 from y3d_pipeline.defs.partitions import SHOP_TIMEZONE
+from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.http import RetryPolicy
 
@@ -151,7 +154,57 @@ class ShopResource(dg.ConfigurableResource):
         return BusinessHours.parse(hours, SHOP_TIMEZONE) if hours else None
 
 
+class AlertSettings(EnvironmentBound):
+    """Where alerts go and when a standing condition is worth one, from the environment only: a webhook URL is a
+    credential (Slack's carries its token), so it is an ``EnvVar``, never run config or UI-visible."""
+
+    webhook_url: str | None = None  # Y3D_ALERT_WEBHOOK_URL (Slack-compatible)
+    json_webhook_url: str | None = None  # Y3D_ALERT_JSON_WEBHOOK_URL
+    ui_base_url: str = "http://127.0.0.1:3000"  # Y3D_UI_BASE_URL, what the links point at
+    review_backlog: int = 25  # Y3D_ALERT_REVIEW_BACKLOG
+    ship_by_hours: int = 24  # Y3D_ALERT_SHIP_BY_HOURS
+
+    @classmethod
+    def from_env(cls) -> AlertSettings:
+        settings = load_settings()  # validated: a bad value stops the load with the variable's name
+        return cls(webhook_url=env_var_if_set("Y3D_ALERT_WEBHOOK_URL"),
+                   json_webhook_url=env_var_if_set("Y3D_ALERT_JSON_WEBHOOK_URL"),
+                   ui_base_url=settings.Y3D_UI_BASE_URL, review_backlog=settings.Y3D_ALERT_REVIEW_BACKLOG,
+                   ship_by_hours=settings.Y3D_ALERT_SHIP_BY_HOURS)
+
+
+class AlertsResource(dg.ConfigurableResource):
+    """The alert sensors' webhooks and thresholds (key ``alerts``); tests swap it. Nothing of it is run config."""
+
+    settings: AlertSettings
+
+    @property
+    def destinations(self) -> AlertDestinations:
+        s = self.settings
+        register_secret(s.webhook_url, s.json_webhook_url)
+        return AlertDestinations(webhook_url=s.webhook_url, json_webhook_url=s.json_webhook_url,
+                                 ui_base_url=s.ui_base_url)
+
+    @property
+    def ui_base_url(self) -> str:
+        return self.settings.ui_base_url
+
+    def post(self, alert: Alert, logger=None) -> bool:
+        """:func:`y3d_pipeline.alerts.post_alert` to this deployment's webhooks (never raises)."""
+        return post_alert(alert, self.destinations, logger=logger)
+
+    def operator_limits(self, shop: ShopResource) -> OperatorLimits:
+        return OperatorLimits(review_backlog=self.settings.review_backlog, ship_by_hours=self.settings.ship_by_hours,
+                              max_sync_age_minutes=shop.settings.max_sync_age_minutes,
+                              business_hours=shop.business_hours, ui_base_url=self.settings.ui_base_url)
+
+
+def alerts_resource_from_env() -> AlertsResource:
+    return AlertsResource(settings=AlertSettings.from_env())
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
     return dg.Definitions(resources={"database": DatabaseResource(connection=DatabaseConnection.from_env()),
-                                     "shop": ShopResource(settings=ShopSettings.from_env())})
+                                     "shop": ShopResource(settings=ShopSettings.from_env()),
+                                     "alerts": alerts_resource_from_env()})

@@ -3,9 +3,13 @@ of every source → one set of ``orders``, ``order_items``, ``customers`` and ``
 
 * ``records``: the canonical order/item/customer/product records the ShipStation mapping produces.
 * ``shipstation``: raw ShipStation payload → canonical records or a quarantine reason (pure).
-* ``writer``: canonical records → ``customers``, ``products``, ``orders``, ``order_items``, ``order_tags``.
+* ``shipstation_sql``: the same mapping inside PostgreSQL, from the raw ``jsonb``, for plainly valid orders (the
+  rest goes through ``shipstation``).
+* ``writer``: staged rows (from either mapping) → ``customers``, ``products``, ``orders``, ``order_items``,
+  ``order_tags``, set-based.
 * ``shipments``: raw shipments → the orders' shipping columns.
-* ``shipstation_window``: normalize a window of raw ShipStation orders, batch by batch, one transaction each.
+* ``shipstation_window``: normalize a window of raw ShipStation orders (those changed since they were last
+  normalized: ``normalized_versions``), batch by batch, one transaction each.
 * ``reconcile/``: merge the window's Shopify and Amazon orders into the same rows (asset
   ``normalized/reconciliation``).
 """

@@ -110,6 +110,8 @@ class Rejected:
 @dataclass
 class NormalizationReport(Counters):
     raw_records: int = 0
+    raw_unchanged_skipped: int = 0  # raw rows not normalized again: unchanged since they were last
+    mapped_in_python: int = reported(None)  # rows the SQL mapping left to map_order (not plainly valid)
     orders_written: int = 0
     orders_unchanged: int = 0
     items_written: int = reported("order_items_written")

@@ -1,9 +1,12 @@
-"""The one writer of the normalized tables: canonical records → set-based upserts, one transaction per batch.
+"""The one writer of the normalized tables: staged canonical rows → set-based upserts, one transaction per batch.
 
-Every statement works on the whole batch (multi-row ``INSERT ... ON CONFLICT`` with ``RETURNING``, one
-``SELECT ... = ANY(...)`` to map natural keys to ids); nothing is written row by row. Rows whose values
-did not change are not touched (``IS DISTINCT FROM`` guards), so re-running a window leaves the tables —
-ids, ``updated_at`` included — exactly as they were.
+A batch is first staged in temporary tables (``s_orders``, ``s_items``, ``s_tags``; see
+:mod:`~y3d_pipeline.normalized.shipstation_sql`, which fills them straight from the raw ``jsonb``, and
+:func:`stage_orders`, which stages canonical records mapped in Python); :func:`merge` then writes it with a
+fixed number of statements (``INSERT ... SELECT ... ON CONFLICT``), whatever the batch size: nothing is
+written row by row and no row crosses to Python. Rows whose values did not change are not touched
+(``IS DISTINCT FROM`` guards), so re-running a window leaves the tables — ids, ``updated_at`` included —
+exactly as they were.
 
 Rules that keep repeated and out-of-order runs safe:
 * orders: never replaced by an older ``modified_at``; ``shipped_at``/``tracking_number``/
@@ -16,34 +19,31 @@ Rules that keep repeated and out-of-order runs safe:
   deleted; items of merged/split orders are only moved (their id moves them to the sibling order).
 * tags: unknown tag ids get a placeholder tag row (the tags sync names it later); ``order_tags`` is
   made to equal the order's current tag ids.
+
+Within a batch, orders are taken oldest first (``modified_at``, then id as text), the newest version of an
+order wins, and of the same customer or product the newest order's details win (a product keeps the first
+name seen).
 """
 
+# ruff: noqa: S608 -- the SQL is assembled from this module's own constants; every value is a bound parameter
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
 
-from y3d_pipeline.db.models import Customer, Order, OrderItem, OrderTag, Product, Tag
-from y3d_pipeline.db.upsert import changed, upsert_if_changed
-from y3d_pipeline.normalized.records import (
-    CanonicalOrder,
-    CanonicalProduct,
-    NormalizationReport,
-    SourceKeys,
-)
+from y3d_pipeline.normalized.records import SHIPSTATION_KEYS, CanonicalOrder, NormalizationReport, SourceKeys
 from y3d_pipeline.normalized.shipments import apply_shipments
+from y3d_pipeline.normalized.shipstation_sql import (
+    CUSTOMER_STAGE_COLUMNS,
+    ITEM_STAGE_COLUMNS,
+    ORDER_VALUE_COLUMNS,
+    STAGING_DDL,
+)
 
 PLACEHOLDER_PRODUCT_NAME = "Product needs a name"
-
-customers_t = Customer.__table__
-products_t = Product.__table__
-orders_t = Order.__table__
-items_t = OrderItem.__table__
-tags_t = Tag.__table__
-order_tags_t = OrderTag.__table__
 
 CUSTOMER_COLUMNS = ("shipstation_customer_id", "email", "name", "username", "phone", "company", "street1",
                     "street2", "street3", "city", "state", "postal_code", "country_code", "is_residential",
@@ -56,278 +56,226 @@ ORDER_COLUMNS = ("order_number", "order_key", "shipstation_store_id", "status", 
 ITEM_COLUMNS = ("order_id", "line_item_key", "position", "sku", "name", "product_id", "quantity", "unit_price",
                 "options", "image_url")
 PRODUCT_ATTRIBUTES = ("image_url", "weight_value", "weight_units", "fulfillment_sku", "upc", "warehouse_location")
+_JSON_COLUMNS = {"ship_to", "merged_shipstation_order_ids", "options"}
 
 
-# ------------------------------------------------------------------------------------------ customers
+def _cols(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",")]
 
 
-def upsert_customers(conn: sa.Connection, orders: list[CanonicalOrder]) -> tuple[dict[str, int], int]:
-    """Upsert the batch's customers (newest order wins per key); returns (customer_key → id, rows written)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for order in orders:  # orders arrive oldest first, so later ones overwrite
-        if order.customer is not None:
-            latest[order.customer.customer_key] = dict(vars(order.customer))
-    if not latest:
-        return {}, 0
-    rows = [latest[k] for k in sorted(latest)]
-    stmt = upsert_if_changed(customers_t, ["customer_key"], CUSTOMER_COLUMNS).returning(customers_t.c.id)
-    written = len(conn.execute(stmt, rows).all())
-    ids = conn.execute(sa.select(customers_t.c.customer_key, customers_t.c.id)
-                       .where(customers_t.c.customer_key.in_(list(latest)))).all()
-    return {key: id_ for key, id_ in ids}, written
+_S_ORDERS = sa.table("s_orders", *[sa.column(c) for c in (
+    "seq", "source_order_id", "modified_at", *_cols(ORDER_VALUE_COLUMNS), "store_id", "marketplace",
+    "replaces_items", "customer_key", *_cols(CUSTOMER_STAGE_COLUMNS))])
+_S_ITEMS = sa.table("s_items", *[sa.column(c) for c in ("seq", "position", *_cols(ITEM_STAGE_COLUMNS))])
+_S_TAGS = sa.table("s_tags", sa.column("seq"), sa.column("tag_id"))
 
 
-# ------------------------------------------------------------------------------------------ products
+def create_staging(conn: sa.Connection) -> None:
+    """The batch's staging tables (temporary, dropped at commit)."""
+    conn.execute(sa.text(STAGING_DDL))
 
 
-def _merge_products(orders: list[CanonicalOrder]) -> dict[tuple[str, Any], CanonicalProduct]:
-    """One record per natural key: the first name seen (names are never overwritten), newest attributes."""
-    merged: dict[tuple[str, Any], CanonicalProduct] = {}
-    for order in orders:
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def stage_orders(conn: sa.Connection, orders: Iterable[tuple[int, CanonicalOrder]],
+                 store_marketplaces: Mapping[int, str | None]) -> None:
+    """Stage canonical orders mapped in Python, each with its ``seq`` (its place in the batch)."""
+    order_rows, item_rows, tag_rows = [], [], []
+    for seq, order in orders:
+        marketplace = store_marketplaces.get(order.store_id) if order.store_id is not None else None
+        customer = order.customer
+        order_rows.append({
+            "seq": seq, "source_order_id": order.source_order_id, "modified_at": order.modified_at,
+            **{c: (_json(order.values[c]) if c in _JSON_COLUMNS else order.values[c])
+               for c in _cols(ORDER_VALUE_COLUMNS)},
+            "store_id": order.store_id, "marketplace": marketplace or order.source_marketplace,
+            "replaces_items": order.replaces_items,
+            "customer_key": customer.customer_key if customer else None,
+            **{f"c_{c}": (getattr(customer, c) if customer else None) for c in CUSTOMER_COLUMNS},
+        })
         for item in order.items:
             product = item.product
-            if product is None:
-                continue
-            key = product.natural_key
-            current = merged.get(key)
-            if current is None:
-                merged[key] = CanonicalProduct(**vars(product))
-                continue
-            if current.name is None:
-                current.name = product.name
-            for attr in PRODUCT_ATTRIBUTES:
-                value = getattr(product, attr)
-                if value is not None:
-                    setattr(current, attr, value)
-            if product.source_modified_at and (current.source_modified_at is None
-                                               or product.source_modified_at > current.source_modified_at):
-                current.source_modified_at = product.source_modified_at
-    return merged
+            item_rows.append({
+                "seq": seq, "position": item.position, "source_item_id": item.source_item_id,
+                "line_item_key": item.line_item_key, "sku": item.sku, "name": item.name, "quantity": item.quantity,
+                "unit_price": item.unit_price, "options": _json(item.options), "image_url": item.image_url,
+                "has_product": product is not None,
+                "p_sku": product.sku if product else None,
+                "p_pid": product.shipstation_product_id if product else None,
+                "p_name": product.name if product else None,
+                **{f"p_{a}": (getattr(product, a) if product else None) for a in PRODUCT_ATTRIBUTES},
+                "p_source_modified_at": product.source_modified_at if product else None,
+            })
+        tag_rows += [{"seq": seq, "tag_id": t} for t in sorted(set(order.tag_ids))]
+    for table, rows in ((_S_ORDERS, order_rows), (_S_ITEMS, item_rows), (_S_TAGS, tag_rows)):
+        if rows:
+            conn.execute(sa.insert(table), rows)
 
 
-def upsert_products(conn: sa.Connection, orders: list[CanonicalOrder]) -> tuple[dict[tuple[str, Any], int], int]:
-    """Match by trimmed SKU, then ShipStation product id; insert the new ones, update the rest in bulk."""
-    merged = _merge_products(orders)
-    if not merged:
-        return {}, 0
-    skus = sorted({p.sku for p in merged.values() if p.sku})
-    pids = sorted({p.shipstation_product_id for p in merged.values() if p.shipstation_product_id})
-    existing = conn.execute(
-        sa.select(products_t.c.id, products_t.c.sku, products_t.c.shipstation_product_id)
-        .where(sa.or_(products_t.c.sku.in_(skus or [""]),
-                      products_t.c.shipstation_product_id.in_(pids or [-1])))
-    ).all()
-    by_sku = {r.sku: r for r in existing if r.sku}
-    by_pid = {r.shipstation_product_id: r for r in existing if r.shipstation_product_id}
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for key in sorted(merged, key=lambda k: (k[0], str(k[1]))):
-        product = merged[key]
-        if product.sku:
-            # keyed by SKU; the product id stays on product-id-keyed rows only, because one ShipStation
-            # product id can cover several SKUs (variants) and the column is unique: claiming it for one
-            # SKU would make the outcome depend on which order came first
-            target = by_sku.get(product.sku)
-            pid = None
-        else:
-            target = by_pid.get(product.shipstation_product_id)
-            pid = product.shipstation_product_id
-        values = {
-            "sku": product.sku,
-            "shipstation_product_id": pid,
-            "name": product.name or PLACEHOLDER_PRODUCT_NAME,
-            "name_is_placeholder": product.name is None,
-            **{attr: getattr(product, attr) for attr in PRODUCT_ATTRIBUTES},
-            "source_modified_at": product.source_modified_at,
-        }
-        if target is None:
-            inserts.append(values)
-        else:
-            updates.append({"b_id": target.id, **{f"b_{k}": v for k, v in values.items()
-                                                  if k not in ("sku", "shipstation_product_id")}})
-    written = 0
-    if inserts:
-        stmt = insert(products_t).on_conflict_do_nothing().returning(products_t.c.id)
-        written += len(conn.execute(stmt, inserts).all())
-    if updates:
-        p = products_t.c
-        new_name = sa.bindparam("b_name")
-        new_is_placeholder = sa.bindparam("b_name_is_placeholder")
-        name_replaces = sa.and_(p.name_is_placeholder, sa.not_(new_is_placeholder))
-        assignments: dict[str, Any] = {
-            "name": sa.case((name_replaces, new_name), else_=p.name),
-            "name_is_placeholder": sa.and_(p.name_is_placeholder, new_is_placeholder),
-            **{attr: sa.func.coalesce(sa.bindparam(f"b_{attr}", type_=p[attr].type), p[attr])
-               for attr in PRODUCT_ATTRIBUTES},
-            "source_modified_at": sa.func.greatest(p.source_modified_at,
-                                                   sa.bindparam("b_source_modified_at", type_=p.source_modified_at.type)),
-        }
-        compared = list(assignments)
-        stmt = (
-            sa.update(products_t)
-            .where(p.id == sa.bindparam("b_id"))
-            .where(changed(products_t, assignments, compared))
-            .values({**assignments, "updated_at": sa.func.now()})
-        )
-        result = conn.execute(stmt, updates)
-        written += max(result.rowcount, 0)
-    rows = conn.execute(
-        sa.select(products_t.c.id, products_t.c.sku, products_t.c.shipstation_product_id)
-        .where(sa.or_(products_t.c.sku.in_(skus or [""]),
-                      products_t.c.shipstation_product_id.in_(pids or [-1])))
-    ).all()
-    ids: dict[tuple[str, Any], int] = {}
-    for row in rows:
-        if row.shipstation_product_id is not None:
-            ids.setdefault(("shipstation_product_id", row.shipstation_product_id), row.id)
-        if row.sku is not None:
-            ids[("sku", row.sku)] = row.id
-    return ids, written
+# ------------------------------------------------------------------------------------------ merge
+
+_ORDER_UPDATE = ORDER_COLUMNS + ("marketplace", "customer_id")
+_ORDER_COMPARED = [c for c in _ORDER_UPDATE if c not in ("carrier_code", "service_code")]
+_SOURCE = "'[\"shipstation\"]'::jsonb"
 
 
-# ------------------------------------------------------------------------------------------ tags
+def _tuple(prefix: str, columns: Sequence[str]) -> str:
+    return "(" + ", ".join(f"{prefix}{c}" for c in columns) + ")"
 
 
-def ensure_tags(conn: sa.Connection, shipstation_tag_ids: Iterable[int]) -> dict[int, int]:
-    wanted = sorted(set(shipstation_tag_ids))
-    if not wanted:
-        return {}
-    conn.execute(insert(tags_t).on_conflict_do_nothing(index_elements=["shipstation_tag_id"]),
-                 [{"shipstation_tag_id": t, "name": f"ShipStation tag {t}"} for t in wanted])
-    rows = conn.execute(sa.select(tags_t.c.shipstation_tag_id, tags_t.c.id)
-                        .where(tags_t.c.shipstation_tag_id.in_(wanted))).all()
-    return dict(rows)
+def _count(conn: sa.Connection, sql: str, params: Mapping[str, Any] | None = None) -> int:
+    return conn.execute(sa.text(f"WITH w AS ({sql} RETURNING 1) SELECT count(*) FROM w"), params or {}).scalar_one()
 
 
-def sync_order_tags(conn: sa.Connection, desired: Mapping[int, set[int]]) -> int:
-    """Make ``order_tags`` of the given orders equal ``desired`` (order id → tag ids); returns rows added."""
-    if not desired:
-        return 0
-    order_ids = sorted(desired)
-    existing: dict[int, set[int]] = {oid: set() for oid in order_ids}
-    for order_id, tag_id in conn.execute(
-            sa.select(order_tags_t.c.order_id, order_tags_t.c.tag_id)
-            .where(order_tags_t.c.order_id.in_(order_ids))):
-        existing[order_id].add(tag_id)
-    add = [{"order_id": o, "tag_id": t} for o in order_ids for t in sorted(desired[o] - existing[o])]
-    remove = [(o, t) for o in order_ids for t in sorted(existing[o] - desired[o])]
-    if remove:
-        conn.execute(order_tags_t.delete().where(
-            sa.tuple_(order_tags_t.c.order_id, order_tags_t.c.tag_id).in_(remove)))
-    if add:
-        conn.execute(insert(order_tags_t).on_conflict_do_nothing(), add)
-    return len(add)
+_MERGE_TABLES = """
+CREATE TEMP TABLE mo ON COMMIT DROP AS
+SELECT row_number() OVER (ORDER BY d.modified_at, d.source_order_id::text COLLATE "C") AS ord, d.*
+FROM (SELECT DISTINCT ON (source_order_id) * FROM s_orders {where}
+      ORDER BY source_order_id, modified_at DESC, seq DESC) d;
+CREATE TEMP TABLE mi ON COMMIT DROP AS
+SELECT mo.ord, mo.source_order_id, i.* FROM s_items i JOIN mo ON mo.seq = i.seq;
+CREATE TEMP TABLE mt ON COMMIT DROP AS
+SELECT DISTINCT mo.source_order_id, t.tag_id FROM s_tags t JOIN mo ON mo.seq = t.seq;
+"""
+
+_LAST = "(array_agg({c} ORDER BY ord DESC, position DESC) FILTER (WHERE {c} IS NOT NULL))[1] AS {a}"
+_MERGE_PRODUCTS = f"""
+CREATE TEMP TABLE mp ON COMMIT DROP AS
+SELECT g.*, coalesce(ps.id, pp.id) AS target
+FROM (SELECT p_sku AS sku, CASE WHEN p_sku IS NULL THEN p_pid END AS pid,
+             (array_agg(p_name ORDER BY ord, position) FILTER (WHERE p_name IS NOT NULL))[1] AS name,
+             {", ".join(_LAST.format(c=f"p_{a}", a=a) for a in PRODUCT_ATTRIBUTES)},
+             max(p_source_modified_at) AS source_modified_at
+      FROM mi WHERE has_product GROUP BY 1, 2) g
+LEFT JOIN products ps ON g.sku IS NOT NULL AND ps.sku = g.sku
+LEFT JOIN products pp ON g.sku IS NULL AND pp.shipstation_product_id = g.pid
+"""
+
+_PRODUCT_NEW = {
+    "name": "CASE WHEN p.name_is_placeholder AND n.name IS NOT NULL THEN n.name ELSE p.name END",
+    "name_is_placeholder": "p.name_is_placeholder AND n.name IS NULL",
+    **{a: f"coalesce(n.{a}, p.{a})" for a in PRODUCT_ATTRIBUTES},
+    "source_modified_at": "greatest(p.source_modified_at, n.source_modified_at)",
+}
+_UPDATE_PRODUCTS = f"""
+UPDATE products p SET {", ".join(f"{c} = {e}" for c, e in _PRODUCT_NEW.items())}, updated_at = now()
+FROM mp n
+WHERE p.id = n.target
+  AND {_tuple("p.", list(_PRODUCT_NEW))} IS DISTINCT FROM ({", ".join(_PRODUCT_NEW.values())})"""
+_INSERT_PRODUCTS = f"""
+INSERT INTO products (sku, shipstation_product_id, name, name_is_placeholder, {", ".join(PRODUCT_ATTRIBUTES)},
+                      source_modified_at)
+SELECT sku, pid, coalesce(name, '{PLACEHOLDER_PRODUCT_NAME}'), name IS NULL, {", ".join(PRODUCT_ATTRIBUTES)},
+       source_modified_at
+FROM mp WHERE target IS NULL
+ORDER BY sku IS NOT NULL, coalesce(sku, pid::text) COLLATE "C"
+ON CONFLICT DO NOTHING"""
+
+_UPSERT_CUSTOMERS = f"""
+INSERT INTO customers AS t (customer_key, {", ".join(CUSTOMER_COLUMNS)})
+SELECT * FROM (SELECT DISTINCT ON (customer_key) customer_key, {", ".join(f"c_{c}" for c in CUSTOMER_COLUMNS)}
+               FROM mo WHERE customer_key IS NOT NULL ORDER BY customer_key, ord DESC) x
+ORDER BY customer_key COLLATE "C"
+ON CONFLICT (customer_key) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in CUSTOMER_COLUMNS)},
+                                          updated_at = now()
+WHERE {_tuple("t.", CUSTOMER_COLUMNS)} IS DISTINCT FROM {_tuple("excluded.", CUSTOMER_COLUMNS)}"""
+
+_ORDER_SET = {c: f"excluded.{c}" for c in _ORDER_UPDATE}
+_ORDER_SET["carrier_code"] = ("CASE WHEN t.shipment_status IS NOT NULL THEN t.carrier_code "
+                              "ELSE coalesce(excluded.carrier_code, t.carrier_code) END")
+_ORDER_SET["service_code"] = "coalesce(excluded.service_code, t.service_code)"
+_ORDER_SET["sources"] = f"CASE WHEN t.sources @> {_SOURCE} THEN t.sources ELSE t.sources || {_SOURCE} END"
+_ORDER_SET["updated_at"] = "now()"
+_UPSERT_ORDERS = f"""
+INSERT INTO orders AS t (shipstation_order_id, {", ".join(_ORDER_UPDATE)}, sources)
+SELECT mo.source_order_id, {", ".join(f"mo.{c}" for c in ORDER_COLUMNS)}, mo.marketplace, c.id, {_SOURCE}
+FROM mo LEFT JOIN customers c ON c.customer_key = mo.customer_key
+ORDER BY mo.ord
+ON CONFLICT (shipstation_order_id) DO UPDATE SET {", ".join(f"{c} = {e}" for c, e in _ORDER_SET.items())}
+WHERE (t.modified_at IS NULL OR excluded.modified_at >= t.modified_at)
+  AND ({_tuple("t.", _ORDER_COMPARED)} IS DISTINCT FROM {_tuple("excluded.", _ORDER_COMPARED)}
+       OR NOT t.sources @> {_SOURCE}
+       OR (excluded.carrier_code IS NOT NULL AND t.shipment_status IS NULL
+           AND excluded.carrier_code IS DISTINCT FROM t.carrier_code)
+       OR (excluded.service_code IS NOT NULL AND excluded.service_code IS DISTINCT FROM t.service_code))"""
+
+_ITEM_UPDATE = [c for c in ITEM_COLUMNS]
+_UPSERT_ITEMS = f"""
+INSERT INTO order_items AS t (shipstation_order_item_id, {", ".join(ITEM_COLUMNS)})
+SELECT source_item_id, {", ".join(ITEM_COLUMNS)} FROM (
+    SELECT DISTINCT ON (mi.source_item_id) mi.ord, mi.source_item_id, o.id AS order_id, mi.line_item_key,
+           mi.position, mi.sku, mi.name, coalesce(ps.id, pp.id) AS product_id, mi.quantity, mi.unit_price,
+           mi.options, mi.image_url
+    FROM mi JOIN orders o ON o.shipstation_order_id = mi.source_order_id
+    LEFT JOIN products ps ON mi.has_product AND mi.p_sku IS NOT NULL AND ps.sku = mi.p_sku
+    LEFT JOIN products pp ON mi.has_product AND mi.p_sku IS NULL AND pp.shipstation_product_id = mi.p_pid
+    ORDER BY mi.source_item_id, mi.ord DESC, mi.position DESC) x
+ORDER BY ord, position
+ON CONFLICT (shipstation_order_item_id) DO UPDATE SET {", ".join(f"{c} = excluded.{c}" for c in _ITEM_UPDATE)},
+                                                      updated_at = now()
+WHERE {_tuple("t.", _ITEM_UPDATE)} IS DISTINCT FROM {_tuple("excluded.", _ITEM_UPDATE)}"""
+
+_DELETE_ITEMS = """
+DELETE FROM order_items i USING mo JOIN orders o ON o.shipstation_order_id = mo.source_order_id
+WHERE mo.replaces_items AND i.order_id = o.id AND i.shipstation_order_item_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM mi WHERE mi.source_item_id = i.shipstation_order_item_id)"""
+
+_ENSURE_TAGS = """
+INSERT INTO tags (shipstation_tag_id, name)
+SELECT tag_id, 'ShipStation tag ' || tag_id FROM (SELECT DISTINCT tag_id FROM mt) d ORDER BY tag_id
+ON CONFLICT (shipstation_tag_id) DO NOTHING"""
+_UNLINK_TAGS = """
+DELETE FROM order_tags ot USING mo JOIN orders o ON o.shipstation_order_id = mo.source_order_id
+WHERE ot.order_id = o.id
+  AND NOT EXISTS (SELECT 1 FROM mt JOIN tags tg ON tg.shipstation_tag_id = mt.tag_id
+                  WHERE mt.source_order_id = mo.source_order_id AND tg.id = ot.tag_id)"""
+_LINK_TAGS = """
+INSERT INTO order_tags (order_id, tag_id)
+SELECT o.id, tg.id FROM mt JOIN orders o ON o.shipstation_order_id = mt.source_order_id
+JOIN tags tg ON tg.shipstation_tag_id = mt.tag_id ORDER BY 1, 2
+ON CONFLICT DO NOTHING"""
 
 
-# ------------------------------------------------------------------------------------------ orders
+def merge(conn: sa.Connection, only: Sequence[Any] | None = None) -> NormalizationReport:
+    """Write the staged batch (or only the staged orders with these source ids) in ``conn``'s transaction."""
+    report = NormalizationReport()
+    where = "" if only is None else "WHERE source_order_id = ANY(CAST(:only AS bigint[]))"
+    conn.execute(sa.text(_MERGE_TABLES.format(where=where)), {"only": list(only or [])})
+    orders = conn.execute(sa.text("SELECT count(*) FROM mo")).scalar_one()
+    if orders:
+        report.customers_written = _count(conn, _UPSERT_CUSTOMERS)
+        conn.execute(sa.text(_MERGE_PRODUCTS))
+        report.products_written = _count(conn, _UPDATE_PRODUCTS) + _count(conn, _INSERT_PRODUCTS)
+        report.orders_written = _count(conn, _UPSERT_ORDERS)
+        report.orders_unchanged = orders - report.orders_written
+        report.items_written = _count(conn, _UPSERT_ITEMS)
+        report.items_removed = _count(conn, _DELETE_ITEMS)
+        apply_shipments(conn, [r[0] for r in conn.execute(sa.text("SELECT source_order_id FROM mo"))])
+        conn.execute(sa.text(_ENSURE_TAGS))
+        conn.execute(sa.text(_UNLINK_TAGS))
+        report.order_tags_linked = _count(conn, _LINK_TAGS)
+        conn.execute(sa.text("DROP TABLE mp"))
+    conn.execute(sa.text("DROP TABLE mo, mi, mt"))
+    return report
 
 
 def write_orders(
     conn: sa.Connection,
     orders: list[CanonicalOrder],
-    keys: SourceKeys,
+    keys: SourceKeys = SHIPSTATION_KEYS,
     *,
     store_marketplaces: Mapping[int, str | None],
 ) -> NormalizationReport:
     """Write one batch of canonical orders (customers, products, orders, items, tags) in ``conn``'s
-    transaction."""
-    report = NormalizationReport()
+    transaction: staged, merged, the staging dropped."""
+    if keys != SHIPSTATION_KEYS:
+        raise ValueError(f"the writer writes ShipStation orders, not {keys.source}")
     if not orders:
-        return report
-    # One record per source order id (the newest): a batch may hold the same order twice only if the
-    # caller fed duplicates, but then the newest must win.
-    newest: dict[Any, CanonicalOrder] = {}
-    for order in orders:
-        current = newest.get(order.source_order_id)
-        if current is None or order.modified_at >= current.modified_at:
-            newest[order.source_order_id] = order
-    orders = sorted(newest.values(), key=lambda o: (o.modified_at, str(o.source_order_id)))
-
-    customer_ids, report.customers_written = upsert_customers(conn, orders)
-    product_ids, report.products_written = upsert_products(conn, orders)
-
-    key_col = keys.order_key_column
-    rows = []
-    for order in orders:
-        marketplace = store_marketplaces.get(order.store_id) if order.store_id is not None else None
-        rows.append({
-            key_col: order.source_order_id,
-            **order.values,
-            "marketplace": marketplace or order.source_marketplace,
-            "customer_id": customer_ids.get(order.customer.customer_key) if order.customer else None,
-            "sources": [keys.source],
-        })
-    stmt = insert(orders_t)
-    excluded = stmt.excluded
-    update_columns = (*ORDER_COLUMNS, "marketplace", "customer_id")
-    set_: dict[str, Any] = {c: excluded[c] for c in update_columns}
-    # once shipments are known they own the carrier; before that the order's own carrierCode is used
-    set_["carrier_code"] = sa.case((orders_t.c.shipment_status.is_not(None), orders_t.c.carrier_code),
-                                   else_=sa.func.coalesce(excluded.carrier_code, orders_t.c.carrier_code))
-    set_["service_code"] = sa.func.coalesce(excluded.service_code, orders_t.c.service_code)
-    source_json = sa.cast(sa.literal(f'["{keys.source}"]'), orders_t.c.sources.type)
-    set_["sources"] = sa.case((orders_t.c.sources.contains(source_json), orders_t.c.sources),
-                              else_=orders_t.c.sources.op("||")(source_json))
-    set_["updated_at"] = sa.func.now()
-    compared = [c for c in update_columns if c not in ("carrier_code", "service_code")]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[key_col],
-        set_=set_,
-        where=sa.and_(
-            sa.or_(orders_t.c.modified_at.is_(None), excluded.modified_at >= orders_t.c.modified_at),
-            sa.or_(
-                changed(orders_t, excluded, compared),
-                sa.not_(orders_t.c.sources.contains(source_json)),
-                sa.and_(excluded.carrier_code.is_not(None), orders_t.c.shipment_status.is_(None),
-                        excluded.carrier_code.is_distinct_from(orders_t.c.carrier_code)),
-                sa.and_(excluded.service_code.is_not(None),
-                        excluded.service_code.is_distinct_from(orders_t.c.service_code)),
-            ),
-        ),
-    ).returning(orders_t.c.id)
-    report.orders_written = len(conn.execute(stmt, rows).all())
-    report.orders_unchanged = len(rows) - report.orders_written
-    source_ids = [o.source_order_id for o in orders]
-    order_ids = dict(conn.execute(sa.select(orders_t.c[key_col], orders_t.c.id)
-                                  .where(orders_t.c[key_col].in_(source_ids))).all())
-
-    item_col = keys.item_key_column
-    item_rows = []
-    for order in orders:
-        order_id = order_ids[order.source_order_id]
-        for item in order.items:
-            product_id = product_ids.get(item.product.natural_key) if item.product else None
-            item_rows.append({
-                item_col: item.source_item_id,
-                "order_id": order_id,
-                "line_item_key": item.line_item_key,
-                "position": item.position,
-                "sku": item.sku,
-                "name": item.name,
-                "product_id": product_id,
-                "quantity": item.quantity,
-                "unit_price": item.unit_price,
-                "options": item.options,
-                "image_url": item.image_url,
-            })
-    if item_rows:
-        # an item id can only be in one order; if two orders of the batch claim it, the newest wins
-        unique_items = {row[item_col]: row for row in item_rows}
-        stmt = upsert_if_changed(items_t, [item_col], ITEM_COLUMNS).returning(items_t.c.id)
-        report.items_written = len(conn.execute(stmt, list(unique_items.values())).all())
-    replacing = [order_ids[o.source_order_id] for o in orders if o.replaces_items]
-    if replacing:
-        keep = [row[item_col] for row in item_rows]
-        removed = conn.execute(items_t.delete().where(
-            items_t.c.order_id.in_(replacing),
-            items_t.c[item_col].is_not(None),
-            items_t.c[item_col].not_in(keep or [-1]),
-        ))
-        report.items_removed = max(removed.rowcount, 0)
-
-    if keys.source == "shipstation":
-        apply_shipments(conn, source_ids)
-    tag_map = ensure_tags(conn, (t for o in orders for t in o.tag_ids))
-    report.order_tags_linked = sync_order_tags(
-        conn, {order_ids[o.source_order_id]: {tag_map[t] for t in o.tag_ids} for o in orders})
+        return NormalizationReport()
+    create_staging(conn)
+    stage_orders(conn, enumerate(orders), store_marketplaces)
+    report = merge(conn)
+    conn.execute(sa.text("DROP TABLE s_orders, s_items, s_tags"))
     return report

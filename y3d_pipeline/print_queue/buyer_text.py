@@ -58,12 +58,15 @@ INSTRUCTION_WORDS = {
     "i'd", "my", "me", "you", "your", "it", "is", "are", "this", "that", "these", "those", "if", "not", "with",
     "without", "or", "on", "in", "for", "personalisation", "personalization", "personalised", "personalized",
     "optional", "custom", "wording", "surname", "firstname", "first", "second", "third", "last", "other",
+    "regards", "sincerely", "ta",  # sign-offs on the line after the text
 }
 # The narrow list for text about to be printed (the AI's included): these never belong on a keyring.
 _OUTPUT_INSTRUCTIONS = re.compile(
     r"\b(please|pls|plz|thanks|thank you|thankyou|sorry|typo|font|fonts|colou?rs?|keyrings?|keychains?|"
     r"on the (front|back|other side|reverse)|front side|back side|both sides|each one|same as|"
-    r"should (say|read|be)|make it|can you|could you|would like|i want|i'd like|personali[sz]ation|qty|quantity)\b")
+    r"should (say|read|be)|make it|can you|could you|would like|i want|i'd like|personali[sz]ation|qty|quantity|"
+    r"(it'?s|it is|this is|these are|they'?re) for|for (my|our|his|her|their)|(kind |best |warm )?regards|"
+    r"sincerely)\b")
 PLACEHOLDER_VALUES = {
     "n/a", "na", "n.a", "n a", "none", "no", "nil", "null", "nothing", "x", "xx", "xxx", "tbc", "tba", "tbd",
     "to be confirmed", "to follow", "not required", "not needed", "not applicable", "no personalisation",
@@ -79,12 +82,39 @@ _PLACEHOLDER_PATTERNS = (
     re.compile(r"^(i )?(will|i'll|ill|i will) (message|send|email|contact|confirm)\b"),
     re.compile(r"^(message|contact) (me|you|seller)\b"),
     re.compile(r"^no (name|names|text|wording|writing|words|personali[sz]ation)\b"),
+    # a pointer to text somewhere else, never the text: "as per message", "same as last order", "as discussed"
+    re.compile(r"^(as|like|same as|see|check|per|details?)( (per|in|on|the|my|your|our|last|previous|first|"
+               r"attached))* (messages?|msgs?|notes?|emails?|chat|conversation|photos?|pictures?|pics?|images?|"
+               r"screenshots?|listing|description|instructions?|orders?|times?|year|one|before|above|below)\b"),
+    re.compile(r"^(as|like) (discussed|agreed|requested|arranged|mentioned|before|previously|shown|pictured)\b"),
+    # "no text" said other ways: "Plain", "Leave it blank", "No need", "Surprise me", "Any name is fine"
+    re.compile(r"^(just |keep it |leave it |left |totally |completely )?(plain|blank|empty|nope|nah)"
+               r"( please| thanks| thank you| is fine| ok)?$"),
+    re.compile(r"^(leave|keep) (it |this |them )?(blank|empty|plain|as is|clear)\b"),
+    re.compile(r"^no (need|thanks|thank you|preference|pref)\b"),
+    re.compile(r"^not (personali[sz]ed|bothered|fussed|sure)\b"),
+    re.compile(r"^(as is|surprise me|your choice|(dealer|maker|seller)'?s choice|up to you|dealers choice|"
+               r"any (name|names|text|words?|colou?r))\b"),
+    re.compile(r"^(without|with no|w/o) (a |any )?(names?|text|personali[sz]ation|writing|words?)\b"),
+    re.compile(r"^(i )?(don'?t|do not) (need|want|mind)\b"),
+    re.compile(r"^same (again|as (before|last|previous|usual))\b"),
+    re.compile(r"\b(same as|repeat( of)?|like) (my |the |our )?(last|previous|prior|first|other) (order|one|time)\b"),
 )
 _MULTIPLIER = re.compile(
     r"(?<![a-z0-9])[x×]\s?\d+(?![0-9])|(?<![0-9.,])\d+\s?[x×](?![a-z0-9])|"
     r"\b\d+\s*(of|off|pcs|pieces|copies|keyrings?|keychains?|times)\b|"
     r"\b(one|two|three|four|five|six|seven|eight|nine|ten|both|all) (of|off)\b|\bx\s?(two|three|four|five)\b|"
-    r"\b(on|for) (both|each|all)( of them)?\b|\bone each\b")
+    r"\b(on|for) (both|each|all)( of them)?\b|\bone each\b|\b(twice|thrice)\b")
+# Kisses ("Sophie x", "love Nan xx") or a multiplier missing its number: never part of a name.
+_KISSES = re.compile(r"(?<![^\s])(x+|(xo)+x?)(?![^\s!.,])")
+# Lower-case words without a vowel (dj, bff, nhs) are acronyms whose capitals only the buyer knows; these
+# few abbreviations title-case the usual way.
+_TITLE_ABBREVIATIONS = {"mr", "mrs", "ms", "mx", "dr", "st", "jr", "sr", "mt", "nr"}
+# Short words a full stop ends as an abbreviation ("St. Ives", "Est. 2024", "Mrs."); after any other short
+# word ("Ava.") the full stop is punctuation, not text.
+_ABBREVIATIONS = _TITLE_ABBREVIATIONS | {"co", "ltd", "inc", "est", "no", "ft", "rd", "ave", "jnr", "snr", "bros",
+                                         "vs", "mme", "mlle", "sra", "sta", "sto", "hr", "fr", "rev", "capt", "sgt",
+                                         "col", "gen", "lt", "prof", "sir"}
 _QUOTES = "\"“”„«»‹›"
 _APOSTROPHES = "'’ʼ‘`´"
 _BRACKETS = "()[]{}<>"
@@ -264,7 +294,8 @@ def _char_problem(line: str, *, allow_and: bool, regkey: bool) -> str | None:
             return "numbers in the text"
         if ch == ".":
             word = re.findall(r"[^\W\d_]+$", line[:index])
-            if word and len(word[0]) <= 3 and (not after or after == " " or after.isalpha()):
+            if word and (len(word[0]) == 1 or fold(word[0]) in _ABBREVIATIONS) \
+                    and (not after or after == " " or after.isalpha()):
                 continue  # initials and abbreviations: J.R., St. John, Mrs.
             return "a full stop: reads like a sentence"
         if ch == "&" and before == " " and after == " ":
@@ -281,6 +312,29 @@ def _char_problem(line: str, *, allow_and: bool, regkey: bool) -> str | None:
     return None
 
 
+def kisses_in(text: str) -> str | None:
+    """A standalone "x", "xx", "xoxo" beside other words: kisses or a multiplier without its number."""
+    folded = fold(text)
+    if not re.search(r"[^\W\d_]", _KISSES.sub("", folded)):
+        return None  # the whole value is x's: a placeholder, said elsewhere
+    found = _KISSES.search(folded)
+    return found.group(0) if found else None
+
+
+def lowercase_guess(text: str) -> str | None:
+    """A word typed in lower case whose capitals title-casing would guess: no vowel (dj, bff: an acronym)
+    or a Mc name (mckenzie: McKenzie or Mckenzie)."""
+    if text != text.lower():
+        return None
+    for token in tokens(text):
+        word = token.folded
+        if not re.fullmatch(r"[a-z]+", word) or word in _TITLE_ABBREVIATIONS or word in PLACEHOLDER_VALUES:
+            continue
+        if 2 <= len(word) <= 5 and not re.search(r"[aeiouy]", word) or len(word) > 3 and word.startswith("mc"):
+            return word
+    return None
+
+
 def plain_problem(line: str, *, allow_and: bool = True, regkey: bool = False,
                   context: frozenset[str] = frozenset()) -> str | None:
     """Why one line of buyer text is not a plain name or short text (None when it is)."""
@@ -289,9 +343,15 @@ def plain_problem(line: str, *, allow_and: bool = True, regkey: bool = False,
     folded = fold(line)
     if _MULTIPLIER.search(folded):
         return "a quantity in the text"
+    kisses = kisses_in(line)
+    if kisses:
+        return f"kisses or a count without its number ('{kisses}')"
     problem = _char_problem(line, allow_and=allow_and, regkey=regkey)
     if problem:
         return problem
+    guess = None if regkey else lowercase_guess(line)
+    if guess:
+        return f"'{guess}' typed in lower case: its capitals would be a guess"
     words = [t.folded for t in tokens(line)]
     if regkey and _PLATE.fullmatch(line):
         return None
@@ -328,6 +388,10 @@ def read_text(value: str | None, quantity: int, *, regkey: bool = False,
         return TextReading(problem="no text given")
     if len(lines) == 1:
         problem = plain_problem(lines[0], allow_and=quantity == 1, regkey=regkey, context=context)
+        words = tokens(lines[0])
+        if not problem and not regkey and quantity > 1 and len(words) == quantity:
+            # "Ava Leo Max" for 3 keyrings: one name per keyring, or one full name on each?
+            problem = f"{quantity} words for {quantity} items (one name per item, or one text on each?)"
         return TextReading(problem=problem) if problem else TextReading((lines[0],))
     if len(lines) != quantity:
         joined = " / ".join(lines)
@@ -354,6 +418,9 @@ def output_problems(text: str, quantity: int, context: frozenset[str] = frozense
         problems.append(f"it contains the number {quantity}, the ordered quantity")
     if re.search(r"(^|\s)\d{1,2}[.)]\s", text):
         problems.append("it contains a numbered list")
+    kisses = kisses_in(text)
+    if kisses:
+        problems.append(f"it contains kisses or a count without its number ('{kisses}')")
     symbols = sorted({ch for ch in text if ch in _SYMBOLS})
     if symbols:
         problems.append(f"it contains the symbol(s) {' '.join(symbols)}")

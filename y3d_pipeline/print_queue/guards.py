@@ -76,8 +76,20 @@ def text_fields(order: OrderRow, item: ItemRow) -> list[str]:
                 or readers._line_number(key) is not None or option["name"].startswith("Amazon Custom ") \
                 and "colour" not in key and "font" not in key:
             fields.append(option["value"])
+        elif readers._TEXTISH_KEY.search(key) and not readers._COLOURISH_KEY.search(key) and "font" not in key:
+            fields.append(option["value"])  # a text field the readers do not know ("Surname", "Back text")
     fields += _listing_blocks(order, item)
     return [f for f in fields if f.strip()]
+
+
+def colour_mentions(order: OrderRow, item: ItemRow) -> list[str]:
+    """What in the order names a colour for this item besides the text: colour fields (known or not),
+    note-like fields ("Note to seller") and the buyer's notes."""
+    mentions = [o["value"] for o in readers.ai_input_options(order, item)
+                if readers._COLOURISH_KEY.search(readers.option_key(o["name"]))
+                or readers._NOTEISH_KEY.search(readers.option_key(o["name"]))]
+    notes = readers.notes_outside_blocks(order.customer_notes)
+    return [m for m in [*mentions, notes] if m and m.strip()]
 
 
 def colours_asked_for(texts: Iterable[str], palette: Palette) -> set[str]:
@@ -131,6 +143,93 @@ def _uncovered(fields: list[str], printed: list[str], quantities: set[int]) -> l
     return missing
 
 
+def _lowercase_guess(fields: list[str], text: str) -> str | None:
+    """A word the buyer typed in lower case ("dj", "mckenzie") that the text prints: its capitals are a guess."""
+    printed = {t.folded for t in buyer_text.tokens(text)}
+    for field in fields:
+        for line in buyer_text.clean_lines(field):
+            acronym = buyer_text.lowercase_guess(line)
+            if acronym and acronym in printed:
+                return acronym
+    return None
+
+
+def _unsplit_names(fields: list[str], checked: list[Personalization], quantity: int) -> str | None:
+    """One text kept whole where its words or lines may be one name per item: "Ava Leo Max" for three
+    keyrings, or "Ava" and "Leo" on two lines of one keyring's box."""
+    for p in checked:
+        lines = buyer_text.clean_lines(p.custom_text or "")
+        if len(lines) > 1 and any(len(buyer_text.clean_lines(f)) == len(lines) and
+                                  [buyer_text.fold(x) for x in buyer_text.clean_lines(f)] ==
+                                  [buyer_text.fold(x) for x in lines] for f in fields):
+            return (f"AI kept the {len(lines)} lines '{' / '.join(lines)}' as one text: check they are not "
+                    "one text for each item")
+    if len(checked) == 1 and quantity > 1 and checked[0].quantity == quantity and checked[0].custom_text:
+        words = buyer_text.tokens(checked[0].custom_text)
+        if len(words) == quantity and len(buyer_text.clean_lines(checked[0].custom_text)) == 1:
+            return (f"AI kept '{checked[0].custom_text}' as one text on all {quantity} items: check it is not "
+                    "one name for each item")
+    return None
+
+
+def _colours_in_text_not_printed(fields: list[str], checked: list[Personalization], palette: Palette) -> list[str]:
+    """Palette colours the buyer named inside the text fields ("Sophie (pink)") that no task uses: the text
+    and the colour option disagree, or a per-name colour was lost."""
+    used = {palette.normalize(c)[0] for p in checked for c in (p.color_1, p.color_2)}
+    context = buyer_text.colour_context(*[c for p in checked for c in (p.color_1, p.color_2)])
+    named: list[str] = []
+    for field in fields:
+        for phrase in buyer_text.colour_words(field, context):
+            colour, _ = palette.normalize(phrase)
+            if colour and colour not in used and colour not in named:
+                named.append(colour)
+    return named
+
+
+def _span(words: list[str], wanted: list[str]) -> tuple[int, int] | None:
+    for start in range(len(words) - len(wanted) + 1):
+        if wanted and words[start:start + len(wanted)] == wanted:
+            return start, start + len(wanted) - 1
+    return None
+
+
+def _colour_pairing(fields: list[str], checked: list[Personalization], palette: Palette) -> list[str]:
+    """Where one text field gives each name its colour ("Ava in pink and Leo in blue", "pink Ava, blue
+    Leo"), each task must have the colour written beside its own name, not a neighbour's."""
+    problems: list[str] = []
+    context = buyer_text.colour_context(*[c for p in checked for c in (p.color_1, p.color_2)])
+    for field in fields:
+        found = buyer_text.tokens(field)
+        words = [t.folded for t in found]
+        spans = {i: _span(words, [t.folded for t in buyer_text.tokens(p.custom_text or "")])
+                 for i, p in enumerate(checked)}
+        inside = {k for span in spans.values() if span for k in range(span[0], span[1] + 1)}
+        colours: list[tuple[int, str]] = []  # (token index, palette colour), outside the names
+        phrases = set(buyer_text.colour_words(field, context))
+        for size in (3, 2, 1):
+            for start in range(len(words) - size + 1):
+                phrase = " ".join(words[start:start + size])
+                taken = any(start <= k < start + size for k, _ in colours)
+                if phrase in phrases and not taken and not inside & set(range(start, start + size)):
+                    colour, _ = palette.normalize(phrase)
+                    if colour:
+                        colours.append((start, colour))
+        colours.sort()
+        named = [span for span in spans.values() if span]
+        if len({c for _, c in colours}) < 2 or len(named) < 2:
+            continue
+        after = colours[0][0] > min(span[0] for span in named)  # "name colour" or "colour name"
+        for i, p in enumerate(checked):
+            span, task_colour = spans[i], palette.normalize(p.color_1)[0]
+            if not span or not task_colour:
+                continue
+            near = [c for k, c in colours if k > span[1]] if after else [c for k, c in colours if k < span[0]]
+            beside = (near[0] if after else near[-1]) if near else None
+            if beside and beside != task_colour:
+                problems.append(f"the buyer wrote {beside} beside '{p.custom_text}' but its task is {task_colour}")
+    return problems
+
+
 def _stated_counts(fields: list[str]) -> set[int]:
     """Numbers the buyer wrote as counts ("x2", "2 of", "3x")."""
     counts = set()
@@ -158,6 +257,9 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
                 text = "\n".join(s for s in spans if s)
             else:
                 reasons.append(f"AI text '{text}' not found in the order")
+            acronym = None if readers._regkey(item) else _lowercase_guess(fields, text)
+            if acronym:  # "dj mike": whether the buyer means DJ or Dj is a guess, the model's too
+                reasons.append(f"the buyer typed '{acronym}' in lower case: its capitals are a guess")
             # whether the text is printable as it stands is checked for every source in validation
         colours: list[str | None] = []
         for value in (p.color_1, p.color_2):
@@ -181,6 +283,19 @@ def check_answer(order: OrderRow, item: ItemRow, answer: list[AiPersonalization]
     missing = _uncovered(fields, printed, {item.quantity} | {p.quantity for p in checked})
     if missing:
         shared.append("the order also says " + ", ".join(f"'{m}'" for m in missing[:5]) + ", which no task prints")
+    unsplit = _unsplit_names(fields, checked, item.quantity)
+    if unsplit:
+        shared.append(unsplit)
+    ignored = _colours_in_text_not_printed(fields, checked, palette)
+    if ignored:
+        shared.append("the buyer's text names " + ", ".join(ignored) + " but no task is in that colour: check "
+                      "which colour the buyer wants")
+    shared.extend(_colour_pairing(fields, checked, palette))
+    unused = [c for c in _colours_in_text_not_printed(colour_mentions(order, item), checked, palette)
+              if c not in ignored]
+    if unused:
+        shared.append("the order names " + ", ".join(unused) + " (a colour field or a note) but no task is in "
+                      "that colour: check which colour the buyer wants")
     counts = _stated_counts(fields)
     quantities = [p.quantity for p in checked]
     if counts - set(quantities) - {item.quantity}:

@@ -75,6 +75,12 @@ class ItemRow:
     line_item_key: str | None
     amazon_custom: AmazonCustom | None = None
     existing_tasks: list[ExistingTask] = field(default_factory=list)
+    stock_available: int | None = None  # ShipStation inventory's available quantity of the SKU; None: untracked
+
+    @property
+    def out_of_stock(self) -> bool:
+        """The inventory tracks this SKU and has nothing available (unknown stock is never out of stock)."""
+        return self.stock_available is not None and self.stock_available <= 0
 
 
 @dataclass(slots=True)

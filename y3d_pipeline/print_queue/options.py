@@ -43,6 +43,18 @@ _UNIT_FIELD = re.compile(r"^(?:(name|text|personali[sz]ation|custom name|keyring
 # Fields numbered per line of one product ("Line 1", "Line 2").
 _LINE_FIELD = re.compile(r"^(?:text\s+)?line\s*#?\s*(\d{1,2})$")
 _SURFACE_PREFIX = re.compile(r"^\(surface \d+\)\s*", re.I)
+# Decorations a shop puts on a field's label: "Name (optional)", "Name*", "Personalisation:".
+_KEY_DECORATION = re.compile(r"\s*\((?:optional|required|max\b[^)]*|up to\b[^)]*|\d+[^)]*)\)|\s*[*:]+\s*$")
+# Words that say nothing about which colour a field is: "Colour choice", "Choose your colour".
+_GENERIC_KEY_WORDS = {"choice", "choose", "option", "options", "select", "selection", "your", "a", "the", "please",
+                      "pick", "preferred"}
+# Option keys the readers do not read but that may change what to print: a colour they cannot place
+# ("Letter colour", "Colour for name 2"), a text they do not know ("Surname", "Back text"), a note to the
+# seller. Fonts are not printed text.
+_COLOURISH_KEY = re.compile(r"colou?rs?")
+_TEXTISH_KEY = re.compile(r"\b(names?|surname|first|last|texts?|personali[sz]\w*|engrav\w*|wording|initials?|"
+                          r"letters?|lines?|front|back|reverse|inscription|monogram|message to print)\b")
+_NOTEISH_KEY = re.compile(r"\b(notes?|instructions?|requests?|comments?|messages?|special)\b")
 _EBAY_BLOCK = re.compile(
     r"Personali[sz]ation:\s*\n\s*Item ID:\s*(?P<item>\d+)\s*(?:Variation:\s*(?P<variation>[^\n]*))?\n"
     r"\s*Text:\s*(?P<text>.*?)(?=\n\s*\n|\n\s*Personali[sz]ation:|\Z)",
@@ -53,11 +65,20 @@ _EBAY_BLOCK = re.compile(
 _NOTE_SIGNALS = re.compile(
     r"\b(name|names|text|spell|spelt|spelling|typo|mistake|wrong|correct|correction|change|changed|instead|"
     r"should (say|read|be)|meant|font|colou?rs?|personali[sz]|engrav|print|keyrings?|keychains?|letters|capital|"
-    r"caps|lower ?case|upper ?case|on the (front|back|reverse|other side)|both sides)\b", re.I)
+    r"caps|lower ?case|upper ?case|on the (front|back|reverse|other side)|both sides|sorry|oops|apologies|"
+    r"actually)\b", re.I)
+# "Eva not Ava", "EVA NOT AVA": one word put right by another.
+_NOTE_CORRECTION = re.compile(r"\b[A-ZÀ-Þ][\w'’-]* (?:not|NOT|Not) [A-ZÀ-Þ][\w'’-]*")
 
 
 def option_key(name: str) -> str:
-    return re.sub(r"\s+", " ", _SURFACE_PREFIX.sub("", name or "").strip().lower())
+    key = re.sub(r"\s+", " ", _SURFACE_PREFIX.sub("", name or "").strip().lower())
+    key = _KEY_DECORATION.sub("", key).strip() or key
+    words = key.split()
+    colour = [w for w in words if w in ("colour", "color")]
+    if len(colour) == 1 and len(words) > 1 and set(words) - set(colour) <= _GENERIC_KEY_WORDS:
+        return colour[0]
+    return key
 
 
 def _pushed_by_us(order: OrderRow) -> bool:
@@ -287,6 +308,9 @@ def from_item_options(order: OrderRow, item: ItemRow) -> Reading | None:
                    or _line_number(option_key(o["name"])) is not None]
     if not any(v.strip() for _, v in text_fields):
         return None
+    unknown = _unknown_field(options, text_fields)
+    if unknown:
+        return NeedsAi(unknown)
     color_1, color_2 = _first(opts, COLOUR_1_KEYS), _first(opts, COLOUR_2_KEYS)
     colour_fields = [v for k, v in opts.items() if k in COLOUR_1_KEYS | COLOUR_2_KEYS and v.strip()]
     if sum(1 for k in opts if k in COLOUR_1_KEYS and opts[k].strip()) > 1 and len(
@@ -298,9 +322,34 @@ def from_item_options(order: OrderRow, item: ItemRow) -> Reading | None:
         conflict = reading.problem.startswith("several text fields")
         return NeedsAi(reading.problem, review="the order's text fields disagree: check the text chosen"
                        if conflict else None)
+    if color_2 and reading.per_unit and any(_unit_number(k) is not None for k, _ in text_fields):
+        # "Name 1", "Name 2" next to "Colour 1", "Colour 2": a colour for each item, or two on each?
+        return NeedsAi("a text field for each item next to numbered colours (one colour per item, or two on each?)")
     font = _first(opts, FONT_KEYS)
     annotation = f"Font: {font.strip()}" if font else None
     return Resolution(_personalizations(reading, item.quantity, color_1, color_2, annotation))
+
+
+def _unknown_field(options: list[dict[str, str]], text_fields: list[tuple[str, str]]) -> str | None:
+    """An option the readers do not read that may change what to print, said as the reason to hand on."""
+    known = TEXT_KEYS | COLOUR_1_KEYS | COLOUR_2_KEYS | FONT_KEYS | {CUSTOMIZED_URL}
+    text_words = {t.folded for _, v in text_fields for t in buyer_text.tokens(v)
+                  if len(t.folded) > 1 and t.folded not in _COMMON_WORDS}
+    for option in options:
+        key, value = option_key(option["name"]), option["value"].strip()
+        if not value or key in known or _unit_number(key) is not None or _line_number(key) is not None:
+            continue
+        if _COLOURISH_KEY.search(key):
+            return f"a colour field the readers cannot place ('{option['name']}')"
+        if "font" in key:
+            continue
+        if _TEXTISH_KEY.search(key):
+            return f"a text field the readers do not know ('{option['name']}')"
+        if _NOTEISH_KEY.search(key):
+            word = note_signal(value, text_words)
+            if word:
+                return f"'{option['name']}' mentions the personalisation ('{word}')"
+    return None
 
 
 def from_ebay_notes(order: OrderRow, item: ItemRow) -> Reading | None:
@@ -327,22 +376,82 @@ def from_ebay_notes(order: OrderRow, item: ItemRow) -> Reading | None:
     return Resolution(_personalizations(reading, item.quantity, colour, None, "From eBay buyer notes"))
 
 
-def notes_need_reading(order: OrderRow) -> str | None:
+# Words too common to tie a note to the text to print.
+_COMMON_WORDS = buyer_text.INSTRUCTION_WORDS | {"the", "and", "a", "an", "of", "to", "at", "from", "by", "as", "mr",
+                                                "mrs", "ms", "dr", "st", "love", "happy", "birthday", "best", "x"}
+
+
+def note_signal(note: str, text_words: set[str] = frozenset()) -> str | None:
+    """The word that shows a note talks about the personalisation (a correction, a colour, the name)."""
+    signal = _NOTE_SIGNALS.search(note) or _NOTE_CORRECTION.search(note)
+    if signal:
+        return signal.group(0)
+    colours = buyer_text.colour_words(note)
+    if colours and re.search(r"\w", note):
+        return colours[0]
+    # "Eva not Ava!!", "Ava's birthday is Saturday": the note names the text itself
+    return next((t.folded for t in buyer_text.tokens(note)
+                 if re.sub(r"['’]s$", "", t.folded) in text_words), None)
+
+
+def item_text_words(order: OrderRow, item: ItemRow) -> set[str]:
+    """The distinctive words of what this item prints (its text fields, Custom text, eBay block)."""
+    values = [o["value"] for o in ai_input_options(order, item)
+              if (key := option_key(o["name"]).removeprefix("amazon custom ")) in TEXT_KEYS
+              or _unit_number(key) is not None or _line_number(key) is not None
+              or (o["name"].startswith("Amazon Custom ") and "colour" not in key and "font" not in key)]
+    values += _listing_texts(order, item)
+    return {t.folded for v in values for t in buyer_text.tokens(v)
+            if len(t.folded) > 1 and t.folded not in _COMMON_WORDS and not t.folded.isdigit()}
+
+
+def notes_need_reading(order: OrderRow, item: ItemRow | None = None) -> str | None:
     """Why the buyer's notes must be read by the AI or a person before any option is trusted."""
     notes = notes_outside_blocks(order.customer_notes)
     if not notes:
         return None
-    signal = _NOTE_SIGNALS.search(notes) or (buyer_text.colour_words(notes) and re.search(r"\w", notes))
-    if signal:
-        word = signal.group(0) if isinstance(signal, re.Match) else buyer_text.colour_words(notes)[0]
+    word = note_signal(notes, item_text_words(order, item) if item is not None else set())
+    if word:
         return f"the buyer's notes mention the personalisation ('{word}')"
+    return None
+
+
+def has_own_text(order: OrderRow, item: ItemRow) -> bool:
+    """Whether the item carries a text of its own (not empty, not "N/A" or "see above")."""
+    custom = item.amazon_custom
+    if custom is not None and custom.status != "processed" or has_customized_url(order, item) and custom is None:
+        return True  # its own Amazon Custom file: not downloaded or not parsed yet, but its own
+    if custom is not None and _amazon_fields(custom):
+        return True
+    values = [o["value"] for o in input_options(order, item)
+              if (key := option_key(o["name"])) in TEXT_KEYS or _unit_number(key) is not None
+              or _line_number(key) is not None]
+    values += _listing_texts(order, item)
+    return any(v.strip() and not buyer_text.placeholder_word(v) for v in values)
+
+
+def _listing_texts(order: OrderRow, item: ItemRow) -> list[str]:
+    listing = (item.line_item_key or "").split("-")[0]
+    return [b["text"] for b in ebay_blocks(order.customer_notes) if listing and b["item"] == listing]
+
+
+def sibling_without_text(order: OrderRow, item: ItemRow) -> str | None:
+    """Another line of the order to personalise that has no text of its own: the buyer may have typed
+    both items' texts into this one ("Ava & Leo" for two different keyrings)."""
+    for other in order.items or []:
+        if other.id != item.id and has_personalization_signal(order, other) and not has_own_text(order, other):
+            return f"another item of the order ({other.name or other.sku or other.id}) has no text of its own: " \
+                   "this item's text may be for both"
     return None
 
 
 def read_item(order: OrderRow, item: ItemRow) -> Reading:
     """Resolution order: Amazon Custom file → item options → eBay note blocks → the AI."""
     reading = _read_item(order, item)
-    notes_reason = notes_need_reading(order)
+    shared = sibling_without_text(order, item) if isinstance(reading, Resolution) else None
+    if shared:
+        return NeedsAi(shared, review="the order's texts may be shared between its items: check each item's")
+    notes_reason = notes_need_reading(order, item)
     if notes_reason and isinstance(reading, Resolution | NeedsAi):
         reason = notes_reason if isinstance(reading, Resolution) else f"{reading.reason}; {notes_reason}"
         extra = reading.extra_options if isinstance(reading, NeedsAi) else []

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from y3d_pipeline.db.models import (
     AiCall,
     AmazonCustomization,
+    InventoryLevel,
     Order,
     OrderItem,
     PrintTask,
@@ -34,6 +35,7 @@ OPEN_TASK_STATUSES = ("pending", "in_progress")
 ITEM_REMOVED = "item-removed"  # checked_input_hash of a task whose item left the order (handled once)
 _orders, _items, _tasks = Order.__table__, OrderItem.__table__, PrintTask.__table__
 _customs, _ai_calls, _history = AmazonCustomization.__table__, AiCall.__table__, PrintTaskHistory.__table__
+_levels = InventoryLevel.__table__
 FINGERPRINT_FIELDS = ("custom_text", "color_1", "color_2", "quantity", "status", "needs_review", "review_reason",
                       "annotation")
 CONTENT_FIELDS = ("product_id", "custom_text", "color_1", "color_2", "quantity", "needs_review", "review_reason",
@@ -141,6 +143,17 @@ def _existing(r: Any) -> ExistingTask:
     )
 
 
+def stock_available(conn: sa.Connection, skus: set[str]) -> dict[str, int]:
+    """What ShipStation's inventory (``inventory_levels``, from ``raw/shipstation_inventory``) says can ship of
+    each SKU, summed over its locations. A SKU the inventory does not track is absent (unknown, not zero)."""
+    wanted = sorted({s.strip() for s in skus if s and s.strip()})
+    if not wanted:
+        return {}
+    rows = conn.execute(sa.select(_levels.c.sku, sa.func.sum(_levels.c.available))
+                        .where(_levels.c.sku.in_(wanted)).group_by(_levels.c.sku)).all()
+    return {sku: int(total) for sku, total in rows}
+
+
 def load_orders(conn: sa.Connection, order_ids: list[int]) -> list[OrderRow]:
     """Orders with their items, each item's tasks and its Amazon Custom data (processed first)."""
     if not order_ids:
@@ -158,6 +171,9 @@ def load_orders(conn: sa.Connection, order_ids: list[int]) -> list[OrderRow]:
                        r["options"] if r["options"] is not None else [], r["line_item_key"])
         items[item.id] = item
         orders[item.order_id].items.append(item)
+    available = stock_available(conn, {i.sku for i in items.values() if i.sku})
+    for item in items.values():
+        item.stock_available = available.get((item.sku or "").strip())
 
     ours = sa.and_(_tasks.c.written_fingerprint.is_not(None), _tasks.c.written_fingerprint == fingerprint_sql())
     task_rows = conn.execute(sa.select(_tasks, ours.label("ours")).where(_tasks.c.order_id.in_(order_ids))
@@ -377,13 +393,18 @@ class TaskWriter:
     def mark_order_checked(self) -> None:
         """Every task of the order whose order, item or Amazon Custom file changed since its last check has
         now been checked (so it is not selected again); tasks with nothing new are not touched at all."""
-        self.conn.execute(sa.text(_MARK_CHECKED_SQL), {"order_id": self.order.id})
+        mark_orders_checked(self.conn, [self.order.id])
+
+
+def mark_orders_checked(conn: sa.Connection, order_ids: list[int]) -> None:
+    """:meth:`TaskWriter.mark_order_checked` for several orders in one statement."""
+    conn.execute(sa.text(_MARK_CHECKED_SQL), {"order_ids": order_ids})
 
 
 _MARK_CHECKED_SQL = """
 UPDATE print_tasks t SET checked_at = now()
 FROM orders o
-WHERE t.order_id = :order_id AND o.id = t.order_id AND (
+WHERE t.order_id = ANY(CAST(:order_ids AS bigint[])) AND o.id = t.order_id AND (
     t.checked_at IS NULL OR o.updated_at > t.checked_at
     OR EXISTS (SELECT 1 FROM order_items i WHERE i.id = t.order_item_id AND i.updated_at > t.checked_at)
     OR EXISTS (SELECT 1 FROM amazon_customizations c WHERE c.order_item_id = t.order_item_id

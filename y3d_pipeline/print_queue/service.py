@@ -14,7 +14,9 @@ checked against:
   started");
 * an item removed from its order → its pending tasks cancelled, started ones flagged;
 * a cancelled order → pending tasks cancelled, started ones flagged; a shipped order → tasks completed;
-* an order on hold → its tasks carry "Order is on hold" for review until it is released.
+* an order on hold → its tasks carry "Order is on hold" for review until it is released;
+* an item whose SKU ShipStation's inventory tracks with nothing available → its tasks carry "No blanks in stock"
+  for review until stock is back (a SKU the inventory does not track is never flagged).
 Each order is written in its own transaction; one failing order never stops the others.
 """
 
@@ -168,6 +170,12 @@ class OrderPlan:
         return bool(self.items or self.closing or self.orphans or self.outside_edits)
 
     @property
+    def idle(self) -> bool:
+        """Nothing to write but the tasks' check marks (an unchanged order on a re-run)."""
+        return not (self.has_work or self.first_sightings or self.ai_input is not None
+                    or self.ai_call_id is not None)
+
+    @property
     def ai_held_for_dry_run(self) -> bool:
         return self.ai_skipped is AiSkipped.DRY_RUN
 
@@ -185,6 +193,8 @@ def item_input_hash(order: OrderRow, item: ItemRow) -> str:
         readers.input_options(order, item), order.status == "on_hold",
         None if custom is None else [custom.status, custom.custom_text, custom.color_1, custom.color_2, custom.font,
                                      custom.surfaces],
+        # Only when out of stock, so that every other item's hash stays what it was before stock was known.
+        *(["out_of_stock"] if item.out_of_stock else []),
     )
 
 
@@ -205,7 +215,8 @@ def _texts(values: list[str | None]) -> str:
     return " + ".join(dict.fromkeys(shown)) if shown else "(nothing)"
 
 
-def describe_change(order: OrderRow, old: list[ExistingTask], new: list[TaskDraft] | None, why_new: str | None) -> str:
+def describe_change(order: OrderRow, old: list[ExistingTask], new: list[TaskDraft] | None, why_new: str | None,
+                    item: ItemRow | None = None) -> str:
     """What changed for tasks a person owns, in words for the person at the printer."""
     old = [t for t in old if t.status != "cancelled"]
     parts = []
@@ -227,6 +238,8 @@ def describe_change(order: OrderRow, old: list[ExistingTask], new: list[TaskDraf
             parts.append(f"colour changed from {_colours(old_c)} to {_colours(new_c)}")
     if order.status == "on_hold":
         parts.append("order put on hold")
+    if item is not None and item.out_of_stock:
+        parts.append(f"no blanks of SKU {item.sku} in stock")
     if not parts:
         parts.append("the order's personalisation inputs changed")
     statuses = {t.status for t in old}
@@ -533,7 +546,7 @@ class PrintTaskRun:
             baseline = [writer.as_last_written(t) for t in item.existing_tasks]
             reason = describe_change(plan.order, baseline, drafts,
                                      item_plan.ai_reason or (plan.ai_skipped and plan.ai_skipped.value)
-                                     or plan.ai_error)
+                                     or plan.ai_error, item)
             for task in item.existing_tasks:
                 if task.status != "cancelled":
                     writer.flag(task, reason, checked_input_hash=item_plan.input_hash)
@@ -605,10 +618,26 @@ class PrintTaskRun:
         if plan.has_work:
             self.report.orders_processed += 1
 
+    def write_idle(self, plans: list[OrderPlan]) -> None:
+        """The orders with nothing to write in one transaction (their tasks' check marks only): a re-run over
+        unchanged orders costs one statement, not one transaction per order."""
+        try:
+            with self.engine.begin() as conn:
+                repo.mark_orders_checked(conn, [p.order.id for p in plans])
+        except Exception as exc:
+            log.exception("marking %d unchanged orders checked failed", len(plans))
+            for plan in plans:
+                self._fail(plan.order, f"{type(exc).__name__}: {str(exc).splitlines()[0][:400]}")
+
     def execute(self, window: tuple[dt.datetime, dt.datetime] | None) -> RunReport:
         plans = self.plan(window)
         self.run_ai(plans)
+        idle = [] if self.options.dry_run else [p for p in plans if p.idle]
+        if idle:
+            self.write_idle(idle)
         for plan in plans:
+            if idle and plan.idle:
+                continue
             try:
                 self.write(plan)
             except Exception as exc:

@@ -12,11 +12,12 @@ from y3d_pipeline.print_queue.buyer_text import (
     colour_context,
     emoji_in,
     invisible_in,
+    lowercase_guess,
     output_problems,
     strip_invisible,
 )
 from y3d_pipeline.print_queue.hashing import content_hash
-from y3d_pipeline.print_queue.models import ItemRow, OrderRow, Personalization, TaskDraft
+from y3d_pipeline.print_queue.models import SOURCE_AI, ItemRow, OrderRow, Personalization, TaskDraft
 from y3d_pipeline.print_queue.palette import Palette
 
 DEFAULT_MAX_TEXT_LENGTH = 60
@@ -24,6 +25,11 @@ PLACEHOLDER_TEXT = None  # a placeholder has no text: the UI shows the review re
 # Bump when what the readers or checks accept changes: pending tasks written under other rules are re-read.
 RULES_VERSION = "readers-v2"
 ON_HOLD_REASON = "Order is on hold in ShipStation: check before printing"
+
+
+def out_of_stock_reason(item: ItemRow) -> str:
+    return (f"No blanks in stock: ShipStation inventory has {item.stock_available} available of SKU {item.sku}: "
+            "check stock before printing")
 MAX_TASK_QUANTITY = 10_000
 
 
@@ -44,9 +50,20 @@ def is_regkey(sku: str | None, name: str | None) -> bool:
     return "REGKEY" in blob or "REGISTRATION" in blob
 
 
+# Small words that stay in lower case inside a title-cased text: "Tom and Ann", "The House of Smith",
+# "Maria de Souza".
+_LOWER_CONNECTORS = {"and", "of", "the", "in", "on", "at", "for", "to", "with", "a", "an", "or", "de", "da", "del",
+                     "van", "von", "der", "den"}
+
+
 def _title_word(word: str) -> str:
     # Capitalise each part of "ana-maría" / "o'neill" so that they read "Ana-María" / "O'Neill".
     return re.sub(r"(^|[-'’])(\w)", lambda m: m.group(1) + m.group(2).upper(), word)
+
+
+def _title_line(line: str) -> str:
+    words = line.split(" ")
+    return " ".join(w if i and w in _LOWER_CONNECTORS else _title_word(w) for i, w in enumerate(words))
 
 
 _PLATE = re.compile(r"(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9 ]{2,10}")
@@ -65,7 +82,7 @@ def normalize_text(text: str | None, *, regkey: bool = False) -> str | None:
     if regkey and _PLATE.fullmatch(cleaned):
         return cleaned.upper()  # a plate typed in lower case; names on a plate keyring keep Title Case
     if cleaned and cleaned == cleaned.lower() and any(ch.isalpha() for ch in cleaned):
-        return " ".join(_title_word(w) for w in cleaned.split(" "))
+        return "\n".join(_title_line(line) for line in cleaned.split("\n"))
     return cleaned
 
 
@@ -108,6 +125,8 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
         shared.insert(0, f"QUANTITY_MISMATCH ordered={item.quantity} parsed={parsed_total:,}")
     if order.status == "on_hold":
         shared.append(ON_HOLD_REASON)
+    if item.out_of_stock:
+        shared.append(out_of_stock_reason(item))
 
     drafts: list[TaskDraft] = []
     for index, p in enumerate(personalizations):
@@ -123,6 +142,9 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
         if source != "placeholder":
             reasons.extend(text_problems(text, rules.max_text_length, item.quantity,
                                          colour_context(p.color_1, p.color_2), as_given=p.custom_text))
+            guess = None if regkey or text == p.custom_text else lowercase_guess(p.custom_text or "")
+            if guess:  # title-casing "dj mike" would print "Dj Mike", "mckenzie" "Mckenzie"
+                reasons.append(f"Text '{p.custom_text}': '{guess}' typed in lower case, its capitals are a guess")
         colours = []
         for value in (p.color_1, p.color_2):
             colour, problem = rules.palette.normalize(value)
@@ -142,6 +164,14 @@ def build_item_tasks(order: OrderRow, item: ItemRow, personalizations: list[Pers
             annotation=strip_invisible(p.annotation)[:1000] if p.annotation else None,
             source=source, input_hash=input_hash, ship_by_date=order.ship_by_date, rules_hash=rules.fingerprint,
         ))
+    flagged = [d for d in drafts if d.needs_review]
+    if source == SOURCE_AI and flagged and len(flagged) < len(drafts):
+        # The AI shared the quantity between its texts: when one of them cannot be printed as it stands
+        # ("Ava" and "Kind regards" for 2 keyrings), how the units are shared is in doubt for all of them.
+        other = f"another task of this item needs review ('{flagged[0].custom_text}'): check the split and quantities"
+        for draft in drafts:
+            if not draft.needs_review:
+                draft.needs_review, draft.review_reason = True, _join([other])
     return drafts
 
 

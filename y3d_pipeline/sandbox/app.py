@@ -19,6 +19,7 @@ from y3d_pipeline.sandbox.data import Version
 from y3d_pipeline.sandbox.openai_api import OpenAIApi
 from y3d_pipeline.sandbox.options import FaultSpec, SandboxOptions
 from y3d_pipeline.sandbox.shipstation import ShipStationApi
+from y3d_pipeline.sandbox.shipstation_v2 import ShipStationV2Api
 from y3d_pipeline.sandbox.shopify import ShopifyApi
 
 CONTROL = "/_sandbox"
@@ -52,6 +53,7 @@ class Controls:
             Route(CONTROL + "/requests", self.journal, methods=["GET"]),
             Route(CONTROL + "/truth", self.truth, methods=["GET"]),
             Route(CONTROL + "/orders/{order_id:int}/mutate", self.mutate, methods=["POST"]),
+            Route(CONTROL + "/inventory", self.inventory, methods=["POST"]),
         ]
 
     async def health(self, request: Request) -> Response:
@@ -115,6 +117,18 @@ class Controls:
             orders = [o for o in orders if parse_iso_utc(o["ordered_at"]) <= parse_iso_utc(now)]
         return json_response({"orders": orders})
 
+    async def inventory(self, request: Request) -> Response:
+        """Set a stock level now: {"sku", "inventory_location_id", "on_hand", "allocated"?, "available"?}
+        (``available`` only to make an impossible level; otherwise on hand minus allocated)."""
+        try:
+            body = await _json_body(request)
+            level = self.state.catalogue.set_level(
+                str(body["sku"]), str(body["inventory_location_id"]), int(body["on_hand"]),
+                int(body.get("allocated") or 0), None if body.get("available") is None else int(body["available"]))
+        except (KeyError, ValueError, TypeError) as exc:
+            return json_response({"error": f"bad inventory level: {exc}"}, status=400)
+        return json_response(level)
+
     async def mutate(self, request: Request) -> Response:
         """Change an order now: {"status"?, "patch"?: {field or "outer.inner": value},
         "item_options"?: {lineItemKey: [{name, value}]}, "marketplace"?: bool (also visible to the
@@ -142,7 +156,7 @@ class Controls:
 def create_app(options: SandboxOptions | None = None) -> Starlette:
     state = SandboxState(options or SandboxOptions())
     routes: list[Route] = []
-    for api in (ShipStationApi(state), ShopifyApi(state), AmazonApi(state), AmazonCustomFiles(state),
+    for api in (ShipStationApi(state), ShipStationV2Api(state), ShopifyApi(state), AmazonApi(state), AmazonCustomFiles(state),
                 OpenAIApi(state), Controls(state)):
         routes.extend(api.routes())
     app = Starlette(routes=routes)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from y3d_pipeline.sandbox.catalogue import Catalogue
 from y3d_pipeline.sandbox.clock import SimClock
 from y3d_pipeline.sandbox.data import ShopData
 from y3d_pipeline.sandbox.faults import RESPONSE_KINDS, FaultRegistry
@@ -34,6 +35,8 @@ class SandboxState:
         self.data = ShopData(options.seed, options.days, options.orders_per_day, options.end_date)
         self.faults = FaultRegistry(options.seed)
         self.shipstation_limiter = FixedWindowLimiter(40, self.clock.monotonic, lambda: self.rate_limit_scale)
+        self.shipstation_v2_limiter = FixedWindowLimiter(200, self.clock.monotonic, lambda: self.rate_limit_scale)
+        self.catalogue = Catalogue(self.data, options.seed)
         self.amazon_buckets = {
             "getOrders": TokenBucket(0.0167, 20, self.clock.monotonic, lambda: self.rate_limit_scale),
             "getOrderItems": TokenBucket(0.5, 30, self.clock.monotonic, lambda: self.rate_limit_scale),
@@ -72,6 +75,9 @@ class SandboxState:
         self.shopify_read_all_orders = options.shopify_read_all_orders
         self.shopify_protected_customer_data = options.shopify_protected_customer_data
         self.shipstation_limiter.reset()
+        self.shipstation_v2_limiter.reset()
+        if regenerate:
+            self.catalogue.reset()
         for bucket in self.amazon_buckets.values():
             bucket.reset()
         self.shopify_bucket.reset()
@@ -156,7 +162,7 @@ async def with_faults(state: SandboxState, api: str, path: str, request: Request
     """Run `handler` unless a fault rule for this API and path says otherwise."""
     fault: FaultSpec | None = state.faults.take(api, path, RESPONSE_KINDS)
     if fault is not None:
-        if fault.kind in ("429", "500", "502", "503"):
+        if fault.kind in ("403", "429", "500", "502", "503"):
             return error_response(int(fault.kind))
         if fault.kind == "slow":
             await asyncio.sleep((fault.delay_ms if fault.delay_ms is not None else 1500) / 1000)
@@ -173,7 +179,7 @@ async def with_faults(state: SandboxState, api: str, path: str, request: Request
 class StatsMiddleware:
     """Counts requests and response statuses per API (by path prefix)."""
 
-    prefixes = {"shipstation": "shipstation", "shopify": "shopify", "amazon": "amazon",
+    prefixes = {"shipstation": "shipstation", "shipstation-v2": "shipstation_v2", "shopify": "shopify", "amazon": "amazon",
                 "amazon-custom": "custom", "openai": "openai"}
 
     def __init__(self, app, state: SandboxState) -> None:

@@ -1,6 +1,7 @@
 """Faults injected on demand, per API.
 
 Kinds (any API unless noted):
+* "403" (shipstation_v2) - refused: the account lacks the Inventory API add-on
 * "429" - rate-limit storm (the API's own 429 shape; Shopify: THROTTLED body with HTTP 429)
 * "500" / "502" / "503" - server errors
 * "slow" - answer correctly after `delay_ms` (default 1500)
@@ -25,9 +26,9 @@ import threading
 from y3d_pipeline.sandbox.options import APIS, FaultSpec
 
 WRONG_ANSWERS = ("wrong_quantity", "invented_name", "wrong_colour", "absurd_quantity", "dropped_name")
-KINDS = {"429", "500", "502", "503", "slow", "timeout", "drop", "truncate", "page_shift", "duplicate_page",
+KINDS = {"403", "429", "500", "502", "503", "slow", "timeout", "drop", "truncate", "page_shift", "duplicate_page",
          "malformed", *WRONG_ANSWERS}
-RESPONSE_KINDS = ("429", "500", "502", "503", "slow", "timeout", "drop", "truncate")
+RESPONSE_KINDS = ("403", "429", "500", "502", "503", "slow", "timeout", "drop", "truncate")
 
 
 class FaultRegistry:
@@ -60,7 +61,8 @@ class FaultRegistry:
             for rule in self._rules:
                 if rule.api != api or rule.kind not in kinds:
                     continue
-                if rule.match and not path.startswith(rule.match):
+                if rule.match and not (path == rule.match[:-1] if rule.match.endswith("$")
+                                       else path.startswith(rule.match)):
                     continue
                 if rule.rate is not None:
                     if self._random.random() < rule.rate:

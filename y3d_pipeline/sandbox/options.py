@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime
 
 from pydantic import BaseModel, Field
 
-APIS = ("shipstation", "shopify", "amazon", "custom", "openai")
+APIS = ("shipstation", "shipstation_v2", "shopify", "amazon", "custom", "openai")
 
 
 class FaultSpec(BaseModel):
@@ -15,7 +15,7 @@ class FaultSpec(BaseModel):
     kind: str
     count: int | None = 1
     rate: float | None = None
-    match: str | None = None  # path prefix below the API root, e.g. "/orders"
+    match: str | None = None  # path prefix below the API root, e.g. "/orders"; "/v2/inventory$": that path only
     delay_ms: int | None = None
 
 
@@ -40,6 +40,7 @@ class SandboxOptions(BaseModel):
 
     shipstation_api_key: str = "ss-sandbox-key"
     shipstation_api_secret: str = "ss-sandbox-secret"
+    shipstation_v2_api_key: str = "ssv2-sandbox-key-0000"
     shopify_store: str = "y3d-sandbox.myshopify.com"
     shopify_access_token: str = "shpat_sandbox0000000000000000000000"
     amazon_lwa_client_id: str = "amzn1.application-oa2-client.sandbox"

@@ -23,6 +23,8 @@ def sandbox_env(base_url: str, options: SandboxOptions) -> dict[str, str]:
         "SHIPSTATION_BASE_URL": f"{base_url}/shipstation",
         "SHIPSTATION_API_KEY": options.shipstation_api_key,
         "SHIPSTATION_API_SECRET": options.shipstation_api_secret,
+        "SHIPSTATION_V2_BASE_URL": f"{base_url}/shipstation-v2/v2",
+        "SHIPSTATION_V2_API_KEY": options.shipstation_v2_api_key,
         "SHOPIFY_STORE": options.shopify_store,
         "SHOPIFY_BASE_URL": f"{base_url}/shopify",
         "SHOPIFY_ACCESS_TOKEN": options.shopify_access_token,

@@ -80,6 +80,7 @@ class ShipStationApi:
             ("/accounts/listtags", self.list_tags, ["GET"]),
             ("/stores", self.list_stores, ["GET"]),
             ("/warehouses", self.list_warehouses, ["GET"]),
+            ("/products", self.list_products, ["GET"]),
             ("/shipments", self.list_shipments, ["GET"]),
         ]
         return [Route(PREFIX + path, self._guard(handler), methods=methods) for path, handler, methods in endpoints]
@@ -404,6 +405,14 @@ class ShipStationApi:
                                "returnAddress": address,
                                "createDate": to_pacific_string(datetime(2023, 4, 2, 9, 0, tzinfo=UTC)),
                                "isDefault": True}])
+
+    async def list_products(self, request: Request) -> Response:
+        """``GET /products``: the catalogue, paged (``sku``, ``showInactive`` honoured; inactive ones are none)."""
+        page, page_size = _page_args(request)
+        sku = request.query_params.get("sku")
+        rows = [p for p in self.state.catalogue.v1_products() if not sku or p["sku"] == sku]
+        return json_response({"products": rows[(page - 1) * page_size: page * page_size], "total": len(rows),
+                              "page": page, "pages": math.ceil(len(rows) / page_size)})
 
     async def list_shipments(self, request: Request) -> Response:
         page, page_size = _page_args(request)

@@ -72,3 +72,16 @@ def json_webhook(monkeypatch):
     monkeypatch.setenv("Y3D_UI_BASE_URL", "http://dagster.example:3000/")
     yield receiver
     receiver.close()
+
+
+def sensor_resources(database_resource) -> dict:
+    """The alert sensors' resources as the deployment builds them, from the environment the test set up (the
+    webhook fixtures and per-test variables), plus the test database."""
+    from y3d_pipeline.defs.resources import ShopResource, ShopSettings, alerts_resource_from_env
+    from y3d_pipeline.defs.sources.amazon.resources import amazon_resource_from_env
+    from y3d_pipeline.defs.sources.shipstation.resources import shipstation_resource_from_env
+    from y3d_pipeline.defs.sources.shopify.resources import shopify_resource_from_env
+
+    return {"database": database_resource, "alerts": alerts_resource_from_env(),
+            "shop": ShopResource(settings=ShopSettings.from_env()), "shipstation": shipstation_resource_from_env(),
+            "shopify": shopify_resource_from_env(), "amazon": amazon_resource_from_env()}

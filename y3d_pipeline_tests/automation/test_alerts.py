@@ -8,13 +8,14 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
-from y3d_pipeline.alerts import CheckFailure, check_failure_alert, listing, post_alert
+from y3d_pipeline.alerts import AlertDestinations, CheckFailure, check_failure_alert, listing, post_alert
 from y3d_pipeline.db.models import AlertState
 from y3d_pipeline.defs.automation.alerting import (
     alert_on_failed_checks,
     alert_on_run_failure,
     tag_run_outcome,
 )
+from y3d_pipeline_tests.automation.conftest import sensor_resources
 
 parts = dg.DailyPartitionsDefinition(start_date="2026-03-01", timezone="Europe/London")
 SECRET = "ss-secret-value-123456"
@@ -61,7 +62,7 @@ def secret_env(monkeypatch):
 
 def _sense_checks(instance, database_resource, cursor=None):
     """One tick of alert_on_failed_checks; returns (result, the context's cursor afterwards)."""
-    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"database": database_resource}) as ctx:
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=sensor_resources(database_resource)) as ctx:
         result = alert_on_failed_checks(ctx)
         return result, ctx.cursor
 
@@ -79,7 +80,7 @@ def _fail_and_sense(instance, database_resource) -> str:
     assert not result.success
     with dg.build_run_status_sensor_context(
             sensor_name="alert_on_run_failure", dagster_instance=instance, dagster_run=result.dagster_run,
-            dagster_event=result.get_run_failure_event(), resources={"database": database_resource}) as context:
+            dagster_event=result.get_run_failure_event(), resources=sensor_resources(database_resource)) as context:
         alert_on_run_failure(context.for_run_failure())
     return result.run_id
 
@@ -118,7 +119,7 @@ def test_a_job_failing_the_same_way_is_reported_once_until_it_recovers(dagster_i
         instance=dagster_instance)
     with dg.build_run_status_sensor_context(
             sensor_name="tag_run_outcome", dagster_instance=dagster_instance, dagster_run=ok.dagster_run,
-            dagster_event=ok.get_run_success_event(), resources={"database": database_resource}) as context:
+            dagster_event=ok.get_run_success_event(), resources=sensor_resources(database_resource)) as context:
         tag_run_outcome(context)
     assert [b["y3d"]["kind"] for b in webhook.bodies] == ["run_failure", "run_recovered"]
     _fail_and_sense(dagster_instance, database_resource)  # failing again after recovering is news
@@ -130,7 +131,7 @@ def test_needs_attention_runs_alert_once_per_condition(dagster_instance, databas
         result = dg.materialize([print_like], instance=dagster_instance, partition_key="2026-03-08")
         with dg.build_run_status_sensor_context(
                 sensor_name="tag_run_outcome", dagster_instance=dagster_instance, dagster_run=result.dagster_run,
-                dagster_event=result.get_run_success_event(), resources={"database": database_resource}) as context:
+                dagster_event=result.get_run_success_event(), resources=sensor_resources(database_resource)) as context:
             tag_run_outcome(context)
         return result.run_id
 
@@ -235,14 +236,12 @@ def test_counts_add_up_when_lists_are_cut():
     assert listing(["a", "b"], 5) == "a, b (+3 more)" and listing(["a"]) == "a"
 
 
-def test_post_alert_never_raises_and_never_logs_the_url(caplog, monkeypatch):
-    monkeypatch.delenv("Y3D_ALERT_WEBHOOK_URL", raising=False)
-    monkeypatch.delenv("Y3D_ALERT_JSON_WEBHOOK_URL", raising=False)
+def test_post_alert_never_raises_and_never_logs_the_url(caplog):
     alert = check_failure_alert([CheckFailure(asset="a", check="c", severity="WARN", run_id="r" * 36)])
     with caplog.at_level(logging.INFO):
-        assert post_alert(alert) is True  # not configured: logging is the delivery
-        monkeypatch.setenv("Y3D_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/hooks/secret-token")
-        assert post_alert(alert, timeout=0.5) is False
+        assert post_alert(alert, AlertDestinations()) is True  # not configured: logging is the delivery
+        unreachable = AlertDestinations(webhook_url="http://127.0.0.1:9/hooks/secret-token")
+        assert post_alert(alert, unreachable, timeout=0.5) is False
     assert "ALERT" in caplog.text and "secret-token" not in caplog.text
 
 
@@ -250,7 +249,7 @@ def test_post_alert_reports_http_errors(webhook, caplog):
     webhook.status = 500
     alert = check_failure_alert([CheckFailure(asset="a", check="c", severity="WARN", run_id=None)])
     with caplog.at_level(logging.INFO):
-        assert post_alert(alert) is False
+        assert post_alert(alert, AlertDestinations(webhook_url=webhook.url)) is False
     assert "HTTP 500" in caplog.text and "secret-token" not in caplog.text
 
 
@@ -262,7 +261,7 @@ def test_tag_run_outcome_sensor(dagster_instance, database_resource):
     result = dg.materialize([quiet_sync], instance=dagster_instance)
     with dg.build_run_status_sensor_context(
             sensor_name="tag_run_outcome", dagster_instance=dagster_instance, dagster_run=result.dagster_run,
-            dagster_event=result.get_run_success_event(), resources={"database": database_resource}) as context:
+            dagster_event=result.get_run_success_event(), resources=sensor_resources(database_resource)) as context:
         tag_run_outcome(context)
     assert dagster_instance.get_run_by_id(result.run_id).tags["y3d/outcome"] == "success_no_orders"
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from y3d_pipeline.db.models import AmazonCustomization, Order, OrderItem, PrintTask
 from y3d_pipeline.defs.automation.alerting import operator_alerts
 from y3d_pipeline.defs.constants import RAW_SHIPSTATION_ORDERS
+from y3d_pipeline_tests.automation.conftest import sensor_resources
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -24,7 +25,7 @@ def env(monkeypatch):
 
 
 def _tick(instance, database_resource) -> dg.SkipReason:
-    with dg.build_sensor_context(instance=instance, resources={"database": database_resource}) as context:
+    with dg.build_sensor_context(instance=instance, resources=sensor_resources(database_resource)) as context:
         return operator_alerts(context)
 
 

@@ -183,3 +183,23 @@ def test_amazon_chain_schedule(configured, pg_instance, repository):
     assert "outside business hours" in _data("amazon_chain_every_15_min", when, pg_instance, repository).skip_message
     configured.delenv("SHIPSTATION_API_KEY")
     assert "configured" in _data("amazon_chain_every_15_min", when, pg_instance, repository).skip_message
+
+
+def test_catalogue_schedules_are_off_and_skip_until_a_shipstation_api_is_configured(monkeypatch, pg_instance,
+                                                                                      repository):
+    crons = {"shipstation_catalogue_every_30_min": "*/30 * * * *", "shipstation_catalogue_hourly": "20 * * * *",
+             "shipstation_catalogue_daily": "0 2 * * *"}
+    for name, cron in crons.items():
+        schedule = repository.get_schedule_def(name)
+        assert (schedule.cron_schedule, schedule.job_name) == (cron, "shipstation_catalogue")
+        assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    for variable in ("SHIPSTATION_API_KEY", "SHIPSTATION_API_SECRET", "SHIPSTATION_V2_API_KEY"):
+        monkeypatch.delenv(variable, raising=False)
+    when = dt.datetime(2026, 3, 8, 2, tzinfo=UTC)
+    context = dg.build_schedule_context(scheduled_execution_time=when, instance=pg_instance, repository_def=repository)
+    skipped = repository.get_schedule_def("shipstation_catalogue_daily").evaluate_tick(context)
+    assert not skipped.run_requests
+    assert "SHIPSTATION_API_KEY" in skipped.skip_message and "SHIPSTATION_V2_API_KEY" in skipped.skip_message
+    monkeypatch.setenv("SHIPSTATION_V2_API_KEY", "v2-key-for-the-test")  # either API is worth a run
+    data = repository.get_schedule_def("shipstation_catalogue_daily").evaluate_tick(context)
+    assert [r.run_key for r in data.run_requests] == ["shipstation_catalogue_daily:2026-03-08T02:00Z"]

@@ -95,6 +95,25 @@ def test_amazon_custom_text_is_an_input():
     (opts(Personalization="Sam", Color="Random"), 1, [answer("Sam", "Purple")],
      "AI colour 'Purple' is not asked for"),
     (opts(Personalization="Ava", Color="Red"), 1, [answer("Ava", quantity=-3)], None),
+    # found by the holdout corpus: each shape an answer can take that reads right but is not
+    (opts(Personalization="Ava in pink and Leo in blue"), 2, [answer("Ava", "Blue"), answer("Leo", "Pink")],
+     "the buyer wrote Pink beside 'Ava' but its task is Blue"),
+    (opts(Personalization="Sophie (pink)", Color="Blue"), 1, [answer("Sophie", "Blue")],
+     "the buyer's text names Pink but no task is in that colour"),
+    (opts(Name="Ava", Colour="Pink", **{"Letter colour": "White"}), 1, [answer("Ava", "Pink")],
+     "the order names White"),
+    (opts(Name="Ava", Surname="Smith", Colour="Pink"), 1, [answer("Ava", "Pink")], "the order also says 'smith'"),
+    (opts(Personalization="Ava Leo Max", Color="Red"), 3, [answer("Ava Leo Max", quantity=3)],
+     "AI kept 'Ava Leo Max' as one text on all 3 items"),
+    (opts(Personalization="Ava\nLeo", Color="Red"), 1, [answer("Ava\nLeo")], "AI kept the 2 lines"),
+    (opts(Personalization="dj mike", Color="Red"), 1, [answer("Dj Mike")], "the buyer typed 'dj' in lower case"),
+    (opts(Personalization="Sophie x", Color="Red"), 1, [answer("Sophie x")], "kisses"),
+    (opts(Personalization="As per message", Color="Red"), 1, [answer("As per message")], "is not a text to print"),
+    (opts(Personalization="Surprise me!", Color="Red"), 1, [answer("Surprise me!")], "is not a text to print"),
+    (opts(Personalization="For my daughter Ava", Color="Red"), 1, [answer("For my daughter Ava")],
+     "it reads like an instruction ('for my')"),
+    (opts(Personalization="Ava\nKind regards", Color="Red"), 2, [answer("Ava"), answer("Kind regards")],
+     "another task of this item needs review"),
 ])
 def test_answers_that_print_what_the_buyer_did_not_mean_are_flagged(options, quantity, answers, expected):
     reasons = task_reasons(options, quantity, answers)

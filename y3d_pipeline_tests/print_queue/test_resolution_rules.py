@@ -46,6 +46,8 @@ def test_a_configured_palette_rejects_colours_outside_it():
     ("olivia smith", False, "Olivia Smith"), ("ana-maría o'neill", False, "Ana-María O'Neill"),
     ("DJ Max", False, "DJ Max"), ("McDonald", False, "McDonald"), ("  Mia   Rose ", False, "Mia Rose"),
     ("ab12 cde", True, "AB12 CDE"), ("harper", True, "Harper"), ("zoë", False, "Zoë"),
+    ("tom and ann", False, "Tom and Ann"), ("the house of smith", False, "The House of Smith"),
+    ("happy birthday\ngrandad", False, "Happy Birthday\nGrandad"),
 ])
 def test_text_is_title_cased_only_when_typed_in_lower_case(text, regkey, expected):
     assert normalize_text(text, regkey=regkey) == expected
@@ -57,6 +59,11 @@ def test_text_is_title_cased_only_when_typed_in_lower_case(text, regkey, expecte
     # lists are never split by a reader: the AI (or a person) decides whether they are one text or several
     ("Ava, Leo and Max", 3, None), ("Ava and Leo", 2, None), ("Ava, Leo", 3, None), ("Ava\nLeo\nMax", 2, None),
     ("Tom & Ann", 2, None), ("Smith, John", 1, None), ("Happy Birthday, Mum", 1, None),
+    # found by the holdout corpus: never a plain text, whatever it looks like
+    ("Ava Leo Max", 3, None), ("Sophie x", 1, None), ("Sophie xx", 1, None), ("Ava Rose twice", 2, None),
+    ("Ava.", 1, None), ("dj mike", 1, None), ("mckenzie", 1, None), ("Plain", 1, None), ("Leave it blank", 1, None),
+    ("As per message", 1, None), ("Surprise me!", 1, None), ("Ava\nKind regards", 2, None),
+    ("Jack R.", 1, ("Jack R.",)), ("St. Ives", 1, ("St. Ives",)), ("Mr & Mrs Patel", 1, ("Mr & Mrs Patel",)),
 ])
 def test_text_splits_only_one_name_per_line_matching_the_quantity(text, quantity, expected):
     reading = readers.buyer_text.read_text(text, quantity)
@@ -186,3 +193,37 @@ def test_options_our_write_back_pushed_are_not_buyer_input():
     assert item_input_hash(before, item(2, options=buyer)) == item_input_hash(after, item(2, options=pushed))
     # no write-back block: "Name or Text" is the buyer's (Amazon's own option name), and it disagrees
     assert isinstance(readers.read_item(before, item(2, options=pushed)), readers.NeedsAi)
+
+
+@pytest.mark.parametrize("options", [
+    opts(Name="Ava", Colour="Pink", **{"Letter colour": "White"}),  # a colour field the readers cannot place
+    opts(Name="Ava", Surname="Smith", Colour="Pink"),  # a text field they do not know
+    opts(Personalisation="Ava", **{"Back text": "Love Mum"}, Colour="Pink"),
+    opts(Name="Ava", Colour="Pink", **{"Note to seller": "Actually can I have it in blue"}),
+])
+def test_fields_the_readers_do_not_know_are_handed_on(options):
+    assert isinstance(readers.from_item_options(order(), item(options=options)), readers.NeedsAi)
+
+
+def test_field_labels_lose_their_decorations():
+    res = readers.from_item_options(order(), item(options=opts(**{"Name (optional)": "Ava", "Colour choice": "Pink",
+                                                                  "Gift message": "Love Nan xx"})))
+    assert resolved(res) == [("Ava", "Pink", None, 1)]
+
+
+def test_numbered_colours_beside_a_name_per_item_are_handed_on():
+    options = opts(**{"Name 1": "Ava", "Name 2": "Leo", "Colour 1": "Pink", "Colour 2": "Blue"})
+    assert isinstance(readers.from_item_options(order(), item(options=options, quantity=2)), readers.NeedsAi)
+
+
+def test_a_text_is_not_trusted_when_another_item_of_the_order_has_none():
+    """'Multiple items, one text field': "Ava & Leo" on the first keyring, nothing on the second."""
+    first = item(options=opts(Personalization="Ava & Leo", Color="Pink"))
+    second = ItemRow(id=8, order_id=1, product_id=None, sku="Y3D-KEY-NAME-S", name="Keyring", quantity=1,
+                     options=opts(Personalization="see above", Color="Blue"), line_item_key=None)
+    both = order()
+    both.items = [first, second]
+    reading = readers.read_item(both, first)
+    assert isinstance(reading, readers.NeedsAi) and "has no text of its own" in reading.reason
+    second.options = opts(Personalization="Max", Color="Blue")
+    assert resolved(readers.read_item(both, first)) == [("Ava & Leo", "Pink", None, 1)]

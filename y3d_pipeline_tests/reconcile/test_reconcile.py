@@ -394,3 +394,44 @@ def test_asset_check_fails_on_an_unmatched_order_and_passes_once_fixed(clean_db,
     check, meta = materialize()
     assert check.passed and check.metadata["order_numbers"].value == "none"
     assert (meta["matched"], meta["unmatched"]) == (1, 0)
+
+
+def test_rerun_skips_unchanged_records_and_follows_what_changed(clean_db):
+    """Work proportional to change: an unchanged window costs no mapping or writing; a changed ShipStation order
+    (which resets the marketplace's options and prices) is normalized and its marketplace record reconciled again;
+    an unmatched order is reconciled every time, so every run reports it."""
+    options = [{"name": "Name", "value": "x"}]
+    load_ss(clean_db, ss_order(180050, "1010", "shopify", [ss_item(400071, "14071", options=options)]),
+            ss_order(180051, "1011", "shopify", [ss_item(400072, "14072")]))
+    load_shopify(clean_db,
+                 shopify_order(6610, "1010", [shopify_line(14071, attributes=[{"key": "Name", "value": "Mia"}])]),
+                 shopify_order(6611, "1011", [shopify_line(14072), shopify_line(14073)]))  # a line ShipStation lacks
+    first = run(clean_db)
+    assert (first.matched, first.unmatched) == (1, 1)
+    key_for = partition_key_clamp(UTC, ["2026-03-08"])
+
+    again = normalize_shipstation_window(clean_db, *WINDOW, partition_key_for=key_for)
+    assert again.raw_unchanged_skipped == again.raw_records == 2 and again.batches == 0
+    rerun = reconcile_window(clean_db, *WINDOW, partition_key_for=key_for)
+    assert rerun.raw_unchanged_skipped == 1 and rerun.unmatched == 1 and len(rerun.findings) == 1
+
+    # ShipStation changes order 1010: normalization rewrites its options from ShipStation, reconciliation puts
+    # the marketplace's back
+    load_ss(clean_db, ss_order(180050, "1010", "shopify", [ss_item(400071, "14071", options=options, quantity=2)],
+                               modify="2026-03-08T05:00:00.0000000"))
+    changed = normalize_shipstation_window(clean_db, *WINDOW, partition_key_for=key_for)
+    assert changed.raw_unchanged_skipped == 1 and changed.orders_written == 1
+    assert one(clean_db, "SELECT options FROM order_items WHERE shipstation_order_item_id = 400071")["options"] == \
+        options
+    after = reconcile_window(clean_db, *WINDOW, partition_key_for=key_for)
+    assert after.raw_unchanged_skipped == 0 and after.matched == 1
+    item = one(clean_db, "SELECT options, quantity FROM order_items WHERE shipstation_order_item_id = 400071")
+    assert item["options"] == [{"name": "Name", "value": "Mia"}] and item["quantity"] == 2
+
+    # a deleted order is written again although its raw row did not change; full=True redoes everything
+    with clean_db.begin() as conn:
+        conn.execute(sa.text("DELETE FROM orders WHERE shipstation_order_id = 180051"))
+    redone = normalize_shipstation_window(clean_db, *WINDOW, partition_key_for=key_for)
+    assert redone.raw_unchanged_skipped == 1 and redone.orders_written == 1
+    forced = normalize_shipstation_window(clean_db, *WINDOW, partition_key_for=key_for, full=True)
+    assert forced.raw_unchanged_skipped == 0 and forced.raw_records == 2

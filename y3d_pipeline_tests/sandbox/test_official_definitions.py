@@ -100,6 +100,7 @@ def test_sp_api_v2026_requests_and_answers_match_the_model(fresh_sandbox):
     truth = fresh_sandbox.truth(marketplace="amazon", visible_only=True)
     with _amazon_client(fresh_sandbox, "2026-01-01") as client:
         page = client.search_orders(START, fresh_sandbox.now())
+        client.get_order(truth[0]["amazon_order_id"])
         client.changed_since(fresh_sandbox.now() - dt.timedelta(days=1))
         token = client.access_token()
     assert page.orders and not page.invalid

@@ -34,12 +34,14 @@ from y3d_pipeline.alerts import (
     Alert,
     check_failure_alert,
     checks_resolved_alert,
-    post_alert,
     run_failure_alert,
 )
 from y3d_pipeline.db.quarantine import open_failures
 from y3d_pipeline.defs.automation.quality_checks import FRESHNESS_SOURCES
-from y3d_pipeline.defs.resources import DatabaseResource
+from y3d_pipeline.defs.resources import AlertsResource, DatabaseResource, ShopResource
+from y3d_pipeline.defs.sources.amazon.resources import AmazonResource
+from y3d_pipeline.defs.sources.shipstation.resources import ShipStationResource
+from y3d_pipeline.defs.sources.shopify.resources import ShopifyResource
 from y3d_pipeline.runlog.core import (
     derive_outcome,
     last_successful_sync,
@@ -49,12 +51,11 @@ from y3d_pipeline.runlog.core import (
     run_partitions,
 )
 from y3d_pipeline.runlog.tags import TAG_OUTCOME, TAG_SOURCE, Outcome
-from y3d_pipeline.settings import load_settings
 
 # ------------------------------------------------------------------------------------------ failed runs
 
 
-def run_failure_payload(context: dg.RunFailureSensorContext) -> Alert:
+def run_failure_payload(context: dg.RunFailureSensorContext, base_url: str | None = None) -> Alert:
     run = context.dagster_run
     errors = []
     for event in context.get_step_failure_events():
@@ -62,7 +63,7 @@ def run_failure_payload(context: dg.RunFailureSensorContext) -> Alert:
         errors.append(f"{event.step_key}: {root_error(data.error if data else None) or 'failed'}")
     error = "; ".join(errors) or (context.failure_event.message or "").strip() or None
     return run_failure_alert(job=run.job_name, run_id=run.run_id, partition=run_partitions(dict(run.tags)),
-                             error=error, source=run.tags.get(TAG_SOURCE))
+                             error=error, source=run.tags.get(TAG_SOURCE), base_url=base_url)
 
 
 @dg.run_failure_sensor(
@@ -73,17 +74,18 @@ def run_failure_payload(context: dg.RunFailureSensorContext) -> Alert:
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def alert_on_run_failure(context: dg.RunFailureSensorContext, database: DatabaseResource) -> None:
+def alert_on_run_failure(context: dg.RunFailureSensorContext, database: DatabaseResource,
+                         alerts: AlertsResource) -> None:
     run = context.dagster_run
     context.instance.add_run_tags(run.run_id, {TAG_OUTCOME: Outcome.FAILED})
-    alert = run_failure_payload(context)
+    alert = run_failure_payload(context, alerts.ui_base_url)
     condition = failure_condition(run.job_name, alert.summary)
     with database.engine.begin() as conn:
         new = alert_state.to_report(conn, [condition])
     if not new:
         context.log.info(f"{run.job_name} failed again with the error already reported; not posted")
         return
-    if post_alert(alert, logger=context.log):
+    if alerts.post(alert, logger=context.log):
         with database.engine.begin() as conn:
             alert_state.mark_reported(conn, new)
 
@@ -100,7 +102,7 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext, database: Database
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )
-def tag_run_outcome(context: dg.RunStatusSensorContext, database: DatabaseResource) -> None:
+def tag_run_outcome(context: dg.RunStatusSensorContext, database: DatabaseResource, alerts: AlertsResource) -> None:
     run = context.dagster_run
     if TAG_OUTCOME not in run.tags:
         counts, failed = materialization_summary(context.instance, run.run_id)
@@ -108,7 +110,7 @@ def tag_run_outcome(context: dg.RunStatusSensorContext, database: DatabaseResour
     with database.engine.begin() as conn:
         recovered = alert_state.clear(conn, [f"run_failure:{run.job_name}"])
     if recovered:
-        post_alert(recovered_alert(run.job_name, run.run_id), logger=context.log)
+        alerts.post(recovered_alert(run.job_name, run.run_id, alerts.ui_base_url), logger=context.log)
     items = [i for i in run_attention(context.instance, run.run_id) if i.needs_attention]
     if not items:
         return
@@ -121,8 +123,9 @@ def tag_run_outcome(context: dg.RunStatusSensorContext, database: DatabaseResour
     if not report:
         context.log.info(f"run {run.run_id[:8]}: {len(found)} condition(s) already reported")
         return
-    alert = attention_alert(run.job_name, run.run_id, run_partitions(dict(run.tags)), [e for _, e in report])
-    if post_alert(alert, logger=context.log):
+    alert = attention_alert(run.job_name, run.run_id, run_partitions(dict(run.tags)), [e for _, e in report],
+                            alerts.ui_base_url)
+    if alerts.post(alert, logger=context.log):
         with database.engine.begin() as conn:
             alert_state.mark_reported(conn, [c for c, _ in report])
 
@@ -138,7 +141,7 @@ def tag_run_outcome(context: dg.RunStatusSensorContext, database: DatabaseResour
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=60,
 )
-def alert_on_failed_checks(context: dg.SensorEvaluationContext, database: DatabaseResource):
+def alert_on_failed_checks(context: dg.SensorEvaluationContext, database: DatabaseResource, alerts: AlertsResource):
     latest, cursor = collect_check_evaluations(context.instance, context.cursor)
     failing, passing = check_conditions(latest)
     with database.engine.begin() as conn:
@@ -148,12 +151,13 @@ def alert_on_failed_checks(context: dg.SensorEvaluationContext, database: Databa
     delivered = True
     if changed:
         failures = [f for key, (passed, f) in latest.items() if f"check:{key}" in changed_keys]
-        delivered = post_alert(check_failure_alert(failures), logger=context.log)
+        delivered = alerts.post(check_failure_alert(failures, base_url=alerts.ui_base_url), logger=context.log)
         if delivered:
             with database.engine.begin() as conn:
                 alert_state.mark_reported(conn, changed)
     if resolved:
-        post_alert(checks_resolved_alert(k.removeprefix("check:") for k in resolved), logger=context.log)
+        alerts.post(checks_resolved_alert((k.removeprefix("check:") for k in resolved), base_url=alerts.ui_base_url),
+                    logger=context.log)
     if delivered and cursor and cursor != context.cursor:
         context.update_cursor(cursor)  # a failed post keeps the cursor: the same evaluations are tried again
     unchanged = len(failing) - len(changed)
@@ -173,21 +177,23 @@ def alert_on_failed_checks(context: dg.SensorEvaluationContext, database: Databa
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=300,
 )
-def operator_alerts(context: dg.SensorEvaluationContext, database: DatabaseResource):
+def operator_alerts(context: dg.SensorEvaluationContext, database: DatabaseResource, alerts: AlertsResource,
+                    shop: ShopResource, shipstation: ShipStationResource, shopify: ShopifyResource,
+                    amazon: AmazonResource):
     now = dt.datetime.now(dt.UTC)
-    settings = load_settings()
+    configured = {"shipstation": shipstation.configured, "shopify": shopify.configured, "amazon": amazon.configured}
     with database.engine.begin() as conn:
         latest = {source: last_successful_sync(context.instance, key)
-                  for source, (key, flag) in FRESHNESS_SOURCES.items() if getattr(settings, flag)}
-        found, resolved = evaluate_operator_conditions(conn, latest, settings, now)
+                  for source, (key, _) in FRESHNESS_SOURCES.items() if configured[source]}
+        found, resolved = evaluate_operator_conditions(conn, latest, alerts.operator_limits(shop), now)
         alert_state.forget_unseen(conn, now=now)
         new = {c.key for c in alert_state.to_report(conn, [c for c, _ in found])}
     posted = []
     for condition, alert in found:
-        if condition.key in new and post_alert(alert, settings=settings, logger=context.log):
+        if condition.key in new and alerts.post(alert, logger=context.log):
             posted.append(condition)
     for alert in resolved:
-        post_alert(alert, settings=settings, logger=context.log)
+        alerts.post(alert, logger=context.log)
     if posted:
         with database.engine.begin() as conn:
             alert_state.mark_reported(conn, posted)

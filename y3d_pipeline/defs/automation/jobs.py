@@ -16,10 +16,15 @@ from y3d_pipeline.defs.constants import (
     PRINT_TASKS,
     RAW_AMAZON_CUSTOMIZATIONS,
     RAW_AMAZON_ORDERS,
+    RAW_SHIPSTATION_INVENTORY,
+    RAW_SHIPSTATION_INVENTORY_LOCATIONS,
+    RAW_SHIPSTATION_INVENTORY_WAREHOUSES,
     RAW_SHIPSTATION_ORDERS,
+    RAW_SHIPSTATION_PRODUCTS,
     RAW_SHIPSTATION_SHIPMENTS,
     RAW_SHIPSTATION_STORES,
     RAW_SHIPSTATION_TAGS,
+    RAW_SHIPSTATION_WAREHOUSES,
     RAW_SHOPIFY_ORDERS,
     RAW_SHOPIFY_PRODUCTS,
     SHIPSTATION_WRITEBACK,
@@ -48,11 +53,11 @@ def source_selection(source: str) -> dg.AssetSelection:
 
 
 def asset_job(name: str, selection: dg.AssetSelection, source: str, description: str, *,
-              daily: bool = False):
-    """A job of this code location: in-process (one process per run, steps in sequence), tagged with the
-    ``y3d/source`` whose queue it waits in (dagster.yaml admits one run per value at a time)."""
+              daily: bool = False, executor_def: dg.ExecutorDefinition = dg.in_process_executor):
+    """A job of this code location: in-process unless said otherwise (one process per run, steps in sequence),
+    tagged with the ``y3d/source`` whose queue it waits in (dagster.yaml admits one run per value at a time)."""
     return dg.define_asset_job(name, selection=selection, partitions_def=daily_partitions if daily else None,
-                               executor_def=dg.in_process_executor, tags={TAG_SOURCE: source},
+                               executor_def=executor_def, tags={TAG_SOURCE: source},
                                description=description)
 
 
@@ -88,3 +93,17 @@ freshness_checks_job = asset_job("freshness_checks", dg.AssetSelection.checks(*f
                                  "Is every configured source synced within the last 30 minutes?")
 ai_usage_report_job = asset_job("ai_usage_report", dg.AssetSelection.assets(AI_USAGE_REPORT), "reports",
                                 "Yesterday's AI usage report.")
+
+# The ShipStation catalogue and stock (the legacy background sync): phase 1 in order, phase 2 (products, inventory)
+# at once. Independent steps run in processes of their own (the multiprocess executor: the in-process one runs
+# steps one at a time), at most two at a time, each also waiting for its pool (shipstation for v1, shipstation_v2
+# for V2: the two APIs have separate keys and rate limits, so the branches do not wait for each other). A failed
+# branch fails the run but not the other branch, which writes its data.
+CATALOGUE_ASSETS = (RAW_SHIPSTATION_WAREHOUSES, RAW_SHIPSTATION_INVENTORY_WAREHOUSES, RAW_SHIPSTATION_INVENTORY_LOCATIONS,
+                    RAW_SHIPSTATION_PRODUCTS, RAW_SHIPSTATION_INVENTORY)
+CATALOGUE_EXECUTOR = dg.multiprocess_executor.configured({"max_concurrent": 2}, name="catalogue_multiprocess")
+shipstation_catalogue = asset_job(
+    "shipstation_catalogue", dg.AssetSelection.assets(*CATALOGUE_ASSETS), "shipstation_catalogue",
+    "ShipStation catalogue and stock: warehouses → inventory warehouses → inventory locations, then products and "
+    "inventory levels in parallel (one process each); a failed branch does not stop the other.",
+    executor_def=CATALOGUE_EXECUTOR)

@@ -53,6 +53,7 @@ from y3d_pipeline.defs.automation.jobs import (
     amazon_chain,
     data_quality_checks,
     freshness_checks_job,
+    shipstation_catalogue,
     shipstation_reference_sync,
     shopify_products_sync,
     task_status_sync_job,
@@ -61,6 +62,7 @@ from y3d_pipeline.defs.constants import SHIPSTATION_WRITEBACK
 from y3d_pipeline.defs.maintenance.assets import dagster_maintenance
 from y3d_pipeline.defs.sources.amazon.resources import amazon_resource_from_env
 from y3d_pipeline.defs.sources.shipstation.resources import shipstation_resource_from_env
+from y3d_pipeline.defs.sources.shipstation_catalogue.resources import shipstation_v2_resource_from_env
 from y3d_pipeline.defs.sources.shopify.resources import shopify_resource_from_env
 from y3d_pipeline.runlog.tags import TAG_SOURCE, TAG_WINDOW
 from y3d_pipeline.settings import Settings, load_settings
@@ -72,14 +74,19 @@ RECENT_RUN_WINDOW = dt.timedelta(minutes=9)  # a 10-minute tick skips a partitio
 
 
 # A schedule asks the source's resource, as the deployment builds it from the environment at this tick.
-SOURCE_RESOURCES = {"shipstation": shipstation_resource_from_env, "shopify": shopify_resource_from_env,
-                    "amazon": amazon_resource_from_env}
+SOURCE_RESOURCES = {"shipstation": (shipstation_resource_from_env,), "shopify": (shopify_resource_from_env,),
+                    "amazon": (amazon_resource_from_env,),
+                    # the catalogue reads v1 (warehouses, products) and V2 (inventory): either one is worth a run
+                    "shipstation_catalogue": (shipstation_resource_from_env, shipstation_v2_resource_from_env)}
 
 
 def not_configured(source: str) -> dg.SkipReason | None:
-    """A SkipReason with the source's own note when it is not configured (None when it is)."""
-    resource = SOURCE_RESOURCES[source]()
-    return None if resource.configured else dg.SkipReason(resource.NOT_CONFIGURED_NOTE)
+    """A SkipReason with the source's own note when it is not configured (None when it is; a source reading two
+    APIs is configured when either is)."""
+    resources = [build() for build in SOURCE_RESOURCES[source]]
+    if any(resource.configured for resource in resources):
+        return None
+    return dg.SkipReason("; ".join(resource.NOT_CONFIGURED_NOTE for resource in resources))
 
 
 def reconcile_days() -> int:
@@ -228,6 +235,15 @@ def unpartitioned_schedule(name: str, cron: str, job, description: str, *, sourc
 
 
 chain_schedules = [amazon_chain_every_15_min]
+
+# The legacy background sync's three cadences (Heroku Scheduler: every 30 minutes, hourly, daily at 02:00 UTC);
+# turn on the one that fits the shop's volume. Off by default, like every API-calling schedule.
+catalogue_schedules = [
+    unpartitioned_schedule(name, cron, shipstation_catalogue, f"ShipStation catalogue and stock, {when}.",
+                           source="shipstation_catalogue", default_status=dg.DefaultScheduleStatus.STOPPED)
+    for name, cron, when in (("shipstation_catalogue_every_30_min", "*/30 * * * *", "every 30 minutes"),
+                             ("shipstation_catalogue_hourly", "20 * * * *", "hourly"),
+                             ("shipstation_catalogue_daily", "0 2 * * *", "daily at 02:00"))]
 
 other_schedules = [
     unpartitioned_schedule("shipstation_reference_daily", "30 1 * * *", shipstation_reference_sync,

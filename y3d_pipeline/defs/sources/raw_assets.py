@@ -15,13 +15,15 @@ from y3d_pipeline.defs.resources import SourceResource
 from y3d_pipeline.sources.windows import SyncWindow, sync_window
 
 
-def raw_asset(key: dg.AssetKey, *, source: str, description: str, daily: bool = True, **kwargs: Any) -> Callable:
+def raw_asset(key: dg.AssetKey, *, source: str, description: str, daily: bool = True, pool: str | None = None,
+              **kwargs: Any) -> Callable:
     """``@dg.asset`` for a raw asset of ``source``: the source's group and pool (both named after it: one step
-    per API at a time), kinds ``{source, postgres}``, step retries on top of the client's own request retries,
-    and for a daily asset the shop's partitions with single-run backfills."""
+    per API at a time; ``pool`` names the API when a source reads two, as the ShipStation catalogue does), kinds
+    ``{source, postgres}``, step retries on top of the client's own request retries, and for a daily asset the
+    shop's partitions with single-run backfills."""
     daily_args: dict[str, Any] = {"partitions_def": daily_partitions,
                                   "backfill_policy": dg.BackfillPolicy.single_run()} if daily else {}
-    return dg.asset(key=key, group_name=source, pool=source, kinds={source, "postgres"},
+    return dg.asset(key=key, group_name=source, pool=pool or source, kinds={source, "postgres"},
                     retry_policy=SOURCE_RETRY_POLICY, description=description, **daily_args, **kwargs)
 
 

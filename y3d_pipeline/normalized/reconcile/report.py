@@ -38,6 +38,7 @@ class Finding:
 @dataclass
 class ReconcileReport(Counters):
     raw_records: int = reported("marketplace_records")
+    raw_unchanged_skipped: int = reported("marketplace_records_unchanged_skipped")
     matched: int = 0
     marketplace_only: int = 0
     unmatched: int = 0

@@ -1,4 +1,4 @@
-"""Amazon Selling Partner API Orders client: v2026-01-01 (``searchOrders``) and the deprecated v0
+"""Amazon Selling Partner API Orders client: v2026-01-01 (``searchOrders``, ``getOrder``) and the deprecated v0
 (``getOrders`` + ``getOrderItems``, removed by Amazon on 2027-03-27), with LWA tokens.
 
 * **Versions.** ``api_version="2026-01-01"`` (the default) reads orders with ``searchOrders``, whose orders carry
@@ -23,7 +23,7 @@
 * **Paging (v0).** ``NextToken`` goes back as a query parameter encoded by httpx (tokens contain ``+/=``);
   orders are de-duplicated across pages by ``AmazonOrderId`` keeping the newest ``LastUpdateDate``.
 * **Rate limits.** A token bucket per operation, seeded with the documented usage plans (searchOrders 0.0056 rps
-  burst 20; v0 getOrders 0.0167/20, getOrderItems 0.5/30) and re-rated from
+  burst 20, getOrder 0.5/30; v0 getOrders 0.0167/20, getOrderItems 0.5/30) and re-rated from
   ``x-amzn-RateLimit-Limit``. A 429 ``QuotaExceeded`` empties the bucket and raises
   ``RetryableError(wait_seconds=<one token>, rate_limited=True)`` so ``call_with_retries`` waits it out without
   counting it as a failure.
@@ -80,7 +80,7 @@ SEARCH_ORDERS_PATH = "/orders/2026-01-01/orders"
 USER_AGENT = "y3d-pipeline/1.0 (Language=Python)"
 # Documented usage plans (rate per second, burst); the x-amzn-RateLimit-Limit header overrides the rate.
 DEFAULT_PLANS: dict[str, tuple[float, int]] = {
-    "searchOrders": (0.0056, 20),  # v2026-01-01
+    "searchOrders": (0.0056, 20), "getOrder": (0.5, 30),  # v2026-01-01
     "getOrders": (0.0167, 20), "getOrderItems": (0.5, 30),  # v0
 }
 # The v2026 datasets the pipeline reads (reconcile.marketplace.map_amazon): BUYER (buyer name and email),
@@ -449,6 +449,21 @@ class AmazonClient(Closing):
             params = {**base, "paginationToken": token}
         result.orders = list(by_id.values())
         return result
+
+    def get_order(self, amazon_order_id: str) -> AmazonOrder | None:
+        """v2026 getOrder: one order with its items and the pipeline's datasets; None when Amazon has no such
+        order (404). An order Amazon sends but the pipeline cannot read raises ``ApiError``."""
+        path = f"{SEARCH_ORDERS_PATH}/{quote(amazon_order_id, safe='')}"
+        try:
+            body = self._get("getOrder", path, {"includedData": ",".join(INCLUDED_DATA)})
+        except ApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        try:
+            return AmazonOrder.from_v2026(body.get("order"))
+        except (ValidationError, ValueError, TypeError) as exc:
+            raise ApiError(f"{SERVICE} getOrder returned an order the pipeline cannot read: {exc}"[:500]) from exc
 
     # ------------------------------------------------------------------------------------- either version
     def fetch_orders(self, updated_after: dt.datetime, updated_before: dt.datetime,

@@ -1,4 +1,5 @@
-"""ShipStation v1 REST client (plain module, no Dagster): orders, shipments, tags, stores, write-back.
+"""ShipStation v1 REST client (plain module, no Dagster): orders, shipments, tags, stores, warehouses, products,
+write-back.
 
 Conventions of the v1 API this client hides from callers:
 
@@ -52,17 +53,20 @@ from y3d_pipeline.sources.http import (
     describe,
     parse_json,
     raise_for_status,
+    retry_after_seconds,
 )
 from y3d_pipeline.sources.probe import PROBE_RETRY_POLICY, ChangeProbe
 from y3d_pipeline.sources.shipstation.records import (
     PACIFIC,
     Fetched,
     Order,
+    Product,
     RecordModel,
     ScanResult,
     Shipment,
     Store,
     Tag,
+    Warehouse,
     newer_or_same,
     parse_pacific,
     parse_record,
@@ -110,6 +114,72 @@ class ShipStationStats(RequestStats):
     throttle_wait_seconds: float = reported("throttle_wait_seconds", default=0.0, digits=2)
 
 
+class HeaderRateLimit:
+    """ShipStation's fixed request window as its ``X-Rate-Limit-Limit/-Remaining/-Reset`` headers describe it (v1:
+    40 a minute; V2: 200 a minute): when ``Remaining`` falls to ``reserve`` the next request first sleeps until the
+    window resets. Shared by the v1 and V2 clients."""
+
+    def __init__(self, service: str, stats: ShipStationStats, *, reserve: int = 1,
+                 sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic):
+        self.service = service
+        self.stats = stats
+        self.reserve = reserve
+        self.limit: int | None = None
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._remaining: int | None = None
+        self._reset_at: float | None = None
+
+    def wait(self) -> None:
+        """Before a request: sleep until the window resets when it is (nearly) used up."""
+        if self._remaining is None or self._reset_at is None or self._remaining > self.reserve:
+            return
+        wait = self._reset_at - self._monotonic()
+        self._remaining = None
+        if wait > 0:
+            self.stats.throttle_pauses += 1
+            self.stats.throttle_wait_seconds += wait
+            log.info("%s rate limit nearly used; pausing %.1fs until the window resets", self.service, wait)
+            self._sleep(wait)
+
+    def note(self, response: httpx.Response) -> float | None:
+        """After a response: the window's state from its headers; returns the seconds until it resets, if said."""
+        headers = response.headers
+        reset: float | None = None
+        try:
+            if "X-Rate-Limit-Limit" in headers:
+                self.limit = int(headers["X-Rate-Limit-Limit"])
+            if "X-Rate-Limit-Reset" in headers:
+                reset = max(0.0, float(headers["X-Rate-Limit-Reset"]))
+            if "X-Rate-Limit-Remaining" in headers:
+                self._remaining = int(headers["X-Rate-Limit-Remaining"])
+                self._reset_at = self._monotonic() + (reset if reset is not None else 60.0)
+        except ValueError:
+            log.warning("%s sent unreadable rate-limit headers; ignoring them", self.service)
+        return reset
+
+    def call(self, send: Callable[[], httpx.Response], *, what: str, retry_policy: RetryPolicy) -> Any:
+        """One request through the window with retries: ``send()`` the request, a 429 waited out for its
+        ``Retry-After`` (V2), else the window's reset (v1), without counting as a failure; 5xx and transport
+        errors retried; the JSON body returned."""
+
+        def attempt() -> Any:
+            self.wait()
+            self.stats.requests += 1
+            response = send()
+            reset = self.note(response)
+            if response.status_code == 429:
+                self._remaining = None  # the wait below covers the window
+                hint = retry_after_seconds(response)
+                wait = hint if hint is not None else reset if reset is not None else 60.0
+                raise RetryableError(f"{what} returned HTTP 429 (rate limited; retrying in {wait:.0f}s)",
+                                     wait_seconds=max(1.0, wait), rate_limited=True)
+            raise_for_status(self.service, response)
+            return parse_json(self.service, response)
+
+        return call_with_retries(attempt, what=what, retry_policy=retry_policy, stats=self.stats, sleep=self._sleep)
+
+
 class ShipStationClient(Closing):
     """ShipStation v1 over httpx with Basic auth, header-driven rate limiting and bounded retries.
 
@@ -140,14 +210,10 @@ class ShipStationClient(Closing):
         self.base_url = base_url.rstrip("/")
         self.page_size = page_size
         self.retry_policy = retry_policy or RetryPolicy()
-        self.rate_limit_reserve = rate_limit_reserve
         self.max_rescans = max_rescans
         self.stats = ShipStationStats()
-        self.rate_limit: int | None = None
-        self._sleep = sleep
-        self._monotonic = monotonic
-        self._remaining: int | None = None
-        self._reset_at: float | None = None
+        self._window = HeaderRateLimit(SERVICE, self.stats, reserve=rate_limit_reserve, sleep=sleep,
+                                       monotonic=monotonic)
         self._http = httpx.Client(
             base_url=self.base_url,
             auth=httpx.BasicAuth(api_key, api_secret),
@@ -164,51 +230,16 @@ class ShipStationClient(Closing):
 
     # -------------------------------------------------------------------- plumbing
 
-    def _wait_for_rate_limit(self) -> None:
-        if self._remaining is None or self._reset_at is None or self._remaining > self.rate_limit_reserve:
-            return
-        wait = self._reset_at - self._monotonic()
-        self._remaining = None
-        if wait > 0:
-            self.stats.throttle_pauses += 1
-            self.stats.throttle_wait_seconds += wait
-            log.info("ShipStation rate limit nearly used; pausing %.1fs until the window resets", wait)
-            self._sleep(wait)
-
-    def _note_rate_limit(self, response: httpx.Response) -> float | None:
-        headers = response.headers
-        reset: float | None = None
-        try:
-            if "X-Rate-Limit-Limit" in headers:
-                self.rate_limit = int(headers["X-Rate-Limit-Limit"])
-            if "X-Rate-Limit-Reset" in headers:
-                reset = max(0.0, float(headers["X-Rate-Limit-Reset"]))
-            if "X-Rate-Limit-Remaining" in headers:
-                self._remaining = int(headers["X-Rate-Limit-Remaining"])
-                self._reset_at = self._monotonic() + (reset if reset is not None else 60.0)
-        except ValueError:
-            log.warning("ShipStation sent unreadable rate-limit headers; ignoring them")
-        return reset
+    @property
+    def rate_limit(self) -> int | None:
+        """The requests per window ShipStation last said this key has (``X-Rate-Limit-Limit``)."""
+        return self._window.limit
 
     def _request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                  json: Any = None, retry_policy: RetryPolicy | None = None) -> Any:
         what = f"{SERVICE} {describe(self._http.build_request(method, path, params=params))}"
-
-        def attempt() -> Any:
-            self._wait_for_rate_limit()
-            self.stats.requests += 1
-            response = self._http.request(method, path, params=params, json=json)
-            reset = self._note_rate_limit(response)
-            if response.status_code == 429:
-                self._remaining = None  # the wait below covers the window
-                wait = reset if reset is not None else 60.0
-                raise RetryableError(f"{what} returned HTTP 429 (rate limited; window resets in {wait:.0f}s)",
-                                     wait_seconds=max(1.0, wait), rate_limited=True)
-            raise_for_status(SERVICE, response)
-            return parse_json(SERVICE, response)
-
-        return call_with_retries(attempt, what=what, retry_policy=retry_policy or self.retry_policy,
-                                 stats=self.stats, sleep=self._sleep)
+        return self._window.call(lambda: self._http.request(method, path, params=params, json=json), what=what,
+                                 retry_policy=retry_policy or self.retry_policy)
 
     def _scan(self, path: str, params: dict[str, Any], collection: str, model: type[RecordModel], id_field: str,
               modified: Callable[[Any], dt.datetime | None] | None = None,
@@ -329,6 +360,21 @@ class ShipStationClient(Closing):
         if not isinstance(body, list):
             raise ApiError(f"{SERVICE} GET /stores: expected a list")
         return valid_only("/stores", [parse_record(Store, s, "store_id") for s in body])
+
+    def list_warehouses(self) -> list[Fetched]:
+        """All ship-from locations (``GET /warehouses``)."""
+        body = self._request("GET", "/warehouses")
+        if not isinstance(body, list):
+            raise ApiError(f"{SERVICE} GET /warehouses: expected a list")
+        return valid_only("/warehouses", [parse_record(Warehouse, w, "warehouse_id") for w in body])
+
+    def list_products(self, *, show_inactive: bool = True,
+                      progress: Callable[[int, int | None], None] | None = None) -> ScanResult:
+        """The whole product catalogue (``GET /products``, inactive products included), paged by page number
+        (``pageSize`` up to 500), one record per ``productId`` (newest ``modifyDate`` kept)."""
+        params = {"showInactive": str(show_inactive).lower(), "sortBy": "CreateDate", "sortDir": "ASC"}
+        return self._scan("/products", params, "products", Product, "product_id",
+                          modified=lambda p: p.modify_date, progress=progress)
 
     # -------------------------------------------------------------------- write endpoints
 

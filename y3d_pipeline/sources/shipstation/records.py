@@ -239,6 +239,46 @@ class Shipment(RecordModel):
     void_date: PacificDatetime = Field(None, alias="voidDate")
 
 
+class Warehouse(RecordModel):
+    """A ship-from location (v1 ``GET /warehouses``)."""
+
+    warehouse_id: Id = Field(alias="warehouseId")
+    warehouse_name: str | None = Field(None, alias="warehouseName")
+    origin_address: Address | None = Field(None, alias="originAddress")
+    create_date: PacificDatetime = Field(None, alias="createDate")
+    is_default: bool | None = Field(None, alias="isDefault")
+
+
+class ProductCategory(RecordModel):
+    category_id: Id | None = Field(None, alias="categoryId")
+    name: str | None = None
+
+
+class Product(RecordModel):
+    """A catalogue product (v1 ``GET /products``); ``productType`` is an object or a name, as accounts send it."""
+
+    product_id: Id = Field(alias="productId")
+    sku: str | None = None
+    name: str | None = None
+    price: float | None = None
+    default_cost: float | None = Field(None, alias="defaultCost")
+    active: bool | None = None
+    product_category: ProductCategory | None = Field(None, alias="productCategory")
+    product_type: Any = Field(None, alias="productType")
+    warehouse_location: str | None = Field(None, alias="warehouseLocation")
+    fulfillment_sku: str | None = Field(None, alias="fulfillmentSku")
+    weight_oz: float | None = Field(None, alias="weightOz")
+    create_date: PacificDatetime = Field(None, alias="createDate")
+    modify_date: PacificDatetime = Field(None, alias="modifyDate")
+
+    @property
+    def type_name(self) -> str | None:
+        value = self.product_type
+        if isinstance(value, dict):
+            value = value.get("name")
+        return str(value) if value not in (None, "") else None
+
+
 @dataclass
 class Fetched:
     """One record as read: the parsed model plus the full payload exactly as ShipStation sent it."""
@@ -270,7 +310,8 @@ def valid_only(path: str, parsed: list[Fetched | InvalidRecord]) -> list[Fetched
     only), so one broken tag never hides every other tag."""
     valid = [r for r in parsed if isinstance(r, Fetched) and r.complete]
     skipped = [r.source_id if isinstance(r, InvalidRecord) else str(r.model.model_dump().get("tag_id")
-                                                                    or r.model.model_dump().get("store_id"))
+                                                                    or r.model.model_dump().get("store_id")
+                                                                    or r.model.model_dump().get("warehouse_id"))
                for r in parsed if not (isinstance(r, Fetched) and r.complete)]
     if skipped:
         log.warning("ShipStation GET %s: skipped %d unreadable record(s): %s", path, len(skipped),

@@ -186,14 +186,20 @@ def test_search_orders_two_minute_rule_and_quota(fresh_sandbox) -> None:
     assert fresh_sandbox.stats()["statuses"]["amazon"].get("400", 0) == 0
 
 
-def test_the_change_probe(sandbox) -> None:
+def test_get_order_and_the_change_probe(sandbox) -> None:
+    truth = sandbox.truth(marketplace="amazon", visible_only=True)
+    order_id = truth[-1]["amazon_order_id"]
     now = sandbox.now()
     with make_client(sandbox) as client:
+        order = client.get_order(order_id)
+        missing = client.get_order("206-0000000-0000000")
         changed = client.changed_since(now - dt.timedelta(days=2)).changed
         quiet = client.changed_since(now - dt.timedelta(seconds=60)).changed  # nothing can be asked that recent
         requests = client.stats.requests
+    assert order is not None and order.amazon_order_id == order_id and order.order_items
+    assert {"buyer", "fulfillment"} <= set(order.payload) and missing is None
     assert changed == 1 and quiet == 0
-    assert requests == 1 + 1  # token, one searchOrders (the too-recent probe asks nothing)
+    assert requests == 1 + 2 + 1  # token, two getOrder, one searchOrders (the too-recent probe asks nothing)
     with make_client(sandbox, api_version="v0") as v0:
         assert v0.changed_since(now - dt.timedelta(days=2)).changed == 1
 
