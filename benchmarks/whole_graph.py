@@ -176,6 +176,12 @@ def run_demo(days: int) -> dict:
             instance = dg.DagsterInstance.get()
             runs = [instance.get_run_by_id(r) for r in run_ids]
             statuses = [r.status.value for r in runs]
+            for run in runs:
+                run_stats = instance.get_run_stats(run.run_id)
+                label = run.tags.get("dagster/partition_range_start") or run.tags.get(
+                    "dagster/asset_partition_range_start")
+                name = f"run {run.job_name}" + (f" ({label}..)" if label else "")
+                phases[f"  {name}"] = (run_stats.end_time or 0) - (run_stats.start_time or 0)
             last = runs[-1]
             stats = instance.get_run_stats(last.run_id)
             last_wall = (stats.end_time or 0) - (stats.launch_time or stats.start_time or 0)
