@@ -13,8 +13,16 @@ $(UV):
 demo: $(UV)
 	$(UV) run --frozen y3d demo
 
+# Tests run in TEST_WORKERS pytest-xdist processes (`make test TEST_WORKERS=0` for one process), slowest tests
+# first (y3d_pipeline_tests/conftest.py). Bytecode is compiled once (incremental afterwards): the suite starts
+# ~40 Python processes (workers, dagster-webserver/daemon/code servers, CLI subprocesses) and, with
+# PYTHONDONTWRITEBYTECODE set or a fresh .venv, each would otherwise compile Dagster from source (~7 s of CPU).
+TEST_WORKERS ?= 3
+
 test: $(UV)
-	$(UV) run --frozen pytest
+	$(UV) sync --frozen --inexact --compile-bytecode --quiet
+	$(UV) run --frozen python -m compileall -q y3d_pipeline y3d_pipeline_tests >/dev/null
+	$(UV) run --frozen pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 1
 
 dev: $(UV)
 	$(UV) run --frozen y3d dev

@@ -24,12 +24,16 @@ DEMO_RATE_LIMIT_SCALE = 50.0
 
 
 @contextlib.contextmanager
-def _sandbox(env: dict[str, str]):
+def _sandbox(env: dict[str, str], days: int | None = None):
     from y3d_pipeline.sandbox.server import SandboxOptions, SandboxServer
 
     # Real rate limits would make the demo wait on Amazon's searchOrders plan (a page per ~180 s once its burst of
-    # 20 is spent) and ShipStation's 40 requests/minute; scale them up.
-    options = SandboxOptions(end_date=dt.datetime.now(dt.UTC).date(), rate_limit_scale=DEMO_RATE_LIMIT_SCALE)
+    # 20 is spent) and ShipStation's 40 requests/minute; scale them up. The shop's data covers the days the demo
+    # runs plus a week before them (for the sync windows' overlap and orders changed later), not the sandbox's
+    # default 60 days: every ShipStation page the sandbox serves scans all of its orders.
+    extent = {"days": days + 7} if days else {}
+    options = SandboxOptions(end_date=dt.datetime.now(dt.UTC).date(), rate_limit_scale=DEMO_RATE_LIMIT_SCALE,
+                             **extent)
     with SandboxServer(options, host="127.0.0.1", port=0) as sb:
         print(f"API sandbox on {sb.base_url}", flush=True)
         yield {**env, **sb.env()}
@@ -123,7 +127,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     env = prepare_local_instance()
-    with _sandbox(env) as demo_env:
+    with _sandbox(env, args.days) as demo_env:
         with _temporary_environ(demo_env):
             run_ids = materialize_recent(args.days)
         for run_id in run_ids:

@@ -114,12 +114,19 @@ def _existing(conn: sa.Connection, candidates: list[Candidate]) -> dict[tuple[st
     return rows
 
 
-def _upsert(conn: sa.Connection, values: dict[str, Any]) -> None:
-    stmt = insert(_customs).values(**values)
-    updatable = {k: stmt.excluded[k] for k in values if k not in ("amazon_order_id", "amazon_order_item_id")}
-    updatable["updated_at"] = sa.func.now()
-    conn.execute(stmt.on_conflict_do_update(index_elements=["amazon_order_id", "amazon_order_item_id"],
-                                            set_=updatable))
+def _upsert(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """One multi-row ``INSERT ... ON CONFLICT DO UPDATE`` per set of columns (a failure row names fewer
+    columns than a processed one); the same item twice in one statement is refused by PostgreSQL, and
+    ``write_isolating`` then splits the batch, so the later row still wins."""
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for values in rows:
+        by_columns.setdefault(tuple(values), []).append(values)
+    for columns, group in by_columns.items():
+        stmt = insert(_customs).values(group)
+        updatable = {k: stmt.excluded[k] for k in columns if k not in ("amazon_order_id", "amazon_order_item_id")}
+        updatable["updated_at"] = sa.func.now()
+        conn.execute(stmt.on_conflict_do_update(index_elements=["amazon_order_id", "amazon_order_item_id"],
+                                                set_=updatable))
 
 
 def link_order_items(conn: sa.Connection) -> int:
@@ -159,8 +166,7 @@ def sync_customizations(
     pending: list[dict[str, Any]] = []
 
     def write(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        for values in rows:
-            _upsert(conn, values)
+        _upsert(conn, rows)
 
     def flush() -> None:
         if not pending:
