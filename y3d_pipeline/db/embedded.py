@@ -325,7 +325,9 @@ def ensure_embedded_databases(pgdata: Path | None = None, *, keep_running: bool 
             for name in (APP_DATABASE, DAGSTER_DATABASE):
                 if name not in existing:
                     log.info("creating embedded database %s", name)
-                    with contextlib.suppress(sa.exc.ProgrammingError):  # another process created it meanwhile
+                    # another process created it meanwhile: PostgreSQL says DuplicateDatabase, or a unique
+                    # violation on pg_database when both CREATEs ran at once (parallel test workers, fresh machine)
+                    with contextlib.suppress(sa.exc.ProgrammingError, sa.exc.IntegrityError):
                         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     finally:
         engine.dispose()
