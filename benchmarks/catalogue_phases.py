@@ -33,10 +33,16 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def catalogue_job():
+    """The ``shipstation_catalogue`` job, rebuilt in each of its step processes (the multiprocess executor)."""
+    from y3d_pipeline.definitions import defs as load_defs
+
+    return load_defs().resolve_job_def("shipstation_catalogue")
+
+
 def measure(instance, page_size: int) -> dict:
     import dagster as dg
 
-    from y3d_pipeline.demo import catalogue_job
     from y3d_pipeline.inprocess import QUIET_CONSOLE
     from y3d_pipeline.runlog.operations import operation_results
 

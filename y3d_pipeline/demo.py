@@ -2,10 +2,10 @@
 
 1. start (or reuse) the embedded PostgreSQL and apply migrations;
 2. start the local API sandbox and point every source and OpenAI at it;
-3. materialize the non-partitioned reference assets, then the ShipStation catalogue job (its phase graph: phase 1
-   in order, then products and inventory at once, one process each, as in production), then the last N days of
-   every partitioned asset in one single run (the way a single-run backfill executes), recording all in the
-   instance;
+3. materialize the non-partitioned reference assets, then the ShipStation catalogue job (its phase graph, in this
+   process: production's schedule launches it on its multiprocess executor, which would spend ~20 s starting
+   step processes for the demo's few hundred records), then the last N days of every partitioned asset in one
+   single run (the way a single-run backfill executes), recording all in the instance;
 4. open the Dagster UI on 127.0.0.1 with those runs, materializations and the lineage visible.
 """
 
@@ -51,25 +51,14 @@ def _temporary_environ(env: dict[str, str]):
         os.environ.update(saved)
 
 
-def catalogue_job():
-    """The ``shipstation_catalogue`` job, rebuilt in each of its step processes (the multiprocess executor)."""
-    from y3d_pipeline.definitions import defs as load_defs
-
-    return load_defs().resolve_job_def("shipstation_catalogue")
-
-
-def run_catalogue(instance) -> str:
-    """The catalogue's phase graph as production runs it; prints each operation's result; returns the run id."""
-    import dagster as dg
-
-    from y3d_pipeline.inprocess import QUIET_CONSOLE
+def run_catalogue(definitions, instance) -> str:
+    """The catalogue's phase graph in this process; prints each operation's result; returns the run id."""
+    from y3d_pipeline.inprocess import execute_with_progress
     from y3d_pipeline.runlog.operations import operation_results
 
-    print("ShipStation catalogue: warehouses → inventory warehouses → inventory locations, then products and "
-          "inventory at once (one process each) ...", flush=True)
-    with dg.execute_job(dg.reconstructable(catalogue_job), instance=instance, run_config=QUIET_CONSOLE,
-                        tags={TAG_TRIGGER: "demo"}, raise_on_error=False) as result:
-        run_id = result.run_id
+    job = definitions.resolve_job_def("shipstation_catalogue")
+    run_id = execute_with_progress(job, instance=instance, what="ShipStation catalogue and stock",
+                                   tags={TAG_TRIGGER: "demo"}).run_id
     for op in operation_results(instance, run_id):
         span = ""
         if op.started_at and op.ended_at:
@@ -104,7 +93,7 @@ def materialize_recent(days: int) -> list[str]:
         result = execute_with_progress(job, instance=instance, what="reference and daily-report assets",
                                        asset_selection=unpartitioned, tags={TAG_TRIGGER: "demo"})
         run_ids.append(result.run_id)
-    run_ids.append(run_catalogue(instance))  # before the print tasks, which read the stock
+    run_ids.append(run_catalogue(definitions, instance))  # before the print tasks, which read the stock
     window = daily_partitions.get_partition_keys()[-days:]
     if partitioned and window:
         result = execute_with_progress(
