@@ -89,3 +89,20 @@ def test_the_sql_mapping_writes_what_the_python_mapping_writes(sandbox, clean_db
         (slow.orders_written, slow.items_written, slow.quarantined)
     assert slow.mapped_in_python == len(rows)
     assert fast.mapped_in_python < len(rows) // 4, "most realistic orders are mapped in SQL"
+
+
+def test_application_sessions_run_without_jit(app_db_url):
+    """The mapping's wide statements cost more to JIT-compile than they save (see ``db.engine._without_jit``):
+    every connection of an application engine, first and reconnected, has JIT off whatever the server's default."""
+    from y3d_pipeline.db.engine import make_engine
+
+    engine = make_engine(app_db_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SHOW jit")).scalar_one() == "off"
+            conn.invalidate()
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SHOW jit")).scalar_one() == "off"
+            assert conn.execute(sa.text("SELECT pg_backend_pid() != 0")).scalar_one()  # a fresh session works
+    finally:
+        engine.dispose()
