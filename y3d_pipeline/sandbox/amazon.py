@@ -83,8 +83,13 @@ def decode_token(token: str) -> dict:
 
 
 class AmazonApi:
+    SEARCHES_KEPT = 8
+
     def __init__(self, state: SandboxState) -> None:
         self.state = state
+        # searchOrders answers by query, kept while the index says none of the window's orders changed: the
+        # pages of one query cost their page, not a sort of the whole window each
+        self._searches: dict[tuple, list] = {}
 
     def routes(self) -> list[Route]:
         return [
@@ -512,20 +517,7 @@ class AmazonApi:
         else:
             query = self._search_query(values, now)
             position = None
-        after, before = parse_iso_utc(query["after"]), parse_iso_utc(query["before"])
-        statuses = set(query["statuses"])
-        wanted = (not query["markets"] or self.state.options.amazon_marketplace_id in query["markets"]) and \
-            (not query["by"] or "MERCHANT" in query["by"])
-        rows = []
-        window = (after, before) if query["field"] == "updated" else None
-        for last_update, order, status in self._visible_orders(now, window) if wanted else []:
-            instant = last_update if query["field"] == "updated" else _seconds(order.ordered_at)
-            if not after <= instant <= before:
-                continue
-            if statuses and FULFILLMENT_STATUSES[STATUS_NAMES.get(status, "Unshipped")] not in statuses:
-                continue
-            rows.append((instant, order.order_number, last_update, order, status))
-        rows.sort(key=lambda r: (r[0], r[1]))
+        rows = self._search_rows(query, now)
         start = 0
         if position is not None:
             start = bisect.bisect_right(rows, position, key=lambda r: (r[0], r[1]))
@@ -541,6 +533,37 @@ class AmazonApi:
                 "query": query, "pos": [iso_z(last[0]), last[1]], "issued": iso_z(now)})}
         body["lastUpdatedBefore" if query["field"] == "updated" else "createdBefore"] = query["before"]
         return json_response(body)
+
+    def _search_rows(self, query: dict, now: datetime) -> list[tuple]:
+        """(instant, order number, last update, order, status) of the orders a search selects, in its order."""
+        after, before = parse_iso_utc(query["after"]), parse_iso_utc(query["before"])
+        statuses = set(query["statuses"])
+        wanted = (not query["markets"] or self.state.options.amazon_marketplace_id in query["markets"]) and \
+            (not query["by"] or "MERCHANT" in query["by"])
+        if not wanted:
+            return []
+        window = (after, before) if query["field"] == "updated" else None
+        key = None
+        if window is not None:
+            _, token = self.state.data.amazon_index.versioned_window(
+                after, before + timedelta(microseconds=999_999), now)
+            key = (after, before, frozenset(statuses), token)
+            if key in self._searches:
+                return self._searches[key]
+        rows = []
+        for last_update, order, status in self._visible_orders(now, window):
+            instant = last_update if query["field"] == "updated" else _seconds(order.ordered_at)
+            if not after <= instant <= before:
+                continue
+            if statuses and FULFILLMENT_STATUSES[STATUS_NAMES.get(status, "Unshipped")] not in statuses:
+                continue
+            rows.append((instant, order.order_number, last_update, order, status))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        if key is not None:
+            if len(self._searches) >= self.SEARCHES_KEPT:
+                self._searches.pop(next(iter(self._searches)))
+            self._searches[key] = rows
+        return rows
 
     async def get_order_2026(self, request: Request) -> Response:
         values = self._single_values(request, ("includedData",))

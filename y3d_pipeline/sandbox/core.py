@@ -102,7 +102,8 @@ class SandboxState:
             "faults": self.faults.rules(),
             # Index entries and orders the list endpoints looked at: a page should cost its window, not the shop.
             "examined": {"shipstation": self.data.ss_index.examined, "amazon": self.data.amazon_index.examined,
-                         "shopify": self.data.shopify_index.examined},
+                         "shopify": self.data.shopify_index.examined,
+                         "shipments": self.data.shipment_index.examined},
         }
 
     def config(self) -> dict:

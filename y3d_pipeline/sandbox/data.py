@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import itertools
 import random
 import re
 import uuid
@@ -256,6 +257,9 @@ class ShopData:
         self.shopify_index = ChangeIndex(
             lambda: ((at, legacy) for legacy, o in self.by_shopify_id.items() for at, _ in o.mp_events),
             lambda legacy, now: _first(self.mp_state(self.by_shopify_id[legacy], now)))
+        # Shipments by label creation (they never change once made): what a /shipments window reads.
+        self.shipments: dict[int, tuple[dict, RealOrder]] = {}
+        self.shipment_index = ChangeIndex(self._shipment_events, self._shipment_created)
         self.generate()
 
     # ------------------------------------------------------------------ generation
@@ -288,8 +292,16 @@ class ShopData:
             self.orders.append(order)
         self.next_created_order_id = 195_000_001
         self.changed = False
-        for index in (self.ss_index, self.amazon_index, self.shopify_index):
+        for index in (self.ss_index, self.amazon_index, self.shopify_index, self.shipment_index):
             index.clear()
+
+    def _shipment_events(self) -> Iterable[tuple[datetime, int]]:
+        self.shipments = {s["shipmentId"]: (s, order) for order in self.orders for s in order.shipments}
+        return ((s["created_at"], shipment_id) for shipment_id, (s, _) in self.shipments.items())
+
+    def _shipment_created(self, shipment_id: int, now: datetime) -> datetime | None:
+        created = self.shipments[shipment_id][0]["created_at"]
+        return created if created <= now else None
 
     def _generate_products(self, rng: random.Random) -> list[dict]:
         products = []
@@ -854,13 +866,19 @@ class ChangeIndex:
         return events[lo:hi]
 
     def window(self, start: datetime | None, end: datetime | None, now: datetime) -> list[tuple[datetime, Any]]:
+        return self.versioned_window(start, end, now)[0]
+
+    def versioned_window(self, start: datetime | None, end: datetime | None, now: datetime
+                         ) -> tuple[list[tuple[datetime, Any]], tuple[int, int]]:
+        """The window, and a token that changes whenever any of its records may have (a caller can keep what
+        it derived from the window's records' state, e.g. a sorted answer, until the token changes)."""
         key = (start, end)
         cached = self._windows.get(key)
         if cached is None or now < cached.now:
             cached = self._build(start, end, now)
         elif now > cached.now:
             self._move(cached, start, end, now)
-        return cached.rows
+        return cached.rows, (cached.serial, cached.changes)
 
     def _build(self, start: datetime | None, end: datetime | None, now: datetime) -> _Window:
         until = now if end is None else min(end, now)
@@ -878,6 +896,7 @@ class ChangeIndex:
     def _move(self, window: _Window, start: datetime | None, end: datetime | None, now: datetime) -> None:
         """Bring a window from `window.now` to `now`: only records that changed in between move."""
         changed = {key for _, key in self._range(window.now, now, False)}
+        window.changes += bool(changed)
         added = []
         for key in changed:
             self.examined += 1
@@ -893,11 +912,16 @@ class ChangeIndex:
         window.now = now
 
 
+_WINDOW_SERIALS = itertools.count(1)
+
+
 @dataclass(slots=True)
 class _Window:
     now: datetime
     rows: list[tuple[datetime, Any]]
     at: dict[Any, datetime]
+    serial: int = field(default_factory=lambda: next(_WINDOW_SERIALS))
+    changes: int = 0
 
 
 class _Top:

@@ -8,13 +8,13 @@ import copy
 import json
 import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from y3d_pipeline.sandbox.clock import parse_pacific, to_pacific_date, to_pacific_string
+from y3d_pipeline.sandbox.clock import PACIFIC, parse_pacific, to_pacific_date, to_pacific_string
 from y3d_pipeline.sandbox.core import SandboxState, json_response, with_faults
 from y3d_pipeline.sandbox.data import STORES, TAGS, Address, RealOrder, ShipStationOrder, Version
 
@@ -57,6 +57,14 @@ def _date_param(request: Request, name: str) -> datetime | None:
         return parse_pacific(value)
     except ValueError as exc:
         raise BadRequest(f"The request is invalid. The value '{value}' is not valid for {name}.") from exc
+
+
+def _pacific_day_start(instant: datetime | None, days: int = 0) -> datetime | None:
+    """The start (UTC) of the Pacific day of `instant`, `days` later."""
+    if instant is None:
+        return None
+    day = date.fromisoformat(to_pacific_date(instant)) + timedelta(days=days)
+    return datetime.combine(day, datetime.min.time(), PACIFIC).astimezone(UTC)
 
 
 def _base_url(request: Request) -> str:
@@ -438,27 +446,23 @@ class ShipStationApi:
         order_id = params.get("orderId")
         order_number = params.get("orderNumber")
         now = self.state.clock.now()
-        start_day = to_pacific_date(ship_start) if ship_start else None
-        end_day = to_pacific_date(ship_end) if ship_end else None
-        rows = []
-        for order in self.state.data.orders:
-            for shipment in order.shipments:
-                created = shipment["created_at"]
-                if created > now:
-                    continue
-                ship_day = to_pacific_date(created)
-                if (start_day and ship_day < start_day) or (end_day and ship_day > end_day):
-                    continue
-                if not self._within(created, create_start, create_end):
-                    continue
-                if order_id and str(shipment["orderId"]) != order_id:
-                    continue
-                if order_number and shipment["orderNumber"] != order_number:
-                    continue
-                rows.append((created, shipment, order))
-        rows.sort(key=lambda r: (r[0], r[1]["shipmentId"]))
-        total = len(rows)
-        chunk = rows[(page - 1) * page_size: page * page_size]
+        # shipDate is the label's Pacific day: its bounds are whole Pacific days; both bounds are inclusive
+        starts = [b for b in (_pacific_day_start(ship_start), create_start) if b is not None]
+        ends = [create_end] if create_end is not None else []
+        if ship_end is not None:
+            ends.append(_pacific_day_start(ship_end, days=1) - timedelta(microseconds=1))
+        start, end = (max(starts) if starts else None), (min(ends) if ends else None)
+        data = self.state.data
+        # the window from the creation index, in (created, shipmentId) order: a page costs its window's rows
+        # when filtered by order, and only its own otherwise
+        window = data.shipment_index.window(start, end, now)
+        if order_id or order_number:
+            window = [(created, shipment_id) for created, shipment_id in window
+                      if (not order_id or str(data.shipments[shipment_id][0]["orderId"]) == order_id)
+                      and (not order_number or data.shipments[shipment_id][0]["orderNumber"] == order_number)]
+        total = len(window)
+        chunk = [(created, *data.shipments[shipment_id])
+                 for created, shipment_id in window[(page - 1) * page_size: page * page_size]]
         shipments = []
         for created, shipment, order in chunk:
             shipments.append({

@@ -8,9 +8,17 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from y3d_pipeline.sandbox.clock import parse_pacific
 from y3d_pipeline.sandbox.options import SandboxOptions
 from y3d_pipeline.sandbox.server import SandboxServer
-from y3d_pipeline_tests.sandbox.helpers import PACIFIC, all_orders, amazon, graphql, shipstation, shopify
+from y3d_pipeline_tests.sandbox.helpers import (
+    PACIFIC,
+    all_orders,
+    amazon,
+    graphql,
+    shipstation,
+    shopify,
+)
 
 END = date(2026, 3, 20)
 DAY = datetime(2026, 3, 18, tzinfo=UTC)  # a day inside both shops, settled by the clock
@@ -126,3 +134,88 @@ def test_amazon_and_shopify_windows_cost_the_window(shops):
     marketplace_orders = len(large.state.data.by_amazon_id) + len(large.state.data.by_shopify_id)
     assert 0 < sum(costs[large]) < marketplace_orders / 5
     assert all(0 < cost for cost in costs[small])
+
+
+def _z(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
+def test_later_pages_of_one_search_cost_nothing_more(shops):
+    """Amazon's searchOrders, Shopify's orders search and ShipStation's /shipments: the first page reads the
+    window, the following pages of the same search are served from it while the clock stands still."""
+    _, large = shops
+    large.reset()
+    after, before = DAY - timedelta(days=3), DAY + timedelta(days=1)
+    costs: dict[str, list[int]] = {"amazon": [], "shopify": [], "shipments": []}
+    with amazon(large) as client:
+        params = {"lastUpdatedAfter": _z(after), "lastUpdatedBefore": _z(before), "maxResultsPerPage": 20,
+                  "marketplaceIds": large.options.amazon_marketplace_id}
+        while True:
+            start = _examined(large, "amazon")
+            body = client.get("/orders/2026-01-01/orders", params=params).raise_for_status().json()
+            costs["amazon"].append(_examined(large, "amazon") - start)
+            token = (body.get("pagination") or {}).get("nextToken")
+            if not token:
+                break
+            params["paginationToken"] = token
+    with shopify(large) as client:
+        cursor = None
+        while True:
+            start = _examined(large, "shopify")
+            body = graphql(client, "query($q: String, $after: String) { orders(first: 20, after: $after, query: $q, "
+                                   "sortKey: UPDATED_AT) { nodes { id } pageInfo { hasNextPage endCursor } } }",
+                           q=f"updated_at:>='{after.isoformat()}' updated_at:<'{before.isoformat()}'",
+                           after=cursor).json()
+            costs["shopify"].append(_examined(large, "shopify") - start)
+            info = body["data"]["orders"]["pageInfo"]
+            if not info["hasNextPage"]:
+                break
+            cursor = info["endCursor"]
+    with shipstation(large) as client:
+        page = 1
+        while True:
+            start = _examined(large, "shipments")
+            body = client.get("/shipments", params={"shipDateStart": _pacific(after)[:10], "pageSize": 20,
+                                                    "shipDateEnd": _pacific(before)[:10], "page": page}).json()
+            costs["shipments"].append(_examined(large, "shipments") - start)
+            if page >= body["pages"]:
+                break
+            page += 1
+    for api, pages in costs.items():
+        assert len(pages) > 2 and pages[0] > 0, (api, pages)
+        assert pages[1:] == [0] * (len(pages) - 1), (api, pages)
+    assert costs["shipments"][0] < len(large.state.data.shipments) / 5
+
+
+def test_the_shipments_window_matches_a_full_scan(shops):
+    """/shipments from the creation index answers what a scan of every order's labels answers: shipDate as the
+    label's Pacific day, createDate to the second, both bounds inclusive, (created, shipmentId) order."""
+    _, large = shops
+    large.reset()
+    now = large.now()
+    queries = [{"shipDateStart": "2026-03-10", "shipDateEnd": "2026-03-12"},
+               {"shipDateStart": "2026-03-10"},
+               {"shipDateEnd": "2026-02-20"},
+               {"createDateStart": "2026-03-11 09:30:00", "createDateEnd": "2026-03-13 17:00:00",
+                "shipDateEnd": "2026-03-12"},
+               {}]
+    with shipstation(large) as client:
+        for query in queries:
+            served, page = [], 1
+            while True:
+                body = client.get("/shipments", params={**query, "pageSize": 500, "page": page}).json()
+                served += [s["shipmentId"] for s in body["shipments"]]
+                if page >= body["pages"]:
+                    break
+                page += 1
+            create_start = parse_pacific(query["createDateStart"]) if "createDateStart" in query else None
+            create_end = parse_pacific(query["createDateEnd"]) if "createDateEnd" in query else None
+            expected = sorted(
+                (s["created_at"], s["shipmentId"]) for o in large.state.data.orders for s in o.shipments
+                if s["created_at"] <= now
+                and query.get("shipDateStart", "0") <= s["created_at"].astimezone(PACIFIC).strftime("%Y-%m-%d")
+                <= query.get("shipDateEnd", "9")
+                and (create_start is None or s["created_at"] >= create_start)
+                and (create_end is None or s["created_at"] <= create_end))
+            assert served == [shipment_id for _, shipment_id in expected], query
+            assert expected or query == {"shipDateEnd": "2026-02-20"}
