@@ -21,7 +21,10 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +40,9 @@ from y3d_pipeline.normalized.writer import create_staging, merge, stage_orders
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 5000
+# Mapping is ~55% of a batch's time and runs in PostgreSQL: a second session maps the next batch while one
+# merges (benchmarks/RESULTS.md, "ShipStation normalization").
+DEFAULT_SESSIONS = 2
 # Bump when the mapping or the writer changes what a raw order becomes: every row is normalized again once.
 MAPPING_VERSION = "2026-12-06.1"
 
@@ -91,9 +97,11 @@ def normalize_shipstation_window(
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Callable[[int, int | None], None] | None = None,
     full: bool = False,
+    sessions: int = DEFAULT_SESSIONS,
 ) -> NormalizationReport:
     """Normalize raw ShipStation orders with ``start <= source_modified_at < end`` that changed since they were
-    last normalized (all of them with ``full``); ``progress(rows done, rows in the window)`` after each batch."""
+    last normalized (all of them with ``full``); ``progress(rows done, rows in the window)`` after each batch.
+    With ``sessions`` > 1 the next batches are mapped in other sessions while one merges (see ``_MergeTurns``)."""
     with engine.connect() as conn:
         stores = store_marketplaces(conn)
         context = context_fingerprint(stores)
@@ -106,20 +114,89 @@ def normalize_shipstation_window(
     report = NormalizationReport(raw_records=skipped, orders_unchanged=skipped, raw_unchanged_skipped=skipped)
     if progress:
         progress(report.raw_records, in_window)
-    for first in range(0, len(pending), batch_size):
-        ids = pending[first:first + batch_size]
-        with engine.begin() as conn:
-            conn.execute(sa.text(_SRC_DDL))
-            conn.execute(sa.text(
-                "INSERT INTO s_src (seq, raw_id, raw_modified_at, payload, payload_sha256) "
-                "SELECT b.seq, r.shipstation_order_id, r.source_modified_at, r.payload, r.payload_sha256 "
-                "FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY b(id, seq) "
-                "JOIN raw_shipstation_orders r ON r.shipstation_order_id = b.id"), {"ids": ids})
-            report += _normalize_staged(conn, {}, stores=stores, partition_key_for=partition_key_for,
-                                        context=context)
-        if progress:
-            progress(report.raw_records, in_window)
+    batches = [pending[first:first + batch_size] for first in range(0, len(pending), batch_size)]
+    turns = _MergeTurns()
+
+    def normalize_batch(index: int) -> NormalizationReport | None:
+        if turns.stopped:
+            return None
+        merged = False
+        try:
+            with engine.connect() as conn, conn.begin() as transaction:
+                _stage_raw(conn, batches[index])
+                staged = _map_staged(conn, {}, stores=stores, partition_key_for=partition_key_for)
+                if not turns.wait(index):
+                    transaction.rollback()
+                    return None
+                part = _merge_staged(conn, staged, partition_key_for=partition_key_for, context=context)
+                transaction.commit()
+            merged = True
+            return part
+        finally:
+            turns.done(index, merged)
+
+    if sessions <= 1 or len(batches) <= 1:
+        for index in range(len(batches)):
+            report += normalize_batch(index)
+            if progress:
+                progress(report.raw_records, in_window)
+        return report
+    with ThreadPoolExecutor(max_workers=sessions, thread_name_prefix="normalize") as pool:
+        futures = [pool.submit(normalize_batch, index) for index in range(len(batches))]
+        try:
+            for future in futures:
+                part = future.result()
+                if part is None:  # stopped: a later batch failed before this one's turn
+                    raise next(f.exception() for f in futures if not f.cancelled() and f.exception())
+                report += part
+                if progress:
+                    progress(report.raw_records, in_window)
+        except BaseException:
+            turns.stop()
+            for future in futures:
+                future.cancel()
+            raise
     return report
+
+
+class _MergeTurns:
+    """Batches are mapped at once in separate sessions but merged and committed one at a time, in batch order
+    (oldest ``modifyDate`` first, as one session would): the tables go through the same states as a serial run,
+    and what is committed is always the first batches. After a failure no later batch merges."""
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._next = 0
+        self.stopped = False
+
+    def wait(self, index: int) -> bool:
+        """Block until batch ``index`` may merge; False if the run stopped meanwhile."""
+        with self._condition:
+            self._condition.wait_for(lambda: self._next == index or self.stopped)
+            return not self.stopped
+
+    def done(self, index: int, merged: bool) -> None:
+        with self._condition:
+            if merged:
+                self._next = index + 1
+            else:
+                self.stopped = True
+            self._condition.notify_all()
+
+    def stop(self) -> None:
+        with self._condition:
+            self.stopped = True
+            self._condition.notify_all()
+
+
+def _stage_raw(conn: sa.Connection, ids: Sequence[int]) -> None:
+    """The raw rows of one batch into the session's ``s_src``, in the given order."""
+    conn.execute(sa.text(_SRC_DDL))
+    conn.execute(sa.text(
+        "INSERT INTO s_src (seq, raw_id, raw_modified_at, payload, payload_sha256) "
+        "SELECT b.seq, r.shipstation_order_id, r.source_modified_at, r.payload, r.payload_sha256 "
+        "FROM unnest(CAST(:ids AS bigint[])) WITH ORDINALITY b(id, seq) "
+        "JOIN raw_shipstation_orders r ON r.shipstation_order_id = b.id"), {"ids": list(ids)})
 
 
 def normalize_shipstation_rows(
@@ -169,6 +246,30 @@ def _normalize_staged(
     sql_mapping: bool = True,
 ) -> NormalizationReport:
     """Map the rows in ``s_src`` (and the rows ``in_python``, by seq), write them, quarantine what cannot be."""
+    staged = _map_staged(conn, in_python, stores=stores, partition_key_for=partition_key_for,
+                         sql_mapping=sql_mapping)
+    return _merge_staged(conn, staged, partition_key_for=partition_key_for, context=context)
+
+
+@dataclass
+class _Staged:
+    """A batch mapped into the staging tables of its session, not yet merged."""
+
+    in_python: dict[int, Any]
+    rejected: list[tuple[Rejected, str | None]]
+    unstaged: int
+
+
+def _map_staged(
+    conn: sa.Connection,
+    in_python: dict[int, Any],
+    *,
+    stores: dict[int, str | None],
+    partition_key_for: Callable[[dt.datetime], str | None],
+    sql_mapping: bool = True,
+) -> _Staged:
+    """Map the rows in ``s_src`` (and ``in_python``) into the session's staging tables. Reads only ``s_src``
+    and writes only temporary tables, so batches can be mapped at once in separate sessions."""
     create_staging(conn)
     unstaged = len(in_python)
     try:
@@ -193,7 +294,19 @@ def _normalize_staged(
         else:
             mapped.append((seq, outcome))
     stage_orders(conn, mapped, stores)
-    raw_records = conn.execute(sa.text("SELECT count(*) FROM s_src")).scalar_one() + unstaged
+    return _Staged(in_python, rejected, unstaged)
+
+
+def _merge_staged(
+    conn: sa.Connection,
+    staged: _Staged,
+    *,
+    partition_key_for: Callable[[dt.datetime], str | None],
+    context: str | None = None,
+) -> NormalizationReport:
+    """Merge a mapped batch into the normalized tables, quarantine what cannot be written, record versions."""
+    in_python, rejected = staged.in_python, staged.rejected
+    raw_records = conn.execute(sa.text("SELECT count(*) FROM s_src")).scalar_one() + staged.unstaged
     ids = [r[0] for r in conn.execute(sa.text("SELECT DISTINCT source_order_id FROM s_orders ORDER BY 1"))]
     results, refused = write_isolating(conn, ids, lambda chunk: merge(conn, None if len(chunk) == len(ids)
                                                                       else list(chunk)))

@@ -17,6 +17,7 @@ from y3d_pipeline.normalized.shipstation import map_order
 from y3d_pipeline.normalized.shipstation_window import normalize_shipstation_window, partition_key_clamp
 from y3d_pipeline.sources.raw_store import upsert_raw_records
 from y3d_pipeline.sources.shipstation.records import marketplace_from_name, parse_pacific
+from y3d_pipeline_tests.plugins.database import truncate_all
 
 UTC = dt.UTC
 LONDON = dt.UTC  # March dates before BST: London == UTC
@@ -321,3 +322,79 @@ def test_non_finite_money_and_nul_characters_do_not_abort_the_batch(clean_db):
     reasons = dict(rows(clean_db, "SELECT source_id, reason FROM normalization_failures"))
     assert "not a finite number" in reasons["2"] and "not a finite number" in reasons["3"]
     assert "modifyDate" in reasons["4"]
+
+
+def _shared_customer_orders(count: int) -> list[dict]:
+    """Orders a minute apart; every third one by the same customer, whose name and address change over time; the
+    PLQ-1 product first without a name, later named; the last order invalid (quarantined: last, so that a re-run
+    after an interruption cuts the same batches as an uninterrupted run, and uses the same ids)."""
+    orders = []
+    for i in range(1, count + 1):
+        extra = {}
+        if i % 3 == 0:
+            extra = {"customerId": 777, "shipTo": {"name": f"Mia Smith {i}", "street1": f"{i} High St",
+                                                   "city": "York", "postalCode": "YO1 7HH", "country": "GB",
+                                                   "residential": True}}
+        items = [item(i * 10 + 1), item(i * 10 + 2, sku="PLQ-1", name=None if i < count // 2 else f"Plaque {i}")]
+        orders.append(order(i, modify=f"2026-03-08T04:{i:02d}:00.0000000", items=items, **extra))
+    orders[-1]["items"][0]["quantity"] = -1
+    return orders
+
+
+def _data_snapshot(engine, ignore: tuple[str, ...] = ()) -> dict:
+    """Every row of the normalized tables, ids included, without the columns stamped with the wall clock (and
+    those in ``ignore``)."""
+    out = {}
+    for table in ("customers", "products", "orders", "order_items", "order_tags", "tags", "normalization_failures"):
+        columns = [c for (c,) in rows(engine, f"""
+            SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'
+              AND coalesce(column_default, '') NOT LIKE '%now()%' ORDER BY ordinal_position""")  # noqa: S608
+                   if c not in ignore]
+        out[table] = sorted(tuple(str(v) for v in row) for row in rows(
+            engine, f"SELECT {', '.join(columns)} FROM {table}"))  # noqa: S608
+    return out
+
+
+def test_batches_mapped_in_parallel_sessions_write_what_one_session_writes(clean_db):
+    """Several sessions map batches at once, but merge them in order: the same rows, ids and quarantine as one
+    session, with a customer and a product changing across batches."""
+    payloads = _shared_customer_orders(40)
+    load(clean_db, *payloads)
+    serial = normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=1,
+                                          partition_key_for=partition_key_clamp(LONDON, ["2026-03-08"]))
+    expected = _data_snapshot(clean_db)
+    truncate_all(clean_db)
+    load(clean_db, *payloads)
+    seen = []
+    parallel = normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=3,
+                                            partition_key_for=partition_key_clamp(LONDON, ["2026-03-08"]),
+                                            progress=lambda done, total: seen.append(done))
+    assert _data_snapshot(clean_db) == expected
+    assert (parallel.orders_written, parallel.quarantined, parallel.batches) == \
+        (serial.orders_written, serial.quarantined, serial.batches) == (39, 1, 10)
+    assert seen == sorted(seen) and seen[-1] == 40
+    assert rows(clean_db, "SELECT name, street1 FROM customers WHERE shipstation_customer_id = 777") == [
+        ("Mia Smith 39", "39 High St")]
+    assert rows(clean_db, "SELECT source_id FROM normalization_failures WHERE resolved_at IS NULL") == [("40",)]
+
+
+def test_a_stopped_parallel_run_commits_only_the_first_batches_and_the_rerun_completes(clean_db):
+    payloads = _shared_customer_orders(40)
+    load(clean_db, *payloads)
+    normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=1)
+    # a stopped run that got as far as the quarantined order saw it once more than one uninterrupted run
+    expected = _data_snapshot(clean_db, ignore=("occurrences",))
+    truncate_all(clean_db)
+    load(clean_db, *payloads)
+
+    def stop(done, total):
+        if done:  # after the first batch (the first call reports what was skipped)
+            raise RuntimeError("run cancelled")
+
+    with pytest.raises(RuntimeError, match="run cancelled"):
+        normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=2, progress=stop)
+    written = [i for (i,) in rows(clean_db, "SELECT shipstation_order_id FROM orders ORDER BY 1")]
+    committed = [p["orderId"] for p in payloads[:-1]]
+    assert written and written == committed[:len(written)]  # a prefix in modifyDate order, never a gap
+    normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=2)
+    assert _data_snapshot(clean_db, ignore=("occurrences",)) == expected
