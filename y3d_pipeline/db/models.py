@@ -333,7 +333,7 @@ class Order(TimestampMixin, Base):
     sources: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     reconciliation_status: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index(None, "marketplace", "order_number"),)
+    __table_args__ = (Index(None, "order_number", "marketplace"),)
 
 
 class OrderTag(Base):
