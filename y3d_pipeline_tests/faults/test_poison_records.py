@@ -14,6 +14,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import threading
+import time
 import zipfile
 from collections import namedtuple
 from typing import Any
@@ -534,3 +536,40 @@ def test_poison_shipstation_orders_through_the_assets(fresh_sandbox, run_orders,
         else:
             assert order_id not in stored and failures.get(str(order_id)), name
             record_bad_input("normalization", "shipstation (HTTP, assets)", "quarantined")
+
+
+def test_customizations_download_at_once_and_are_recorded_as_one_at_a_time_would(clean_db):
+    """Downloads overlap (up to ``concurrency``), over real HTTP with a slow file host; what is recorded follows the
+    candidates' order (problems listed in that order, a failure among them kept with its reason)."""
+    from y3d_pipeline.sources.amazon.custom.candidates import Candidate
+    from y3d_pipeline.sources.amazon.custom.store import sync_customizations
+
+    in_flight, most = [0], [0]
+    lock = threading.Lock()
+
+    def respond(request, connection):
+        number = int(request.path.strip("/").split(".")[0])
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.05)
+        with lock:
+            in_flight[0] -= 1
+        if number % 7 == 3:
+            reply(connection, 200, b"not a zip")
+        else:
+            reply(connection, 200, _zip(_aspects(f'"Name {number}"')))
+
+    policy = ac.DownloadPolicy.from_settings(("127.0.0.1",), allow_http=True, retry_policy=FAST)
+    with LocalHttpServer(respond) as server, ac.make_http_client(policy) as http:
+        candidates = [Candidate(f"206-{n:02d}", "111", f"{server.url}/{n}.zip", "sp_api") for n in range(40)]
+        report = sync_customizations(
+            clean_db, candidates, lambda c: ac.fetch_customization(c.url, policy, order_item_id="111", client=http),
+            partition_key="2026-03-12", concurrency=4)
+    assert most[0] == 4  # never more than asked for, and more than one at a time
+    failed = [f"206-{n:02d}" for n in range(40) if n % 7 == 3]
+    assert [p["amazon_order_id"] for p in report.problems] == failed
+    assert (report.processed, report.rejected + report.failed) == (40 - len(failed), len(failed))
+    with clean_db.connect() as conn:
+        texts = dict(conn.execute(sa.text("SELECT amazon_order_id, custom_text FROM amazon_customizations")).all())
+    assert texts == {f"206-{n:02d}": None if n % 7 == 3 else f"Name {n}" for n in range(40)}

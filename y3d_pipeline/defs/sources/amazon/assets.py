@@ -116,6 +116,7 @@ def raw_amazon_customizations(context: dg.AssetExecutionContext, amazon: AmazonR
     with fetcher(policy) as fetch:
         report = custom_store.sync_customizations(database.engine, candidates + retries, fetch, partition_key=label,
                                                   max_retries=amazon.customization_max_retries,
+                                                  concurrency=amazon.customization_download_concurrency,
                                                   log=log.debug)  # per item: Python logging, not the event log
     problems = report.problems
     order_ids = sorted({p["amazon_order_id"] for p in problems})

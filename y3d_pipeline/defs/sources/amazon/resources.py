@@ -17,6 +17,7 @@ from y3d_pipeline.redaction import register_secret
 from y3d_pipeline.settings import load_settings
 from y3d_pipeline.sources.amazon.client import AmazonClient
 from y3d_pipeline.sources.amazon.custom.policy import DownloadPolicy
+from y3d_pipeline.sources.amazon.custom.store import DEFAULT_DOWNLOAD_CONCURRENCY
 from y3d_pipeline.sources.amazon.records import API_2026
 
 MAX_DOWNLOAD_BYTES = 10 * 1024 * 1024
@@ -71,6 +72,7 @@ class AmazonResource(SourceResource):
     overlap_minutes: int = Field(default=60, ge=0, le=24 * 60)
     settle_seconds: int = Field(default=180, ge=120, le=3600)  # Amazon needs >= 120 s; the rest is margin
     customization_max_retries: int = Field(default=3, ge=0, le=10)
+    customization_download_concurrency: int = Field(default=DEFAULT_DOWNLOAD_CONCURRENCY, ge=1, le=32)
 
     @property
     def configured(self) -> bool:

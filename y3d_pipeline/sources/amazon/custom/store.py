@@ -16,6 +16,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,9 @@ DEFAULT_MAX_RETRIES = 3
 RETRY_WAIT = dt.timedelta(minutes=5)  # before a failed file's next try from a later window, doubling per try
 RETRY_WAIT_MAX = dt.timedelta(hours=6)
 WRITE_BATCH = 25
+# Files downloaded at once: each download mostly waits on the network (a 365-day backfill's 67,000 files took
+# 138 s one at a time against the local sandbox; Amazon's file host answers in ~100-300 ms each).
+DEFAULT_DOWNLOAD_CONCURRENCY = 8
 _customs = AmazonCustomization.__table__
 
 
@@ -156,9 +160,11 @@ def sync_customizations(
     max_retries: int = DEFAULT_MAX_RETRIES,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     log: Callable[[str], None] = lambda _msg: None,
+    concurrency: int = DEFAULT_DOWNLOAD_CONCURRENCY,
 ) -> CustomizationReport:
-    """Download and parse what is due; results are written every WRITE_BATCH items (a crash loses at most
-    that many downloads, which the next run repeats)."""
+    """Download and parse what is due, ``concurrency`` files at a time (``fetch`` is called from that many
+    threads); results are written every WRITE_BATCH items (a crash loses at most that many downloads, which the
+    next run repeats)."""
     report = CustomizationReport(candidates=len(candidates))
     report.candidates_by_source = dict(Counter(c.source for c in candidates))
     with engine.connect() as conn:
@@ -188,6 +194,7 @@ def sync_customizations(
                                         "status": "failed" if not still else "not stored", "error": reason[:300]})
         pending.clear()
 
+    due: list[tuple[Candidate, Any, bool, int]] = []  # (candidate, existing row, same URL, retry count)
     for candidate in candidates:
         key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
         row = existing.get(key)
@@ -207,52 +214,66 @@ def sync_customizations(
                                     "status": "failed", "error": (row.error or "")[:300],
                                     "retry_count": row.retry_count, "gave_up": True})
             continue
-        retry_count = row.retry_count if same_url and row is not None else 0
-        report.attempted += 1
-        attempt_at = now()
-        values: dict[str, Any] = {
-            "amazon_order_id": key[0], "amazon_order_item_id": key[1], "customized_url": candidate.url,
-            "last_attempt_at": attempt_at,
-        }
-        if candidate.source != "retry" or row is None:  # a retry keeps the partition the item belongs to
-            values["partition_key"] = partition_key
+        due.append((candidate, row, same_url, row.retry_count if same_url and row is not None else 0))
+
+    def attempt(candidate: Candidate) -> tuple[FetchedCustomization | CustomizationError, float]:
+        started = time.monotonic()
         try:
-            started = time.monotonic()
-            try:
-                got = fetch(candidate)
-            except CustomizationError:
-                raise
-            except Exception as exc:  # a bug or an unforeseen input on one file must not cost the window
-                logger.exception("Amazon Custom %s/%s: unexpected error", *key)
-                raise DownloadError(f"unexpected error while fetching ({type(exc).__name__})") from exc
-            parsed = got.customization
-            values.update(status="processed", error=None, retry_count=retry_count, zip_sha256=got.zip_sha256,
-                          raw_json=jsonb_safe(got.raw_json), layout=parsed.layout, custom_text=parsed.custom_text,
-                          font=parsed.font, color_1=parsed.color_1, color_2=parsed.color_2,
-                          surfaces=jsonb_safe(parsed.surfaces_json()), processed_at=now())
-            report.processed += 1
-            report.bytes_downloaded += got.zip_bytes
-            report.layouts[parsed.layout or "none"] += 1
-            log(f"{key[0]}/{key[1]}: {parsed.layout} in {time.monotonic() - started:.2f}s")
+            return fetch(candidate), time.monotonic() - started
         except CustomizationError as exc:
-            status = exc.status
-            error = f"{type(exc).__name__}: {exc}"[:1000]
-            values.update(status=status, error=error,
-                          retry_count=retry_count + 1 if status == "failed" else retry_count)
-            if row is not None and not same_url:  # a new file: what was parsed from the old one no longer holds
-                values.update(zip_sha256=None, raw_json=None, layout=None, custom_text=None, font=None,
-                              color_1=None, color_2=None, surfaces=None, processed_at=None)
-            report.errors[type(exc).__name__] += 1
-            if status == "rejected":
-                report.rejected += 1
-            else:
-                report.failed += 1
-            report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1], "status": status,
-                                    "error": error[:300], "retry_count": values["retry_count"],
-                                    "source": candidate.source})
-            log(f"{key[0]}/{key[1]}: {status}: {error}")
-        pending.append(values)
-        if len(pending) >= WRITE_BATCH:
+            return exc, time.monotonic() - started
+        except Exception as exc:  # a bug or an unforeseen input on one file must not cost the window
+            logger.exception("Amazon Custom %s/%s: unexpected error", candidate.amazon_order_id,
+                             candidate.amazon_order_item_id)
+            error = DownloadError(f"unexpected error while fetching ({type(exc).__name__})")
+            error.__cause__ = exc
+            return error, time.monotonic() - started
+
+    # Downloads run `concurrency` at a time (each waits on the network); results are recorded in candidate
+    # order, a WRITE_BATCH at a time, as one at a time would.
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="amazon-custom") as pool:
+        for first in range(0, len(due), WRITE_BATCH):
+            chunk = due[first:first + WRITE_BATCH]
+            for (candidate, row, same_url, retry_count), (outcome, seconds) in zip(
+                    chunk, pool.map(attempt, [c for c, *_ in chunk]), strict=True):
+                key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
+                report.attempted += 1
+                values: dict[str, Any] = {
+                    "amazon_order_id": key[0], "amazon_order_item_id": key[1], "customized_url": candidate.url,
+                    "last_attempt_at": now(),
+                }
+                if candidate.source != "retry" or row is None:  # a retry keeps the partition the item belongs to
+                    values["partition_key"] = partition_key
+                if isinstance(outcome, CustomizationError):
+                    exc = outcome
+                    status = exc.status
+                    error = f"{type(exc).__name__}: {exc}"[:1000]
+                    values.update(status=status, error=error,
+                                  retry_count=retry_count + 1 if status == "failed" else retry_count)
+                    if row is not None and not same_url:  # a new file: what was parsed from the old one no longer holds
+                        values.update(zip_sha256=None, raw_json=None, layout=None, custom_text=None, font=None,
+                                      color_1=None, color_2=None, surfaces=None, processed_at=None)
+                    report.errors[type(exc).__name__] += 1
+                    if status == "rejected":
+                        report.rejected += 1
+                    else:
+                        report.failed += 1
+                    report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1],
+                                            "status": status, "error": error[:300],
+                                            "retry_count": values["retry_count"], "source": candidate.source})
+                    log(f"{key[0]}/{key[1]}: {status}: {error}")
+                else:
+                    got, parsed = outcome, outcome.customization
+                    values.update(status="processed", error=None, retry_count=retry_count,
+                                  zip_sha256=got.zip_sha256, raw_json=jsonb_safe(got.raw_json), layout=parsed.layout,
+                                  custom_text=parsed.custom_text, font=parsed.font, color_1=parsed.color_1,
+                                  color_2=parsed.color_2, surfaces=jsonb_safe(parsed.surfaces_json()),
+                                  processed_at=now())
+                    report.processed += 1
+                    report.bytes_downloaded += got.zip_bytes
+                    report.layouts[parsed.layout or "none"] += 1
+                    log(f"{key[0]}/{key[1]}: {parsed.layout} in {seconds:.2f}s")
+                pending.append(values)
             flush()
     flush()
     with engine.begin() as conn:
