@@ -111,7 +111,7 @@ def retention(instance, app_url: str) -> dict:
     from y3d_pipeline.defs.resources import DatabaseResource
 
     job = dg.Definitions(assets=[retention], jobs=[dagster_maintenance],
-                         resources={"database": DatabaseResource(database_url=app_url)}) \
+                         resources={"database": DatabaseResource.for_url(app_url)}) \
         .resolve_job_def("dagster_maintenance")
     result = job.execute_in_process(instance=instance, run_config={"ops": {"maintenance__retention": {"config": {
         "run_max_age_days": 0, "event_log_max_age_days": 0}}}})

@@ -163,8 +163,8 @@ def sync_customizations(
     concurrency: int = DEFAULT_DOWNLOAD_CONCURRENCY,
 ) -> CustomizationReport:
     """Download and parse what is due, ``concurrency`` files at a time (``fetch`` is called from that many
-    threads); results are written every WRITE_BATCH items (a crash loses at most that many downloads, which the
-    next run repeats)."""
+    threads); results are written every WRITE_BATCH items rounded up to a multiple of ``concurrency`` (a crash
+    loses at most that many downloads, which the next run repeats)."""
     report = CustomizationReport(candidates=len(candidates))
     report.candidates_by_source = dict(Counter(c.source for c in candidates))
     with engine.connect() as conn:
@@ -230,10 +230,12 @@ def sync_customizations(
             return error, time.monotonic() - started
 
     # Downloads run `concurrency` at a time (each waits on the network); results are recorded in candidate
-    # order, a WRITE_BATCH at a time, as one at a time would.
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="amazon-custom") as pool:
-        for first in range(0, len(due), WRITE_BATCH):
-            chunk = due[first:first + WRITE_BATCH]
+    # order, a write batch at a time (WRITE_BATCH rounded up to whole rounds of downloads), as one at a time would.
+    concurrency = max(1, concurrency)
+    batch = -(-WRITE_BATCH // concurrency) * concurrency
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="amazon-custom") as pool:
+        for first in range(0, len(due), batch):
+            chunk = due[first:first + batch]
             for (candidate, row, same_url, retry_count), (outcome, seconds) in zip(
                     chunk, pool.map(attempt, [c for c, *_ in chunk]), strict=True):
                 key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
