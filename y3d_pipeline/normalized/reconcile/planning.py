@@ -129,11 +129,18 @@ def plan_batch(conn: sa.Connection, records: Iterable[MarketplaceOrder], report:
                 .where(i.order_id.in_([c.id for c in candidates])).order_by(i.order_id, i.position, i.id)):
             items_by_order[row.order_id].append(row)
 
+    # A record's rows: those carrying its marketplace id, and those of its marketplace with its order number
+    by_mp_id: dict[Any, list[Any]] = defaultdict(list)
+    by_number: dict[Any, list[Any]] = defaultdict(list)
+    for c in candidates:
+        by_mp_id[c.mp_id].append(c)
+        if c.marketplace == marketplace:
+            by_number[c.order_number].append(c)
     plan = Plan(source=source, id_col=id_col, item_col=item_col)
     for record in batch:
-        mine = [c for c in candidates
-                if c.mp_id == record.source_order_id
-                or (c.marketplace == marketplace and c.order_number == record.order_number)]
+        mine = sorted({c.id: c for c in (*by_mp_id.get(record.source_order_id, ()),
+                                         *by_number.get(record.order_number, ()))}.values(),
+                      key=lambda c: c.id)  # in candidates' order
         ss_rows = sorted((c for c in mine if c.shipstation_order_id is not None),
                          key=lambda c: (c.parent_shipstation_order_id is not None, c.shipstation_order_id))
         orphans = [c for c in mine if c.shipstation_order_id is None]
