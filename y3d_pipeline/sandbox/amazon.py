@@ -83,13 +83,8 @@ def decode_token(token: str) -> dict:
 
 
 class AmazonApi:
-    SEARCHES_KEPT = 8
-
     def __init__(self, state: SandboxState) -> None:
         self.state = state
-        # searchOrders answers by query, kept while the index says none of the window's orders changed: the
-        # pages of one query cost their page, not a sort of the whole window each
-        self._searches: dict[tuple, list] = {}
 
     def routes(self) -> list[Route]:
         return [
@@ -543,27 +538,23 @@ class AmazonApi:
         if not wanted:
             return []
         window = (after, before) if query["field"] == "updated" else None
-        key = None
-        if window is not None:
-            _, token = self.state.data.amazon_index.versioned_window(
-                after, before + timedelta(microseconds=999_999), now)
-            key = (after, before, frozenset(statuses), token)
-            if key in self._searches:
-                return self._searches[key]
-        rows = []
-        for last_update, order, status in self._visible_orders(now, window):
-            instant = last_update if query["field"] == "updated" else _seconds(order.ordered_at)
-            if not after <= instant <= before:
-                continue
-            if statuses and FULFILLMENT_STATUSES[STATUS_NAMES.get(status, "Unshipped")] not in statuses:
-                continue
-            rows.append((instant, order.order_number, last_update, order, status))
-        rows.sort(key=lambda r: (r[0], r[1]))
-        if key is not None:
-            if len(self._searches) >= self.SEARCHES_KEPT:
-                self._searches.pop(next(iter(self._searches)))
-            self._searches[key] = rows
-        return rows
+
+        def search() -> list[tuple]:
+            rows = []
+            for last_update, order, status in self._visible_orders(now, window):
+                instant = last_update if query["field"] == "updated" else _seconds(order.ordered_at)
+                if not after <= instant <= before:
+                    continue
+                if statuses and FULFILLMENT_STATUSES[STATUS_NAMES.get(status, "Unshipped")] not in statuses:
+                    continue
+                rows.append((instant, order.order_number, last_update, order, status))
+            rows.sort(key=lambda r: (r[0], r[1]))
+            return rows
+
+        if window is None:
+            return search()
+        return self.state.data.amazon_index.derived(after, before + timedelta(microseconds=999_999), now,
+                                                    ("searchOrders", frozenset(statuses)), search)
 
     async def get_order_2026(self, request: Request) -> Response:
         values = self._single_values(request, ("includedData",))

@@ -20,11 +20,10 @@ from __future__ import annotations
 
 import bisect
 import copy
-import itertools
 import random
 import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -831,6 +830,7 @@ class ChangeIndex:
     the index entries and records looked at: what the tests hold page costs to."""
 
     CACHED_WINDOWS = 16
+    DERIVED_PER_WINDOW = 8
 
     def __init__(self, events: Callable[[], Iterable[tuple[datetime, Any]]],
                  latest: Callable[[Any, datetime], datetime | None]) -> None:
@@ -866,19 +866,27 @@ class ChangeIndex:
         return events[lo:hi]
 
     def window(self, start: datetime | None, end: datetime | None, now: datetime) -> list[tuple[datetime, Any]]:
-        return self.versioned_window(start, end, now)[0]
+        return self._current(start, end, now).rows
 
-    def versioned_window(self, start: datetime | None, end: datetime | None, now: datetime
-                         ) -> tuple[list[tuple[datetime, Any]], tuple[int, int]]:
-        """The window, and a token that changes whenever any of its records may have (a caller can keep what
-        it derived from the window's records' state, e.g. a sorted answer, until the token changes)."""
-        key = (start, end)
-        cached = self._windows.get(key)
+    def derived(self, start: datetime | None, end: datetime | None, now: datetime, key: Hashable,
+                compute: Callable[[], Any]) -> Any:
+        """What ``compute()`` derives from the state of the window's records (e.g. a search's sorted answer),
+        kept with the window until any of its records changes: the pages of one search cost their page, not a
+        sort of the whole window each."""
+        derived = self._current(start, end, now).derived
+        if key not in derived:
+            if len(derived) >= self.DERIVED_PER_WINDOW:
+                derived.pop(next(iter(derived)))
+            derived[key] = compute()
+        return derived[key]
+
+    def _current(self, start: datetime | None, end: datetime | None, now: datetime) -> _Window:
+        cached = self._windows.get((start, end))
         if cached is None or now < cached.now:
             cached = self._build(start, end, now)
         elif now > cached.now:
             self._move(cached, start, end, now)
-        return cached.rows, (cached.serial, cached.changes)
+        return cached
 
     def _build(self, start: datetime | None, end: datetime | None, now: datetime) -> _Window:
         until = now if end is None else min(end, now)
@@ -896,7 +904,8 @@ class ChangeIndex:
     def _move(self, window: _Window, start: datetime | None, end: datetime | None, now: datetime) -> None:
         """Bring a window from `window.now` to `now`: only records that changed in between move."""
         changed = {key for _, key in self._range(window.now, now, False)}
-        window.changes += bool(changed)
+        if changed:
+            window.derived.clear()
         added = []
         for key in changed:
             self.examined += 1
@@ -912,16 +921,12 @@ class ChangeIndex:
         window.now = now
 
 
-_WINDOW_SERIALS = itertools.count(1)
-
-
 @dataclass(slots=True)
 class _Window:
     now: datetime
     rows: list[tuple[datetime, Any]]
     at: dict[Any, datetime]
-    serial: int = field(default_factory=lambda: next(_WINDOW_SERIALS))
-    changes: int = 0
+    derived: dict[Hashable, Any] = field(default_factory=dict)
 
 
 class _Top:

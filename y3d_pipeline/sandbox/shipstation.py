@@ -8,7 +8,7 @@ import copy
 import json
 import math
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -63,7 +63,7 @@ def _pacific_day_start(instant: datetime | None, days: int = 0) -> datetime | No
     """The start (UTC) of the Pacific day of `instant`, `days` later."""
     if instant is None:
         return None
-    day = date.fromisoformat(to_pacific_date(instant)) + timedelta(days=days)
+    day = instant.astimezone(PACIFIC).date() + timedelta(days=days)
     return datetime.combine(day, datetime.min.time(), PACIFIC).astimezone(UTC)
 
 

@@ -295,7 +295,6 @@ def query_cost(selection_set, parent: GraphQLObjectType, variables: dict, fragme
 class ShopifyApi:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
-        self.order_searches: dict[tuple, list] = {}  # see Resolver.orders
 
     def routes(self) -> list[Route]:
         return [Route(PREFIX + "/admin/api/{version}/graphql.json", self.graphql, methods=["POST"])]
@@ -376,7 +375,7 @@ class ShopifyApi:
         bucket = self.state.shopify_bucket
         if not bucket.try_spend(requested):
             return self._throttled(requested)
-        resolver = Resolver(self.state, self.order_searches)
+        resolver = Resolver(self.state)
         result = execute(SCHEMA, document, root_value=resolver.root(), variable_values=variables,
                          operation_name=body.get("operationName"),
                          context_value={"protected_customer_data": self.state.shopify_protected_customer_data})
@@ -395,12 +394,9 @@ class ShopifyApi:
 class Resolver:
     """Builds GraphQL source objects (dicts; connection fields are callables)."""
 
-    SEARCHES_KEPT = 8
-
-    def __init__(self, state: SandboxState, order_searches: dict[tuple, list] | None = None) -> None:
+    def __init__(self, state: SandboxState) -> None:
         self.state = state
         self.now = state.clock.now()
-        self._order_searches = {} if order_searches is None else order_searches
         self._products = {p["legacy_id"]: p for p in state.data.products}
         self._variants = {v["legacy_id"]: (p, v) for p in state.data.products for v in p["variants"]}
 
@@ -551,32 +547,27 @@ class Resolver:
         return page
 
     def _order_rows(self, terms, query: str | None, sort_key: str) -> list[tuple[list, RealOrder, dict]]:
-        """([sort value, id], order, state) of the orders a search selects, sorted. Kept per search while the
-        index says none of its window's orders changed (and the 60-day limit does not move the window), so the
-        pages of one search cost their page, not a sort of the whole window each."""
-        key = None
+        """([sort value, id], order, state) of the orders a search selects, sorted; with updated_at bounds (and
+        no 60-day limit moving the window) kept with the index's window while none of its orders changes."""
+
+        def search() -> list[tuple[list, RealOrder, dict]]:
+            rows = []
+            for order, state in self._visible_orders(terms):
+                if not self._order_matches(order, state, terms):
+                    continue
+                value = {"UPDATED_AT": iso_z(state["updated"]), "CREATED_AT": iso_z(order.ordered_at),
+                         "PROCESSED_AT": iso_z(order.ordered_at), "ORDER_NUMBER": int(order.order_number)}.get(
+                    sort_key, order.shopify_id)
+                rows.append(([value, order.shopify_id], order, state))
+            rows.sort(key=lambda r: r[0])
+            return rows
+
         window = self._updated_window(terms)
-        if window is not None and self.state.shopify_read_all_orders:
-            start, end = window
-            start = None if start is None else start.replace(microsecond=0)
-            _, token = self.state.data.shopify_index.versioned_window(start, end, self.now)
-            key = (query, sort_key, token)
-            if key in self._order_searches:
-                return self._order_searches[key]
-        rows = []
-        for order, state in self._visible_orders(terms):
-            if not self._order_matches(order, state, terms):
-                continue
-            value = {"UPDATED_AT": iso_z(state["updated"]), "CREATED_AT": iso_z(order.ordered_at),
-                     "PROCESSED_AT": iso_z(order.ordered_at), "ORDER_NUMBER": int(order.order_number)}.get(
-                sort_key, order.shopify_id)
-            rows.append(([value, order.shopify_id], order, state))
-        rows.sort(key=lambda r: r[0])
-        if key is not None:
-            if len(self._order_searches) >= self.SEARCHES_KEPT:
-                self._order_searches.pop(next(iter(self._order_searches)))
-            self._order_searches[key] = rows
-        return rows
+        if window is None or not self.state.shopify_read_all_orders:
+            return search()
+        start, end = window
+        start = None if start is None else start.replace(microsecond=0)
+        return self.state.data.shopify_index.derived(start, end, self.now, ("orders", query, sort_key), search)
 
     def _touch(self, orders: list[RealOrder]) -> None:
         """The page_shift fault: the orders just served are updated again, right now."""
