@@ -229,6 +229,46 @@ def sync_customizations(
             error.__cause__ = exc
             return error, time.monotonic() - started
 
+    def record(candidate: Candidate, row: Any, same_url: bool, retry_count: int,
+               outcome: FetchedCustomization | CustomizationError, seconds: float) -> dict[str, Any]:
+        """The row one attempt leaves, counted in the report."""
+        key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
+        report.attempted += 1
+        values: dict[str, Any] = {
+            "amazon_order_id": key[0], "amazon_order_item_id": key[1], "customized_url": candidate.url,
+            "last_attempt_at": now(),
+        }
+        if candidate.source != "retry" or row is None:  # a retry keeps the partition the item belongs to
+            values["partition_key"] = partition_key
+        if isinstance(outcome, CustomizationError):
+            status = outcome.status
+            error = f"{type(outcome).__name__}: {outcome}"[:1000]
+            values.update(status=status, error=error,
+                          retry_count=retry_count + 1 if status == "failed" else retry_count)
+            if row is not None and not same_url:  # a new file: what was parsed from the old one no longer holds
+                values.update(zip_sha256=None, raw_json=None, layout=None, custom_text=None, font=None,
+                              color_1=None, color_2=None, surfaces=None, processed_at=None)
+            report.errors[type(outcome).__name__] += 1
+            if status == "rejected":
+                report.rejected += 1
+            else:
+                report.failed += 1
+            report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1], "status": status,
+                                    "error": error[:300], "retry_count": values["retry_count"],
+                                    "source": candidate.source})
+            log(f"{key[0]}/{key[1]}: {status}: {error}")
+            return values
+        parsed = outcome.customization
+        values.update(status="processed", error=None, retry_count=retry_count, zip_sha256=outcome.zip_sha256,
+                      raw_json=jsonb_safe(outcome.raw_json), layout=parsed.layout, custom_text=parsed.custom_text,
+                      font=parsed.font, color_1=parsed.color_1, color_2=parsed.color_2,
+                      surfaces=jsonb_safe(parsed.surfaces_json()), processed_at=now())
+        report.processed += 1
+        report.bytes_downloaded += outcome.zip_bytes
+        report.layouts[parsed.layout or "none"] += 1
+        log(f"{key[0]}/{key[1]}: {parsed.layout} in {seconds:.2f}s")
+        return values
+
     # Downloads run `concurrency` at a time (each waits on the network); results are recorded in candidate
     # order, a write batch at a time (WRITE_BATCH rounded up to whole rounds of downloads), as one at a time would.
     concurrency = max(1, concurrency)
@@ -236,48 +276,9 @@ def sync_customizations(
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="amazon-custom") as pool:
         for first in range(0, len(due), batch):
             chunk = due[first:first + batch]
-            for (candidate, row, same_url, retry_count), (outcome, seconds) in zip(
-                    chunk, pool.map(attempt, [c for c, *_ in chunk]), strict=True):
-                key = (candidate.amazon_order_id, candidate.amazon_order_item_id)
-                report.attempted += 1
-                values: dict[str, Any] = {
-                    "amazon_order_id": key[0], "amazon_order_item_id": key[1], "customized_url": candidate.url,
-                    "last_attempt_at": now(),
-                }
-                if candidate.source != "retry" or row is None:  # a retry keeps the partition the item belongs to
-                    values["partition_key"] = partition_key
-                if isinstance(outcome, CustomizationError):
-                    exc = outcome
-                    status = exc.status
-                    error = f"{type(exc).__name__}: {exc}"[:1000]
-                    values.update(status=status, error=error,
-                                  retry_count=retry_count + 1 if status == "failed" else retry_count)
-                    if row is not None and not same_url:  # a new file: what was parsed from the old one no longer holds
-                        values.update(zip_sha256=None, raw_json=None, layout=None, custom_text=None, font=None,
-                                      color_1=None, color_2=None, surfaces=None, processed_at=None)
-                    report.errors[type(exc).__name__] += 1
-                    if status == "rejected":
-                        report.rejected += 1
-                    else:
-                        report.failed += 1
-                    report.problems.append({"amazon_order_id": key[0], "amazon_order_item_id": key[1],
-                                            "status": status, "error": error[:300],
-                                            "retry_count": values["retry_count"], "source": candidate.source})
-                    log(f"{key[0]}/{key[1]}: {status}: {error}")
-                else:
-                    got, parsed = outcome, outcome.customization
-                    values.update(status="processed", error=None, retry_count=retry_count,
-                                  zip_sha256=got.zip_sha256, raw_json=jsonb_safe(got.raw_json), layout=parsed.layout,
-                                  custom_text=parsed.custom_text, font=parsed.font, color_1=parsed.color_1,
-                                  color_2=parsed.color_2, surfaces=jsonb_safe(parsed.surfaces_json()),
-                                  processed_at=now())
-                    report.processed += 1
-                    report.bytes_downloaded += got.zip_bytes
-                    report.layouts[parsed.layout or "none"] += 1
-                    log(f"{key[0]}/{key[1]}: {parsed.layout} in {seconds:.2f}s")
-                pending.append(values)
+            outcomes = pool.map(attempt, [candidate for candidate, *_ in chunk])
+            pending.extend(record(*planned, *outcome) for planned, outcome in zip(chunk, outcomes, strict=True))
             flush()
-    flush()
     with engine.begin() as conn:
         report.linked_to_order_items = link_order_items(conn)
     return report
