@@ -171,10 +171,18 @@ def test_normalizing_twice_gives_identical_tables(clean_db):
     assert snapshot(clean_db) == first
 
 
-def snapshot(engine) -> dict:
+def snapshot(engine, *, wall_clock: bool = True, ignore: tuple[str, ...] = ()) -> dict:
+    """Every row of the normalized tables and the quarantine, ids included; without the columns stamped with the
+    wall clock unless ``wall_clock``, and without those in ``ignore``."""
     out = {}
-    for table in ("customers", "products", "orders", "order_items", "order_tags", "tags"):
-        out[table] = {tuple(str(v) for v in row) for row in rows(engine, f"SELECT * FROM {table}")}  # noqa: S608
+    for table in ("customers", "products", "orders", "order_items", "order_tags", "tags", "normalization_failures"):
+        columns = [c for (c,) in rows(engine, f"""
+            SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'
+              AND ({wall_clock} OR coalesce(column_default, '') NOT LIKE '%now()%')
+            ORDER BY ordinal_position""")  # noqa: S608
+                   if c not in ignore]
+        out[table] = sorted(tuple(str(v) for v in row) for row in rows(
+            engine, f"SELECT {', '.join(columns)} FROM {table}"))  # noqa: S608
     return out
 
 
@@ -341,20 +349,6 @@ def _shared_customer_orders(count: int) -> list[dict]:
     return orders
 
 
-def _data_snapshot(engine, ignore: tuple[str, ...] = ()) -> dict:
-    """Every row of the normalized tables, ids included, without the columns stamped with the wall clock (and
-    those in ``ignore``)."""
-    out = {}
-    for table in ("customers", "products", "orders", "order_items", "order_tags", "tags", "normalization_failures"):
-        columns = [c for (c,) in rows(engine, f"""
-            SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'
-              AND coalesce(column_default, '') NOT LIKE '%now()%' ORDER BY ordinal_position""")  # noqa: S608
-                   if c not in ignore]
-        out[table] = sorted(tuple(str(v) for v in row) for row in rows(
-            engine, f"SELECT {', '.join(columns)} FROM {table}"))  # noqa: S608
-    return out
-
-
 def test_batches_mapped_in_parallel_sessions_write_what_one_session_writes(clean_db):
     """Several sessions map batches at once, but merge them in order: the same rows, ids and quarantine as one
     session, with a customer and a product changing across batches."""
@@ -362,14 +356,14 @@ def test_batches_mapped_in_parallel_sessions_write_what_one_session_writes(clean
     load(clean_db, *payloads)
     serial = normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=1,
                                           partition_key_for=partition_key_clamp(LONDON, ["2026-03-08"]))
-    expected = _data_snapshot(clean_db)
+    expected = snapshot(clean_db, wall_clock=False)
     truncate_all(clean_db)
     load(clean_db, *payloads)
     seen = []
     parallel = normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=3,
                                             partition_key_for=partition_key_clamp(LONDON, ["2026-03-08"]),
                                             progress=lambda done, total: seen.append(done))
-    assert _data_snapshot(clean_db) == expected
+    assert snapshot(clean_db, wall_clock=False) == expected
     assert (parallel.orders_written, parallel.quarantined, parallel.batches) == \
         (serial.orders_written, serial.quarantined, serial.batches) == (39, 1, 10)
     assert seen == sorted(seen) and seen[-1] == 40
@@ -383,7 +377,7 @@ def test_a_stopped_parallel_run_commits_only_the_first_batches_and_the_rerun_com
     load(clean_db, *payloads)
     normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=1)
     # a stopped run that got as far as the quarantined order saw it once more than one uninterrupted run
-    expected = _data_snapshot(clean_db, ignore=("occurrences",))
+    expected = snapshot(clean_db, wall_clock=False, ignore=("occurrences",))
     truncate_all(clean_db)
     load(clean_db, *payloads)
 
@@ -397,4 +391,4 @@ def test_a_stopped_parallel_run_commits_only_the_first_batches_and_the_rerun_com
     committed = [p["orderId"] for p in payloads[:-1]]
     assert written and written == committed[:len(written)]  # a prefix in modifyDate order, never a gap
     normalize_shipstation_window(clean_db, *WINDOW, batch_size=4, sessions=2)
-    assert _data_snapshot(clean_db, ignore=("occurrences",)) == expected
+    assert snapshot(clean_db, wall_clock=False, ignore=("occurrences",)) == expected
